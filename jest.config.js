@@ -1,0 +1,15 @@
+/** Test tiers are chosen by file name: *.spec.ts (unit), *.int-spec.ts (real database), *.e2e-spec.ts (real server). */
+const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript', decorators: true }, transform: { legacyDecorator: true, decoratorMetadata: true }, target: 'es2022', keepClassNames: true }, module: { type: 'commonjs' } }];
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': swc },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  rootDir: __dirname,
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/**/*.spec.ts'] },
+    { ...common, displayName: 'int', testMatch: ['<rootDir>/test/**/*.int-spec.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 30 },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 30 },
+  ],
+};
