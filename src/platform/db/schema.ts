@@ -1,0 +1,105 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Kysely types for the platform tables and the read models. The DDL lives in migrations.ts and projections/. */
+export interface EsEventsTable {
+  global_position: Generated<number>;
+  transaction_id: ColumnType<string, never, never>;
+  stream_id: string;
+  stream_position: number;
+  tenant_id: string | null;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: ColumnType<unknown, string, string>;
+  metadata: ColumnType<unknown, string, string>;
+  recorded_at: ColumnType<Date, string, never>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface EsStreamsTable {
+  stream_id: string;
+  tenant_id: string | null;
+  revision: number;
+  last_hash: string;
+  created_at: ColumnType<Date, string | undefined, never>;
+  updated_at: ColumnType<Date, string | undefined, string>;
+}
+
+export interface EsCommandsTable {
+  command_id: string;
+  stream_id: string;
+  result: ColumnType<unknown, string, never>;
+  created_at: ColumnType<Date, string | undefined, never>;
+}
+
+export interface ProjCheckpointsTable {
+  projection: string;
+  version: number;
+  last_transaction_id: ColumnType<string, string | undefined, string>;
+  last_global_position: number;
+  events_applied: number;
+  owner: string | null;
+  heartbeat_at: ColumnType<Date | null, string | null | undefined, string | null>;
+  updated_at: ColumnType<Date, string | undefined, string>;
+}
+
+export interface ProjDeadLettersTable {
+  id: Generated<number>;
+  projection: string;
+  global_position: number;
+  transaction_id: string;
+  stream_id: string;
+  event_id: string;
+  event_type: string;
+  category: string;
+  error: string;
+  status: string;
+  created_at: ColumnType<Date, string | undefined, never>;
+  resolved_at: ColumnType<Date | null, string | null | undefined, string | null>;
+}
+
+export interface ProjParkedStreamsTable {
+  projection: string;
+  stream_id: string;
+  parked_at_position: number;
+  created_at: ColumnType<Date, string | undefined, never>;
+}
+
+export interface RmTenantsTable {
+  tenant_id: string;
+  display_name: string;
+  status: string;
+  tier: string;
+  metadata: ColumnType<unknown, string, string>;
+  revision: number;
+  created_at: ColumnType<Date, string, string>;
+  updated_at: ColumnType<Date, string, string>;
+  suspended_at: ColumnType<Date | null, string | null, string | null>;
+  suspension_reason: string | null;
+  created_by: string;
+}
+
+export interface RmOperatorsTable {
+  operator_id: string;
+  display_name: string;
+  role: string;
+  status: string;
+  token_hash: string;
+  token_hint: string;
+  revision: number;
+  created_at: ColumnType<Date, string, string>;
+  updated_at: ColumnType<Date, string, string>;
+  created_by: string;
+}
+
+export interface DB {
+  es_events: EsEventsTable;
+  es_streams: EsStreamsTable;
+  es_commands: EsCommandsTable;
+  proj_checkpoints: ProjCheckpointsTable;
+  proj_dead_letters: ProjDeadLettersTable;
+  proj_parked_streams: ProjParkedStreamsTable;
+  rm_tenants: RmTenantsTable;
+  rm_operators: RmOperatorsTable;
+}
