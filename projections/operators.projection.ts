@@ -1,0 +1,50 @@
+import { evolve, OPERATOR_EVENT_TYPES, type Operator, type OperatorEvent } from '../src/control-plane/operators/operator.domain';
+import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
+import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+
+export type OperatorRow = Operator & { readonly revision: number };
+
+/** rm_operators: who may call the admin API, looked up by credential digest. */
+export const operatorsProjection: ProjectionDefinition<OperatorRow> = {
+  name: 'operators',
+  version: 1,
+  table: 'rm_operators',
+  primaryKey: 'operator_id',
+  columns: {
+    operator_id: 'text',
+    display_name: 'text',
+    role: 'text',
+    status: 'text',
+    token_hash: 'text',
+    token_hint: 'text',
+    created_at: 'timestamptz',
+    updated_at: 'timestamptz',
+    created_by: 'text',
+    revision: 'int',
+  },
+  ddl: (t) => [
+    `CREATE TABLE IF NOT EXISTS ${t} (
+      operator_id text PRIMARY KEY,
+      display_name text NOT NULL,
+      role text NOT NULL CHECK (role IN ('owner', 'operator', 'auditor')),
+      status text NOT NULL CHECK (status IN ('active', 'disabled')),
+      token_hash text NOT NULL,
+      token_hint text NOT NULL,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL,
+      created_by text NOT NULL,
+      revision integer NOT NULL
+    )`,
+    `CREATE UNIQUE INDEX IF NOT EXISTS ${t.replace('.', '_')}_token ON ${t} (token_hash)`,
+  ],
+  handles: OPERATOR_EVENT_TYPES,
+  keyOf: (e) => stringField(e, 'operator_id'),
+  evolve(row, e) {
+    requireSchemaVersion(e, 1);
+    const state = row ? { exists: true as const, ...row } : { exists: false as const };
+    const next = evolve(state, e as unknown as OperatorEvent, contextOf(e));
+    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for an operator that was never created`);
+    const { revision: _r, ...op } = withoutExists(next) as OperatorRow;
+    return { ...op, revision: e.streamPosition };
+  },
+};

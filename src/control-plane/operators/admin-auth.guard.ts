@@ -1,0 +1,58 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { SECRETS, type Secrets } from '../../platform/config/secrets';
+import { AppError } from '../../platform/errors/app-error';
+import { contextOf } from '../../platform/http/request-context';
+import { digestsEqual, hashToken } from './credentials';
+import { roleAllows } from './operator.domain';
+import { OperatorsRepository } from './operators.repository';
+
+export const ADMIN_ACCESS = 'aionis:admin-access';
+/** Mark a handler as a write (mutation): auditors may not call it. Reads are the default. */
+export const AdminWrite = () => SetMetadata(ADMIN_ACCESS, 'write');
+
+function presentedToken(req: Request): string | undefined {
+  const auth = req.header('authorization');
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m?.[1];
+  }
+  return req.header('x-admin-token')?.trim() || undefined;
+}
+
+/**
+ * Admin authentication: an operator's own token (Authorization: Bearer, or X-Admin-Token),
+ * HMAC'd with the pepper, looked up by digest and compared in constant time. The operator
+ * becomes the actor of every event the request causes.
+ */
+@Injectable()
+export class AdminAuthGuard implements CanActivate {
+  private readonly logger = new Logger('AdminAuth');
+
+  constructor(
+    private readonly operators: OperatorsRepository,
+    @Inject(SECRETS) private readonly secrets: Secrets,
+    private readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<Request>();
+    const ctx = contextOf(req);
+    const token = presentedToken(req);
+    if (!token || token.length > 512) throw new AppError('unauthorized', 'send an operator token as Authorization: Bearer <token>');
+    const digest = hashToken(this.secrets.keyPepper, token);
+    const op = await this.operators.findByTokenHash(digest);
+    if (!op || !digestsEqual(op.token_hash, digest) || op.status !== 'active') {
+      this.logger.warn(JSON.stringify({ msg: 'admin authentication failed', request_id: ctx.requestId, reason: op ? 'operator_disabled' : 'unknown_token', ip: ctx.sourceIp }));
+      throw new AppError('unauthorized', 'the operator token is not valid');
+    }
+    const access = this.reflector.get<'write' | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
+    if (!roleAllows(op.role, access)) {
+      throw new AppError('forbidden', `the ${op.role} role may not perform this action`, { role: op.role });
+    }
+    ctx.actor = { type: 'operator', id: op.operator_id, display: op.display_name };
+    ctx.operatorRole = op.role;
+    return true;
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * Tenant ids: lowercase letters, digits, `-` and `_`, 3 to 63 characters. This is the one rule,
+ * used by the control plane, the data plane and every CLI.
+ */
+export const TENANT_ID_PATTERN = /^[a-z0-9_-]{3,63}$/;
+export const TENANT_ID_RULE = 'lowercase letters, digits, "-" and "_", 3 to 63 characters';
+
+export function isTenantId(value: string): boolean {
+  return TENANT_ID_PATTERN.test(value);
+}
+
+export const tenantStreamId = (tenantId: string): string => `tenant-${tenantId}`;
+export const operatorStreamId = (operatorId: string): string => `operator-${operatorId}`;

@@ -1,0 +1,175 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import type { TenantRow } from '../../../projections/tenants.projection';
+import { AppError } from '../../platform/errors/app-error';
+import { contextOf } from '../../platform/http/request-context';
+import { decodeCursor, encodeCursor, metadataSchema, parseInput, reasonSchema } from '../../platform/http/validation';
+import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
+import type { CommandContext } from '../shared/command-handling';
+import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
+import { ExecuteTenantCommand, type TenantCommandResult } from './tenant.commands';
+import { type TenantCommand, TIERS } from './tenant.domain';
+import { GetTenantQuery, ListTenantsQuery } from './tenant.queries';
+
+const tenantId = z.string().regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`);
+const displayName = z.string().trim().min(1).max(200).refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters' });
+
+export const CreateTenantBody = z.strictObject({
+  tenant_id: tenantId,
+  display_name: displayName.optional(),
+  tier: z.enum(TIERS).optional(),
+  metadata: metadataSchema.optional(),
+});
+export const UpdateTenantBody = z
+  .strictObject({ display_name: displayName.optional(), metadata: metadataSchema.optional() })
+  .refine((b) => b.display_name !== undefined || b.metadata !== undefined, { message: 'give display_name and/or metadata' });
+export const StatusChangeBody = z.strictObject({ reason: reasonSchema.optional() });
+const ListQuery = z.strictObject({
+  status: z.enum(['active', 'suspended']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(512).optional(),
+});
+const TenantParams = z.strictObject({ tenant_id: tenantId });
+
+const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { unrepresentable: 'any' }) as Record<string, unknown>;
+
+/** The wire shape of a tenant: the read-model row (revision doubles as the ETag). */
+function view(t: TenantRow): TenantRow {
+  return { ...t };
+}
+
+/** If-Match: `"7"`, `W/"7"` or `7`. */
+function expectedRevision(req: Request): number | null {
+  const h = req.header('if-match');
+  if (h === undefined) return null;
+  const m = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/.exec(h);
+  if (!m) throw new AppError('validation_failed', 'If-Match must be an ETag this API returned, e.g. "3"', { errors: [{ field: 'header.if-match', message: 'not a revision ETag' }] });
+  return Number(m[1]);
+}
+
+function idempotencyKey(req: Request): string | null {
+  const k = req.header('idempotency-key');
+  if (k === undefined) return null;
+  if (!/^[\x21-\x7e]{1,255}$/.test(k)) {
+    throw new AppError('validation_failed', 'Idempotency-Key must be 1-255 visible ASCII characters', { errors: [{ field: 'header.idempotency-key', message: 'invalid' }] });
+  }
+  return k;
+}
+
+export function commandContext(req: Request): CommandContext {
+  const ctx = contextOf(req);
+  if (!ctx.actor) throw new Error('command without an authenticated actor');
+  return {
+    actor: ctx.actor,
+    requestId: ctx.requestId,
+    correlationId: ctx.correlationId,
+    causationId: null,
+    idempotencyKey: idempotencyKey(req),
+    expectedRevision: expectedRevision(req),
+    sourceIp: ctx.sourceIp,
+    userAgent: ctx.userAgent,
+    now: () => new Date(),
+  };
+}
+
+@ApiTags('tenants')
+@ApiBearerAuth()
+@Controller('v1/admin/control/tenants')
+@UseGuards(AdminAuthGuard)
+export class TenantsController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+  ) {}
+
+  private async run(req: Request, res: Response, command: TenantCommand): Promise<TenantRow> {
+    const result: TenantCommandResult = await this.commands.execute(new ExecuteTenantCommand(command, commandContext(req)));
+    if (!result.state.exists) throw new Error('command left no tenant');
+    const { exists: _e, ...tenant } = result.state;
+    res.setHeader('ETag', `"${result.revision}"`);
+    if (!result.readModelCurrent) res.setHeader('X-Aionis-Read-Model', 'stale');
+    return { ...tenant, revision: result.revision };
+  }
+
+  @Post()
+  @AdminWrite()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create a tenant (409 if the id exists)' })
+  @ApiBody({ schema: jsonSchema(CreateTenantBody) })
+  async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown): Promise<TenantRow> {
+    const b = parseInput(CreateTenantBody, body, 'body');
+    const t = await this.run(req, res, {
+      type: 'CreateTenant',
+      tenant_id: b.tenant_id,
+      display_name: b.display_name ?? b.tenant_id,
+      tier: b.tier ?? 'starter',
+      metadata: b.metadata ?? {},
+    });
+    res.setHeader('Location', `/v1/admin/control/tenants/${t.tenant_id}`);
+    return view(t);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List tenants (filter by status; cursor pagination)' })
+  async list(@Query() query: unknown): Promise<{ items: TenantRow[]; next_cursor: string | null }> {
+    const q = parseInput(ListQuery, query, 'query');
+    const limit = q.limit ?? 50;
+    const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
+    const rows = await this.queries.execute(new ListTenantsQuery({ limit: limit + 1, ...(q.status ? { status: q.status } : {}), ...(after !== undefined ? { after } : {}) }));
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor({ after: last.tenant_id }) : null };
+  }
+
+  @Get(':tenant_id')
+  @ApiOperation({ summary: 'Get a tenant; the ETag is its stream revision' })
+  async get(@Param() params: unknown, @Res({ passthrough: true }) res: Response): Promise<TenantRow> {
+    const { tenant_id } = parseInput(TenantParams, params, 'params');
+    const t = await this.queries.execute(new GetTenantQuery(tenant_id));
+    if (!t) throw new AppError('tenant_not_found', `tenant ${tenant_id} does not exist`, { tenant_id });
+    res.setHeader('ETag', `"${t.revision}"`);
+    return view(t);
+  }
+
+  @Patch(':tenant_id')
+  @AdminWrite()
+  @ApiOperation({ summary: 'Update display name and/or metadata (If-Match supported)' })
+  @ApiBody({ schema: jsonSchema(UpdateTenantBody) })
+  async update(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<TenantRow> {
+    const { tenant_id } = parseInput(TenantParams, params, 'params');
+    const b = parseInput(UpdateTenantBody, body, 'body');
+    return view(
+      await this.run(req, res, {
+        type: 'UpdateTenant',
+        tenant_id,
+        ...(b.display_name !== undefined ? { display_name: b.display_name } : {}),
+        ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
+      }),
+    );
+  }
+
+  @Post(':tenant_id/suspend')
+  @AdminWrite()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Suspend a tenant (409 if already suspended)' })
+  @ApiBody({ schema: jsonSchema(StatusChangeBody), required: false })
+  async suspend(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<TenantRow> {
+    const { tenant_id } = parseInput(TenantParams, params, 'params');
+    const b = parseInput(StatusChangeBody, body ?? {}, 'body');
+    return view(await this.run(req, res, { type: 'SuspendTenant', tenant_id, reason: b.reason ?? null }));
+  }
+
+  @Post(':tenant_id/reactivate')
+  @AdminWrite()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Reactivate a suspended tenant (409 if not suspended)' })
+  @ApiBody({ schema: jsonSchema(StatusChangeBody), required: false })
+  async reactivate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<TenantRow> {
+    const { tenant_id } = parseInput(TenantParams, params, 'params');
+    const b = parseInput(StatusChangeBody, body ?? {}, 'body');
+    return view(await this.run(req, res, { type: 'ReactivateTenant', tenant_id, reason: b.reason ?? null }));
+  }
+}

@@ -1,0 +1,77 @@
+import 'reflect-metadata';
+import { ConfigError, loadConfig } from './platform/config/config';
+import { startTracing, stopTracing } from './platform/telemetry/tracing';
+
+/**
+ * Entry point: `npm start`. Parses the configuration (a bad value stops the process listing every
+ * bad variable), starts tracing before http and pg are loaded, then boots the service.
+ */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`aionis: ${err.message}\nSee docs/configuration.md.\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  startTracing({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint });
+  // Loaded after tracing so that http and pg are instrumented.
+  const { startService } = await import('./service');
+  const { DataDirLockedError } = await import('./platform/db/data-dir-lock');
+  let service;
+  try {
+    service = await startService(config);
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`aionis: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const svc = service;
+  const admin = svc.bootstrap.tokenFromEnv
+    ? 'the value of ADMIN_BOOTSTRAP_TOKEN'
+    : svc.bootstrap.tokenFile
+      ? `the file ${svc.bootstrap.tokenFile} (created now, mode 0600)`
+      : `the token created on first start (kept in ${config.dataDir}/bootstrap-admin.token unless it was set with ADMIN_BOOTSTRAP_TOKEN)`;
+  const tokenExpr = svc.bootstrap.tokenFromEnv ? '$ADMIN_BOOTSTRAP_TOKEN' : `$(cat ${config.dataDir}/bootstrap-admin.token)`;
+  const lines = [
+    '',
+    `  Aionis Hosted is running at ${svc.url}`,
+    `  database:        ${svc.infra.database.target}`,
+    `  roles:           ${[...config.roles].join(', ')}`,
+    `  admin token:     ${admin}`,
+    `  API docs:        ${svc.url}/docs`,
+    `  readiness:       ${svc.url}/health/ready`,
+    '',
+    '  Try:',
+    `    curl -s -X POST ${svc.url}/v1/admin/control/tenants -H "Authorization: Bearer ${tokenExpr}" -H 'Content-Type: application/json' -d '{"tenant_id":"acme","display_name":"Acme Corp"}'`,
+    '',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`aionis: ${signal} received, shutting down\n`);
+    void svc
+      .close()
+      .then(stopTracing)
+      .then(() => process.exit(0))
+      .catch((err: unknown) => {
+        process.stderr.write(`aionis: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`aionis: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

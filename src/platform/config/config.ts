@@ -1,0 +1,148 @@
+import * as path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The typed configuration, parsed once at boot from the environment.
+ * Every variable is documented in docs/configuration.md; keep the two in step.
+ */
+export type ProcessRole = 'api' | 'projector' | 'worker';
+
+export interface AppConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  /** Absent means the embedded PGlite database in `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolSize: number;
+  readonly adminBootstrapToken: string | undefined;
+  /** Absent means: read or create `dataDir/key-pepper` (see docs/configuration.md). */
+  readonly keyPepper: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly logFormat: 'json' | 'pretty';
+  readonly otlpEndpoint: string | undefined;
+  readonly serviceName: string;
+  readonly roles: ReadonlySet<ProcessRole>;
+  readonly projector: {
+    readonly batchSize: number;
+    readonly pollIntervalMs: number;
+    readonly readyMaxLagMs: number;
+    readonly heartbeatStaleMs: number;
+  };
+  readonly http: {
+    readonly bodyLimit: string;
+    readonly commandWaitMs: number;
+  };
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const intIn = (min: number, max: number, dflt: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be >= ${min}`).max(max, `must be <= ${max}`))
+    .optional()
+    .transform((v) => v ?? dflt);
+
+const optionalNonEmpty = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const roleList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const raw = (v ?? 'api,projector,worker')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const allowed: ProcessRole[] = ['api', 'projector', 'worker'];
+    const bad = raw.filter((r) => !allowed.includes(r as ProcessRole));
+    if (bad.length > 0 || raw.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of ${allowed.join(', ')} (got "${v ?? ''}")` });
+      return z.NEVER;
+    }
+    return new Set(raw as ProcessRole[]);
+  });
+
+const envSchema = z.object({
+  PORT: intIn(0, 65535, 3000),
+  HOST: optionalNonEmpty.transform((v) => v ?? '127.0.0.1'),
+  DATA_DIR: optionalNonEmpty.transform((v) => v ?? './.data'),
+  DATABASE_URL: optionalNonEmpty.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), {
+    message: 'must be a postgres:// or postgresql:// URL (leave unset for the embedded database)',
+  }),
+  DATABASE_POOL_SIZE: intIn(2, 200, 20),
+  ADMIN_BOOTSTRAP_TOKEN: optionalNonEmpty.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters (or unset to generate one)',
+  }),
+  KEY_PEPPER: optionalNonEmpty.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters of secret material (or unset to generate one in DATA_DIR)',
+  }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { message: 'must be one of fatal, error, warn, info, debug, trace' })
+    .optional()
+    .transform((v) => v ?? 'info'),
+  LOG_FORMAT: z
+    .enum(['json', 'pretty'], { message: 'must be json or pretty' })
+    .optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http(s) URL such as http://localhost:4318',
+  }),
+  OTEL_SERVICE_NAME: optionalNonEmpty.transform((v) => v ?? 'aionis-hosted'),
+  AIONIS_ROLES: roleList,
+  PROJECTOR_BATCH_SIZE: intIn(1, 50_000, 1000),
+  PROJECTOR_POLL_INTERVAL_MS: intIn(10, 60_000, 500),
+  PROJECTION_READY_MAX_LAG_MS: intIn(100, 3_600_000, 30_000),
+  PROJECTOR_HEARTBEAT_STALE_MS: intIn(1000, 3_600_000, 30_000),
+  HTTP_BODY_LIMIT: optionalNonEmpty.refine((v) => v === undefined || /^\d+(b|kb|mb)$/i.test(v), {
+    message: 'must look like 512kb or 2mb',
+  }),
+  COMMAND_WAIT_FOR_PROJECTION_MS: intIn(0, 30_000, 2000),
+});
+
+/** Parse the environment into the typed config; throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    adminBootstrapToken: e.ADMIN_BOOTSTRAP_TOKEN,
+    keyPepper: e.KEY_PEPPER,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: e.OTEL_SERVICE_NAME,
+    roles: e.AIONIS_ROLES,
+    projector: {
+      batchSize: e.PROJECTOR_BATCH_SIZE,
+      pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
+      readyMaxLagMs: e.PROJECTION_READY_MAX_LAG_MS,
+      heartbeatStaleMs: e.PROJECTOR_HEARTBEAT_STALE_MS,
+    },
+    http: {
+      bodyLimit: e.HTTP_BODY_LIMIT ?? '1mb',
+      commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
+    },
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

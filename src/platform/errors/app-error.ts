@@ -1,0 +1,48 @@
+/**
+ * The one error taxonomy. Every error a client can see has a stable code; its HTTP status is
+ * decided in exactly one place (problem.filter.ts, HTTP_STATUS). Domain and platform code throw
+ * AppError, never an HTTP exception.
+ */
+export const ERROR_CODES = [
+  'validation_failed',
+  'invalid_json',
+  'unsupported_media_type',
+  'payload_too_large',
+  'unauthorized',
+  'forbidden',
+  'route_not_found',
+  'method_not_allowed',
+  'not_found',
+  'tenant_not_found',
+  'tenant_already_exists',
+  'tenant_already_suspended',
+  'tenant_not_suspended',
+  'concurrency_conflict',
+  'precondition_failed',
+  'idempotency_key_reused',
+  'rate_limited',
+  'internal_error',
+  'service_unavailable',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface FieldError {
+  /** Where: `body.tenant_id`, `query.limit`, `header.if-match`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { readonly errors?: readonly FieldError[]; readonly [k: string]: unknown } = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const notFound = (what: string, id: string, code: ErrorCode = 'not_found'): AppError =>
+  new AppError(code, `${what} ${id} does not exist`, { [`${what.toLowerCase().replace(/\s+/g, '_')}_id`]: id });

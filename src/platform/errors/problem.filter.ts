@@ -1,0 +1,31 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { contextOf } from '../http/request-context';
+import { problemOf, toAppError, writeProblem } from './problem';
+
+/** Every error leaves the service as RFC 7807 problem+json with a stable code and the request id. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    const { error, internal } = toAppError(exception);
+    const requestId = (() => {
+      try {
+        return contextOf(req).requestId;
+      } catch {
+        return 'unknown';
+      }
+    })();
+    if (internal) {
+      this.logger.error(
+        JSON.stringify({ msg: 'unhandled error', request_id: requestId, path: req.path, error: exception instanceof Error ? exception.stack : String(exception) }),
+      );
+    }
+    if (res.headersSent) return;
+    writeProblem(res, problemOf(error, requestId, req.originalUrl.split('?')[0] ?? '/'));
+  }
+}

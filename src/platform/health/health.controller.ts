@@ -1,0 +1,61 @@
+import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { sql } from 'kysely';
+import { DATABASE, type Database } from '../db/database';
+import { pendingMigrations } from '../db/migrations';
+import { ProjectionsService, type ProjectionHealth } from '../projections/projections.service';
+import { METRICS, type Metrics } from '../telemetry/metrics';
+
+interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string | null;
+}
+
+@ApiTags('operations')
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly projections: ProjectionsService,
+    @Inject(METRICS) private readonly metrics: Metrics,
+  ) {}
+
+  @Get('health/live')
+  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  /**
+   * Readiness: the database answers, migrations are current, and every projection has a live
+   * runner (here or in another instance) whose lag is under the threshold. A dead projector fails it.
+   */
+  @Get('health/ready')
+  @ApiOperation({ summary: 'Readiness: database, migrations, projector alive and caught up' })
+  async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ready' | 'not_ready'; checks: Check[]; projections: ProjectionHealth[] }> {
+    const checks: Check[] = [];
+    let projections: ProjectionHealth[] = [];
+    try {
+      await sql`SELECT 1`.execute(this.database.db);
+      checks.push({ name: 'database', ok: true, detail: this.database.kind });
+      const pending = await pendingMigrations(this.database.db);
+      checks.push({ name: 'migrations', ok: pending.length === 0, detail: pending.length === 0 ? 'current' : `pending: ${pending.join(', ')}` });
+      projections = await this.projections.health();
+      const bad = projections.filter((p) => !p.ok);
+      checks.push({ name: 'projector', ok: bad.length === 0, detail: bad.length === 0 ? null : bad.map((p) => `${p.projection}: ${p.reason ?? 'not ok'}`).join('; ') });
+    } catch (err) {
+      checks.push({ name: 'database', ok: false, detail: err instanceof Error ? err.message : String(err) });
+    }
+    const ok = checks.every((c) => c.ok);
+    res.status(ok ? 200 : 503);
+    return { status: ok ? 'ready' : 'not_ready', checks, projections };
+  }
+
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  scrape(@Req() req: Request, @Res() res: Response): void {
+    this.metrics.handleScrape(req, res);
+  }
+}

@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Actor } from '../event-store/event-store';
+
+/** Per-request facts every layer may need; attached to the Express request by the first middleware. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly correlationId: string;
+  readonly startedAt: number;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+  actor?: Actor;
+  operatorRole?: string;
+}
+
+export type ContextRequest = Request & { ctx: RequestContext };
+
+const ID_PATTERN = /^[A-Za-z0-9._:\-]{1,128}$/;
+
+/** Accept a caller's X-Request-Id / X-Correlation-Id when well-formed, otherwise generate one; always echo it. */
+export function requestContextMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const given = req.header('x-request-id');
+  const requestId = given && ID_PATTERN.test(given) ? given : randomUUID();
+  const corr = req.header('x-correlation-id');
+  const correlationId = corr && ID_PATTERN.test(corr) ? corr : requestId;
+  (req as ContextRequest).ctx = {
+    requestId,
+    correlationId,
+    startedAt: performance.now(),
+    sourceIp: req.ip ?? null,
+    userAgent: req.header('user-agent')?.slice(0, 512) ?? null,
+  };
+  res.setHeader('X-Request-Id', requestId);
+  next();
+}
+
+export function contextOf(req: Request): RequestContext {
+  const ctx = (req as Partial<ContextRequest>).ctx;
+  if (!ctx) throw new Error('request context middleware did not run');
+  return ctx;
+}

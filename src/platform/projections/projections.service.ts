@@ -1,0 +1,153 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
+import { sql } from 'kysely';
+import { hostname } from 'node:os';
+import { PROJECTIONS } from '../../../projections';
+import { APP_CONFIG, type AppConfig } from '../config/config';
+import { DATABASE, type Database } from '../db/database';
+import { type Checkpoint, compareCheckpoints, EVENT_STORE } from '../event-store/event-store';
+import type { PostgresEventStore } from '../event-store/postgres-event-store';
+import { METRICS, type Metrics } from '../telemetry/metrics';
+import type { AnyProjection } from './projection';
+import { ProjectionRunner, type RunnerHooks } from './projection-runner';
+import { readCheckpoint } from './projection-store';
+
+export const PROJECTION_DEFINITIONS = Symbol('PROJECTION_DEFINITIONS');
+export const PROJECTOR_HOOKS = Symbol('PROJECTOR_HOOKS');
+
+export interface ProjectionHealth {
+  readonly projection: string;
+  readonly ok: boolean;
+  readonly state: string;
+  readonly reason: string | null;
+  readonly checkpoint: string | null;
+  readonly lag_events: number | null;
+  readonly lag_ms: number | null;
+  readonly heartbeat_age_ms: number | null;
+}
+
+/**
+ * Runs the projector role: one ProjectionRunner per read model (each takes its lock or waits on
+ * standby), and answers "has projection P applied position X yet?" and "is the projector healthy?".
+ */
+@Injectable()
+export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Projector');
+  private readonly runners = new Map<string, ProjectionRunner>();
+  readonly owner = `${hostname()}:${process.pid}`;
+
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS) private readonly metrics: Metrics,
+    @Optional() @Inject(PROJECTION_DEFINITIONS) private readonly definitions: readonly AnyProjection[] = PROJECTIONS,
+    @Optional() @Inject(PROJECTOR_HOOKS) private readonly hooks?: RunnerHooks,
+  ) {}
+
+  get runsProjector(): boolean {
+    return this.config.roles.has('projector');
+  }
+
+  onModuleInit(): void {
+    if (!this.runsProjector) return;
+    for (const def of this.definitions) {
+      const runner = new ProjectionRunner(def, this.database, this.store, {
+        owner: this.owner,
+        batchSize: this.config.projector.batchSize,
+        pollIntervalMs: this.config.projector.pollIntervalMs,
+        ...(this.hooks ? { hooks: this.hooks } : {}),
+        events: {
+          onStateChange: (name, state, error) => {
+            const msg = `projection ${name}: ${state}${error ? ` (${error instanceof Error ? error.message : String(error)})` : ''}`;
+            if (state === 'failed' || state === 'retrying') this.logger.error(msg);
+            else this.logger.log(msg);
+          },
+          onBatch: (name, applied, deadLettered) => {
+            if (applied > 0) this.metrics.projectedEvents.add(applied, { projection: name });
+            if (deadLettered > 0) {
+              this.metrics.projectionDeadLetters.add(deadLettered, { projection: name });
+              this.logger.warn(`projection ${name}: ${deadLettered} event(s) sent to the dead-letter table`);
+            }
+          },
+        },
+      });
+      this.runners.set(def.name, runner);
+      this.metrics.registerProjectionLag(def.name, () => runner.lag);
+      runner.start();
+    }
+  }
+
+  runner(name: string): ProjectionRunner | undefined {
+    return this.runners.get(name);
+  }
+
+  /**
+   * Wait until `projection` has applied everything up to `position` (read-your-writes for
+   * command responses). Uses the local runner when it is the active one, the stored checkpoint otherwise.
+   */
+  async waitFor(projection: string, position: Checkpoint, timeoutMs: number): Promise<boolean> {
+    if (timeoutMs <= 0) return false;
+    const local = this.runners.get(projection);
+    if (local && local.state === 'active') return local.waitFor(position, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const cp = await readCheckpoint(this.database.db, projection);
+      if (cp && compareCheckpoints(cp.position, position) >= 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async health(): Promise<ProjectionHealth[]> {
+    const r = await sql<{ projection: string; heartbeat_at: Date | null; now: Date; tx: string; gp: number }>`
+      SELECT projection, heartbeat_at, clock_timestamp() AS now, last_transaction_id::text AS tx, last_global_position AS gp
+      FROM proj_checkpoints`.execute(this.database.db);
+    const stored = new Map(r.rows.map((row) => [row.projection, row]));
+    return this.definitions.map((def): ProjectionHealth => {
+      const row = stored.get(def.name);
+      const heartbeatAge = row?.heartbeat_at ? new Date(row.now).getTime() - new Date(row.heartbeat_at).getTime() : null;
+      const checkpoint = row ? `${row.tx}:${row.gp}` : null;
+      const runner = this.runners.get(def.name);
+      const fresh = heartbeatAge !== null && heartbeatAge <= this.config.projector.heartbeatStaleMs;
+      if (runner) {
+        const lag = runner.lag;
+        const base = { projection: def.name, state: runner.state, checkpoint, lag_events: lag.events, lag_ms: lag.ms, heartbeat_age_ms: heartbeatAge };
+        switch (runner.state) {
+          case 'active':
+            return lag.ms > this.config.projector.readyMaxLagMs
+              ? { ...base, ok: false, reason: `lag ${lag.ms} ms exceeds ${this.config.projector.readyMaxLagMs} ms` }
+              : { ...base, ok: true, reason: null };
+          case 'standby':
+            return fresh
+              ? { ...base, ok: true, reason: null }
+              : { ...base, ok: false, reason: 'standby, and the active runner has not sent a heartbeat recently' };
+          case 'idle':
+          case 'retrying':
+          case 'failed':
+          case 'stopped': {
+            const err = runner.lastError;
+            return { ...base, ok: false, reason: `projector ${runner.state}${err instanceof Error ? `: ${err.message}` : ''}` };
+          }
+        }
+      }
+      return {
+        projection: def.name,
+        state: 'remote',
+        checkpoint,
+        lag_events: null,
+        lag_ms: null,
+        heartbeat_age_ms: heartbeatAge,
+        ok: fresh,
+        reason: fresh ? null : 'no projector instance has sent a heartbeat recently',
+      };
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.stopAll();
+  }
+}

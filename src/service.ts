@@ -1,0 +1,162 @@
+import { join } from 'node:path';
+import { ConsoleLogger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module';
+import { type BootstrapResult, ensureBootstrapOperator } from './control-plane/operators/bootstrap';
+import type { AppConfig, LogLevel } from './platform/config/config';
+import { resolveSecrets, type Secrets } from './platform/config/secrets';
+import type { Database } from './platform/db/database';
+import { lockDataDir } from './platform/db/data-dir-lock';
+import { migrateToLatest } from './platform/db/migrations';
+import { PgDatabase } from './platform/db/pg-database';
+import { PGliteDatabase } from './platform/db/pglite-database';
+import { ProblemFilter } from './platform/errors/problem.filter';
+import { PostgresEventStore } from './platform/event-store/postgres-event-store';
+import { jsonBodyMiddleware } from './platform/http/body';
+import { httpMetricsMiddleware } from './platform/http/http-metrics';
+import { requestContextMiddleware } from './platform/http/request-context';
+import type { Infrastructure } from './platform/platform.module';
+import type { AnyProjection } from './platform/projections/projection';
+import type { RunnerHooks } from './platform/projections/projection-runner';
+import { ProjectionsService } from './platform/projections/projections.service';
+import { Metrics } from './platform/telemetry/metrics';
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+export function createLogger(config: AppConfig): LoggerService {
+  return new ConsoleLogger({ json: config.logFormat === 'json', logLevels: NEST_LEVELS[config.logLevel], colors: config.logFormat === 'pretty' });
+}
+
+export interface RunningService {
+  readonly app: NestExpressApplication;
+  readonly url: string;
+  readonly infra: Infrastructure;
+  readonly bootstrap: BootstrapResult;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Use this database instead of opening one from the config (tests). It is not closed by close(). */
+  readonly database?: Database;
+  readonly logger?: LoggerService | false;
+  readonly projections?: readonly AnyProjection[];
+  readonly projectorHooks?: RunnerHooks;
+  readonly listen?: boolean;
+}
+
+/** Open the configured database: PostgreSQL when DATABASE_URL is set, else PGlite in DATA_DIR (locked). */
+export async function openDatabase(config: AppConfig): Promise<{ database: Database; release: () => Promise<void> }> {
+  if (config.databaseUrl) {
+    const database = new PgDatabase({ url: config.databaseUrl, poolSize: config.databasePoolSize });
+    return { database, release: () => database.close() };
+  }
+  const lock = lockDataDir(config.dataDir);
+  try {
+    const database = await PGliteDatabase.open({ dataDir: join(config.dataDir, 'pgdata') });
+    return {
+      database,
+      release: async () => {
+        await database.close();
+        lock.release();
+      },
+    };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+/**
+ * Boot the whole service: database, migrations, secrets, the Nest app (API, projector and worker
+ * roles as configured), the bootstrap operator, and the HTTP listener.
+ */
+export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
+  const opened = options.database ? { database: options.database, release: () => Promise.resolve() } : await openDatabase(config);
+  const { database } = opened;
+  let app: NestExpressApplication | undefined;
+  const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint });
+  const store = new PostgresEventStore(database, {
+    onAppend: (_stream, count, ms, outcome) => {
+      metrics.appends.add(count, { outcome });
+      metrics.appendDuration.record(ms / 1000, { outcome });
+    },
+  });
+  try {
+    await migrateToLatest(database.db);
+    const secrets: Secrets = resolveSecrets(config);
+    const infra: Infrastructure = {
+      config,
+      secrets,
+      database,
+      store,
+      metrics,
+      ...(options.projections ? { projections: options.projections } : {}),
+      ...(options.projectorHooks ? { projectorHooks: options.projectorHooks } : {}),
+    };
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(infra), {
+      bodyParser: false,
+      logger: options.logger === undefined ? createLogger(config) : options.logger,
+      abortOnError: false,
+    });
+    app.disable('x-powered-by');
+    app.use(requestContextMiddleware);
+    app.use(httpMetricsMiddleware(metrics));
+    app.use(jsonBodyMiddleware(config.http.bodyLimit));
+    app.useGlobalFilters(new ProblemFilter());
+    const openapi = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Aionis Hosted API')
+        .setDescription('Control plane (admin) and operations endpoints. Errors are RFC 7807 problem+json with a stable `code` and the `request_id`.')
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, openapi, { jsonDocumentUrl: 'docs-json' });
+    await app.init();
+
+    const bootstrap = await ensureBootstrapOperator(store, config, secrets);
+    if (bootstrap.position) {
+      // Admin auth reads the operators read model: let it catch up before taking traffic.
+      await app.get(ProjectionsService).waitFor('operators', bootstrap.position, 15_000);
+    }
+    let url = '';
+    if (options.listen !== false) {
+      await app.listen(config.port, config.host);
+      const address = app.getHttpServer().address() as { port: number } | string | null;
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    }
+    const started = app;
+    let closed = false;
+    return {
+      app: started,
+      url,
+      infra,
+      bootstrap,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await started.close();
+        await store.close();
+        await metrics.shutdown();
+        await opened.release();
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await store.close();
+    await metrics.shutdown();
+    await opened.release().catch(() => undefined);
+    throw err;
+  }
+}
