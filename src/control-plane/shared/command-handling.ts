@@ -52,6 +52,15 @@ export async function handleCommand<C extends { type: string }, E extends Domain
   const commandId = ctx.idempotencyKey
     ? `idem:${createHash('sha256').update(`${ctx.actor.type}:${ctx.actor.id}:${command.type}:${ctx.idempotencyKey}`).digest('hex')}`
     : `cmd:${randomUUID()}`;
+  const replay = async (result: AppendResult): Promise<CommandOutcome<S>> => {
+    // The same command already ran: answer with the state as of its append, write nothing.
+    const upTo = (await store.readStream(target.streamId, { limit: result.nextRevision })).slice(0, result.nextRevision);
+    return { state: fold(decider, upTo), revision: result.nextRevision, position: result.position, events: [] };
+  };
+  if (ctx.idempotencyKey) {
+    const earlier = await store.findAppend(commandId, target.streamId);
+    if (earlier) return replay(earlier);
+  }
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(target.streamId);
     const revision = history.at(-1)?.streamPosition ?? 0;
@@ -90,11 +99,7 @@ export async function handleCommand<C extends { type: string }, E extends Domain
       }
       throw err;
     }
-    if (result.duplicate) {
-      // The same command already ran: answer with the state as of its append.
-      const upTo = (await store.readStream(target.streamId, { limit: result.nextRevision })).slice(0, result.nextRevision);
-      return { state: fold(decider, upTo), revision: result.nextRevision, position: result.position, events: [] };
-    }
+    if (result.duplicate) return replay(result);
     const ectx: EventContext = { occurredAt: metadata.occurred_at, actorId: ctx.actor.id };
     const next = events.reduce((s, e) => decider.evolve(s, e, ectx), state);
     return { state: next, revision: result.nextRevision, position: result.position, events };

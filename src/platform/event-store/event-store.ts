@@ -131,6 +131,8 @@ export interface EventStore {
   append(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: { fromPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** The result of an earlier append with this command id (duplicate: true), if there was one. */
+  findAppend(commandId: string, streamId: string): Promise<AppendResult | undefined>;
   subscribe(options: SubscribeOptions): Subscription;
   /** The highest global position written (committed or not yet visible); 0 when empty. */
   headGlobalPosition(): Promise<number>;

@@ -148,6 +148,10 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  findAppend(commandId: string, streamId: string): Promise<AppendResult | undefined> {
+    return this.findCommand(this.database.db, commandId, streamId);
+  }
+
   private async findCommand(db: Executor, commandId: string, streamId: string): Promise<AppendResult | undefined> {
     const row = await db.selectFrom('es_commands').select(['stream_id', 'result']).where('command_id', '=', commandId).executeTakeFirst();
     if (!row) return undefined;

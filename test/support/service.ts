@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type AppConfig } from '../../src/platform/config/config';
+import type { AnyProjection } from '../../src/platform/projections/projection';
+import type { RunnerHooks } from '../../src/platform/projections/projection-runner';
+import { type RunningService, startService } from '../../src/service';
+import { createTestDatabase, type TestDatabase } from './test-db';
+
+export const TEST_ADMIN_TOKEN = 'aio_admin_test-bootstrap-token-0123456789abcdef';
+export const TEST_PEPPER = 'test-pepper-0123456789abcdef0123456789abcdef';
+
+export interface TestService {
+  readonly service: RunningService;
+  readonly url: string;
+  readonly tdb: TestDatabase;
+  readonly config: AppConfig;
+  readonly auth: { Authorization: string };
+  stop(): Promise<void>;
+}
+
+/** A real service listening on a free port, on a database of its own. */
+export async function startTestService(
+  options: { env?: Record<string, string>; projections?: readonly AnyProjection[]; projectorHooks?: RunnerHooks; tdb?: TestDatabase } = {},
+): Promise<TestService> {
+  const tdb = options.tdb ?? (await createTestDatabase());
+  const dataDir = mkdtempSync(join(tmpdir(), 'aionis-e2e-'));
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    KEY_PEPPER: TEST_PEPPER,
+    ADMIN_BOOTSTRAP_TOKEN: TEST_ADMIN_TOKEN,
+    LOG_LEVEL: 'error',
+    LOG_FORMAT: 'json',
+    PROJECTOR_POLL_INTERVAL_MS: '200',
+    ...options.env,
+  });
+  const service = await startService(config, {
+    database: tdb.database,
+    logger: false,
+    ...(options.projections ? { projections: options.projections } : {}),
+    ...(options.projectorHooks ? { projectorHooks: options.projectorHooks } : {}),
+  });
+  return {
+    service,
+    url: service.url,
+    tdb,
+    config,
+    auth: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+    stop: async () => {
+      await service.close();
+      if (!options.tdb) await tdb.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
