@@ -206,6 +206,8 @@ export class ProjectionRunner {
     await this.refreshLag();
     this.resolveWaiters();
 
+    // stop() may have been called while we were starting: it sets `stopping` before reading `subscription`.
+    if (this.stopping) return;
     this.subscription = this.store.subscribe({
       from: cp.position,
       batchSize: this.options.batchSize,
