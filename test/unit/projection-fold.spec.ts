@@ -105,8 +105,11 @@ describe('foldBatch', () => {
     expect(r1.changes.get('a')).toBeNull();
     expect(r1.applied).toBe(1);
 
-    const r2 = foldBatch(counters, [ev('s-a', 'Removed', { key: 'a' }), ev('s-a', 'Added', { key: 'a', by: 3 })], rows, noParked);
-    expect(r2.changes.get('a')).toStrictEqual({ key: 'a', count: 3, seen: [4] });
+    const removed = ev('s-a', 'Removed', { key: 'a' });
+    const readded = ev('s-a', 'Added', { key: 'a', by: 3 });
+    const r2 = foldBatch(counters, [removed, readded], rows, noParked);
+    expect(r2.changes.get('a')).toStrictEqual({ key: 'a', count: 3, seen: [readded.globalPosition] });
+    expect(r2.applied).toBe(2);
   });
 
   it('ignores events whose keyOf is null (not applied, not dead-lettered)', () => {
@@ -167,7 +170,7 @@ describe('foldBatch', () => {
       const def: ProjectionDefinition<CounterRow> = {
         ...counters,
         evolve: () => {
-          throw 'plain string'; // eslint-disable-line no-throw-literal, @typescript-eslint/only-throw-error
+          throw 'plain string';
         },
       };
       const e = ev('s-a', 'Added', { key: 'a' });

@@ -13,10 +13,13 @@ export function hashToken(pepper: string, token: string): string {
 
 /** Constant-time comparison of two hex digests. */
 export function digestsEqual(a: string, b: string): boolean {
-  const ba = Buffer.from(a, 'hex');
-  const bb = Buffer.from(b, 'hex');
-  return ba.length === bb.length && ba.length > 0 && timingSafeEqual(ba, bb);
+  // Buffer.from(…, 'hex') silently drops a trailing odd digit and anything after a non-hex
+  // character, so check the strings themselves first.
+  if (a.length !== b.length || a.length === 0 || !HEX.test(a) || !HEX.test(b)) return false;
+  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
 }
+
+const HEX = /^(?:[0-9a-f]{2})+$/i;
 
 /** What may be shown of a token: its prefix and last 4 characters. */
 export function tokenHint(token: string): string {

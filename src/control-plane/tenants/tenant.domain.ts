@@ -1,4 +1,5 @@
 import { AppError } from '../../platform/errors/app-error';
+import { canonicalJson } from '../../platform/event-store/canonical-json';
 import type { Decider, DomainEvent, EventContext } from '../shared/decider';
 
 /** Tenants: pure types, decisions and evolution. No I/O, no clock: time arrives in the event context. */
@@ -44,7 +45,8 @@ function existing(state: TenantState, tenantId: string): Tenant {
   return state;
 }
 
-const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+// Key order is not meaning: jsonb does not keep it, so compare canonical forms.
+const sameJson = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 
 export function decide(command: TenantCommand, state: TenantState): TenantEvent[] {
   switch (command.type) {

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Canonical JSON: object keys sorted by code point, no whitespace, `undefined` members dropped.
+ * Canonical JSON: object keys sorted by UTF-16 code units (JavaScript's default sort, as in
+ * RFC 8785), no whitespace, `undefined` members dropped. Auditors re-implementing it elsewhere
+ * must sort the same way (not by code point: they differ for keys beyond U+FFFF).
  * The same value always gives the same bytes, which is what the hash chains are computed over.
  * Non-finite numbers cannot be represented in JSON and are rejected.
  */

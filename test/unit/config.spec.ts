@@ -1,0 +1,124 @@
+import * as path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/platform/config/config';
+
+/** Run loadConfig and return the ConfigError it throws (fails the test if it does not throw one). */
+function configErrorOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+}
+
+describe('loadConfig', () => {
+  describe('defaults', () => {
+    const config = loadConfig({ LOG_FORMAT: 'json' });
+
+    it('listens on 127.0.0.1:3000', () => {
+      expect(config.port).toBe(3000);
+      expect(config.host).toBe('127.0.0.1');
+    });
+
+    it('runs every role', () => {
+      expect([...config.roles].sort()).toStrictEqual(['api', 'projector', 'worker']);
+    });
+
+    it('uses the embedded database and generated secrets', () => {
+      expect(config.databaseUrl).toBeUndefined();
+      expect(config.adminBootstrapToken).toBeUndefined();
+      expect(config.keyPepper).toBeUndefined();
+      expect(config.dataDir).toBe(path.resolve('./.data'));
+    });
+
+    it('has the documented tuning defaults', () => {
+      expect(config.databasePoolSize).toBe(20);
+      expect(config.logLevel).toBe('info');
+      expect(config.serviceName).toBe('aionis-hosted');
+      expect(config.projector).toStrictEqual({ batchSize: 1000, pollIntervalMs: 500, readyMaxLagMs: 30_000, heartbeatStaleMs: 30_000 });
+      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000 });
+    });
+
+    it('treats empty or blank variables as unset', () => {
+      const c = loadConfig({ HOST: '', DATABASE_URL: '   ', KEY_PEPPER: '', LOG_FORMAT: 'json' });
+      expect(c.host).toBe('127.0.0.1');
+      expect(c.databaseUrl).toBeUndefined();
+      expect(c.keyPepper).toBeUndefined();
+    });
+  });
+
+  describe('valid values', () => {
+    it('parses and trims what it is given', () => {
+      const c = loadConfig({
+        PORT: ' 8080 ',
+        HOST: '0.0.0.0',
+        DATABASE_URL: 'postgresql://u:p@db:5432/aionis',
+        ADMIN_BOOTSTRAP_TOKEN: 't'.repeat(32),
+        KEY_PEPPER: 'p'.repeat(40),
+        AIONIS_ROLES: ' projector , worker ',
+        LOG_FORMAT: 'pretty',
+        LOG_LEVEL: 'debug',
+      });
+      expect(c.port).toBe(8080);
+      expect(c.host).toBe('0.0.0.0');
+      expect(c.databaseUrl).toBe('postgresql://u:p@db:5432/aionis');
+      expect(c.adminBootstrapToken).toBe('t'.repeat(32));
+      expect(c.keyPepper).toBe('p'.repeat(40));
+      expect([...c.roles].sort()).toStrictEqual(['projector', 'worker']);
+      expect(c.logFormat).toBe('pretty');
+      expect(c.logLevel).toBe('debug');
+    });
+
+    it('accepts both postgres:// and postgresql:// URLs', () => {
+      expect(loadConfig({ DATABASE_URL: 'postgres://localhost/db', LOG_FORMAT: 'json' }).databaseUrl).toBe('postgres://localhost/db');
+      expect(loadConfig({ DATABASE_URL: 'postgresql://localhost/db', LOG_FORMAT: 'json' }).databaseUrl).toBe('postgresql://localhost/db');
+    });
+
+    it('accepts the port range bounds', () => {
+      expect(loadConfig({ PORT: '0', LOG_FORMAT: 'json' }).port).toBe(0);
+      expect(loadConfig({ PORT: '65535', LOG_FORMAT: 'json' }).port).toBe(65535);
+    });
+  });
+
+  describe('invalid values', () => {
+    it('lists every bad variable at once', () => {
+      const err = configErrorOf({ PORT: 'abc', DATABASE_URL: 'mysql://x', KEY_PEPPER: 'short', AIONIS_ROLES: 'api,bogus' });
+      expect(err.problems).toHaveLength(4);
+      for (const name of ['PORT', 'DATABASE_URL', 'KEY_PEPPER', 'AIONIS_ROLES']) {
+        expect(err.problems.filter((p) => p.startsWith(`${name}: `))).toHaveLength(1);
+      }
+      expect(err.problems.find((p) => p.startsWith('AIONIS_ROLES'))).toContain('api,bogus');
+      for (const p of err.problems) expect(err.message).toContain(p);
+    });
+
+    it('never echoes a secret value in the problems', () => {
+      const err = configErrorOf({ KEY_PEPPER: 'short-secret', ADMIN_BOOTSTRAP_TOKEN: 'tiny-token' });
+      expect(err.message).not.toContain('short-secret');
+      expect(err.message).not.toContain('tiny-token');
+    });
+
+    it('rejects an ADMIN_BOOTSTRAP_TOKEN shorter than 32 characters', () => {
+      const err = configErrorOf({ ADMIN_BOOTSTRAP_TOKEN: 'x'.repeat(31) });
+      expect(err.problems).toHaveLength(1);
+      expect(err.problems[0]).toMatch(/^ADMIN_BOOTSTRAP_TOKEN: .*32/);
+    });
+
+    it('rejects a KEY_PEPPER shorter than 32 characters', () => {
+      expect(configErrorOf({ KEY_PEPPER: 'k'.repeat(31) }).problems).toStrictEqual([expect.stringMatching(/^KEY_PEPPER: /)]);
+    });
+
+    it.each([['-1'], ['65536'], ['80.5'], ['1e3']])('rejects PORT=%s', (port) => {
+      expect(configErrorOf({ PORT: port }).problems).toStrictEqual([expect.stringMatching(/^PORT: /)]);
+    });
+
+    it.each([['api,bogus'], ['API'], [','], ['']])('rejects AIONIS_ROLES=%p', (roles) => {
+      expect(configErrorOf({ AIONIS_ROLES: roles }).problems).toStrictEqual([expect.stringMatching(/^AIONIS_ROLES: /)]);
+    });
+
+    it('rejects an unknown LOG_LEVEL and a non-http OTLP endpoint', () => {
+      const err = configErrorOf({ LOG_LEVEL: 'verbose', OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' });
+      expect(err.problems.map((p) => p.split(':')[0]).sort()).toStrictEqual(['LOG_LEVEL', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
+    });
+  });
+});
