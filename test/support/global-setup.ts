@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { migrateToLatest, LATEST_MIGRATION } from '../../src/platform/db/migrations';
+import { migrateToLatest } from '../../src/platform/db/migrations';
 import { PGliteDatabase } from '../../src/platform/db/pglite-database';
 
 /**
@@ -11,7 +12,9 @@ import { PGliteDatabase } from '../../src/platform/db/pglite-database';
  */
 export default async function globalSetup(): Promise<void> {
   if (process.env.TEST_DATABASE_URL) return;
-  const path = join(tmpdir(), `aionis-pglite-template-${process.getuid?.() ?? 0}-${LATEST_MIGRATION}.tar`);
+  // Keyed by the content of the migrations, so an edited migration never loads a stale template.
+  const key = createHash('sha256').update(readFileSync(join(__dirname, '../../src/platform/db/migrations.ts'))).digest('hex').slice(0, 16);
+  const path = join(tmpdir(), `aionis-pglite-template-${process.getuid?.() ?? 0}-${key}.tar`);
   if (!existsSync(path)) {
     const db = await PGliteDatabase.open({});
     await migrateToLatest(db.db);
