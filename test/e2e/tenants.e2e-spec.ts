@@ -140,6 +140,8 @@ describe('tenants API (real server)', () => {
       ['an unknown tier', () => api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: 'fine-id', tier: 'platinum' }), 400, 'validation_failed'],
       ['metadata that is not an object', () => api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: 'fine-id', metadata: [1, 2] }), 400, 'validation_failed'],
       ['malformed JSON', () => api.post('/v1/admin/control/tenants').set(t.auth).set(json).send('{"tenant_id": '), 400, 'invalid_json'],
+      ['an unpaired surrogate in a string', () => api.post('/v1/admin/control/tenants').set(t.auth).set(json).send('{"tenant_id":"surrogate","display_name":"a\\ud800b"}'), 400, 'invalid_json'],
+      ['a NUL character in a key', () => api.post('/v1/admin/control/tenants').set(t.auth).set(json).send('{"tenant_id":"nul-key","metadata":{"k\\u0000":1}}'), 400, 'invalid_json'],
       ['a non-JSON content type', () => api.post('/v1/admin/control/tenants').set(t.auth).set('Content-Type', 'text/plain').send('tenant_id=x'), 415, 'unsupported_media_type'],
       ['an oversized body', () => api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: 'big-one', display_name: 'x'.repeat(2_000_000) }), 413, 'payload_too_large'],
       ['no body at all', () => api.post('/v1/admin/control/tenants').set(t.auth), 400, 'validation_failed'],

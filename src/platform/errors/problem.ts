@@ -76,7 +76,13 @@ export function toAppError(err: unknown): { error: AppError; internal: boolean }
   }
   // body-parser errors carry a `type` and a status.
   const bp = err as { type?: string; status?: number; message?: string };
-  if (bp && typeof bp === 'object' && bp.type === 'entity.parse.failed') return { error: new AppError('invalid_json', 'the request body is not valid JSON'), internal: false };
+  if (bp && typeof bp === 'object' && bp.type === 'entity.parse.failed') {
+    const unstorable = /NUL character or an unpaired surrogate/.test(bp.message ?? '');
+    return {
+      error: new AppError('invalid_json', unstorable ? `the request body cannot be stored: ${bp.message ?? ''}` : 'the request body is not valid JSON'),
+      internal: false,
+    };
+  }
   if (bp && typeof bp === 'object' && bp.type === 'entity.too.large') return { error: new AppError('payload_too_large', 'the request body exceeds the size limit'), internal: false };
   if (bp && typeof bp === 'object' && (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported')) {
     return { error: new AppError('unsupported_media_type', bp.message ?? 'unsupported encoding'), internal: false };
