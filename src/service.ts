@@ -83,7 +83,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const opened = options.database ? { database: options.database, release: () => Promise.resolve() } : await openDatabase(config);
   const { database } = opened;
   let app: NestExpressApplication | undefined;
-  const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint });
+  const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint, otlpIntervalMs: config.otlpMetricIntervalMs });
   const store = new PostgresEventStore(database, {
     onAppend: (_stream, count, ms, outcome) => {
       metrics.appends.add(count, { outcome });

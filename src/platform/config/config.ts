@@ -20,6 +20,7 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   readonly logFormat: 'json' | 'pretty';
   readonly otlpEndpoint: string | undefined;
+  readonly otlpMetricIntervalMs: number;
   readonly serviceName: string;
   readonly roles: ReadonlySet<ProcessRole>;
   readonly projector: {
@@ -99,6 +100,7 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
     message: 'must be an http(s) URL such as http://localhost:4318',
   }),
+  OTEL_METRIC_EXPORT_INTERVAL: intIn(100, 3_600_000, 15_000),
   OTEL_SERVICE_NAME: optionalNonEmpty.transform((v) => v ?? 'aionis-hosted'),
   AIONIS_ROLES: roleList,
   PROJECTOR_BATCH_SIZE: intIn(1, 50_000, 1000),
@@ -130,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otlpMetricIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
     serviceName: e.OTEL_SERVICE_NAME,
     roles: e.AIONIS_ROLES,
     projector: {

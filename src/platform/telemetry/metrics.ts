@@ -28,14 +28,15 @@ export class Metrics {
   private readonly lagGauges: ObservableGauge[] = [];
   private readonly lagSources = new Map<string, () => LagSample>();
 
-  constructor(options: { serviceName: string; otlpEndpoint?: string | undefined }) {
+  constructor(options: { serviceName: string; otlpEndpoint?: string | undefined; otlpIntervalMs?: number }) {
     this.prometheus = new PrometheusExporter({ preventServerStart: true });
     const readers: IMetricReader[] = [this.prometheus];
     if (options.otlpEndpoint) {
       readers.push(
         new PeriodicExportingMetricReader({
           exporter: new OTLPMetricExporter({ url: `${options.otlpEndpoint.replace(/\/$/, '')}/v1/metrics` }),
-          exportIntervalMillis: 15_000,
+          exportIntervalMillis: options.otlpIntervalMs ?? 15_000,
+          exportTimeoutMillis: Math.min(options.otlpIntervalMs ?? 15_000, 10_000),
         }),
       );
     }
