@@ -2,6 +2,9 @@ import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AdminAuthGuard } from './operators/admin-auth.guard';
 import { OperatorsRepository } from './operators/operators.repository';
+import { ProjectCommandHandler } from './projects/project.commands';
+import { GetProjectHandler, ListProjectsHandler, ProjectsRepository } from './projects/project.queries';
+import { ProjectsController } from './projects/projects.controller';
 import { TenantCommandHandler } from './tenants/tenant.commands';
 import { GetTenantHandler, ListTenantsHandler, TenantsRepository } from './tenants/tenant.queries';
 import { TenantsController } from './tenants/tenants.controller';
@@ -12,7 +15,18 @@ import { TenantsController } from './tenants/tenants.controller';
  */
 @Module({
   imports: [CqrsModule.forRoot()],
-  controllers: [TenantsController],
-  providers: [TenantCommandHandler, GetTenantHandler, ListTenantsHandler, TenantsRepository, OperatorsRepository, AdminAuthGuard],
+  controllers: [TenantsController, ProjectsController],
+  providers: [
+    TenantCommandHandler,
+    GetTenantHandler,
+    ListTenantsHandler,
+    TenantsRepository,
+    ProjectCommandHandler,
+    GetProjectHandler,
+    ListProjectsHandler,
+    ProjectsRepository,
+    OperatorsRepository,
+    AdminAuthGuard,
+  ],
 })
 export class ControlPlaneModule {}

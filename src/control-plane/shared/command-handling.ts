@@ -37,6 +37,12 @@ function fold<C, E extends DomainEvent, S>(decider: Decider<C, E, S>, events: re
   return s;
 }
 
+/** The current state of one aggregate, folded from its stream (authoritative, unlike a read model). */
+export async function loadAggregate<C, E extends DomainEvent, S>(store: EventStore, decider: Decider<C, E, S>, streamId: string): Promise<{ state: S; revision: number }> {
+  const history = await store.readStream(streamId);
+  return { state: fold(decider, history), revision: history.at(-1)?.streamPosition ?? 0 };
+}
+
 /**
  * The command-handler shell: load the stream, fold, decide, append with the expected revision.
  * Without If-Match a concurrent change is retried on fresh state (bounded); with If-Match it is a 412.

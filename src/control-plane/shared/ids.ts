@@ -11,3 +11,8 @@ export function isTenantId(value: string): boolean {
 
 export const tenantStreamId = (tenantId: string): string => `tenant-${tenantId}`;
 export const operatorStreamId = (operatorId: string): string => `operator-${operatorId}`;
+
+/** Project ids follow the tenant-id rule; generated ones look like `prj_3k9x…`. */
+export const PROJECT_ID_PATTERN = TENANT_ID_PATTERN;
+export const projectStreamId = (projectId: string): string => `project-${projectId}`;
+export const apiKeyStreamId = (keyId: string): string => `apikey-${keyId}`;

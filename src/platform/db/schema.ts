@@ -93,6 +93,20 @@ export interface RmOperatorsTable {
   created_by: string;
 }
 
+export interface RmProjectsTable {
+  project_id: string;
+  tenant_id: string;
+  display_name: string;
+  metadata: ColumnType<unknown, string, string>;
+  status: string;
+  created_at: ColumnType<Date, string, string>;
+  updated_at: ColumnType<Date, string, string>;
+  archived_at: ColumnType<Date | null, string | null, string | null>;
+  archive_reason: string | null;
+  created_by: string;
+  revision: number;
+}
+
 export interface DB {
   es_events: EsEventsTable;
   es_streams: EsStreamsTable;
@@ -102,4 +116,5 @@ export interface DB {
   proj_parked_streams: ProjParkedStreamsTable;
   rm_tenants: RmTenantsTable;
   rm_operators: RmOperatorsTable;
+  rm_projects: RmProjectsTable;
 }
