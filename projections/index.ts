@@ -1,9 +1,12 @@
 import type { AnyProjection } from '../src/platform/projections/projection';
+import { apiKeysProjection } from './api-keys.projection';
+import { auditProjection } from './audit.projection';
 import { operatorsProjection } from './operators.projection';
 import { projectsProjection } from './projects.projection';
+import { quotasProjection } from './quotas.projection';
 import { tenantsProjection } from './tenants.projection';
 
 /** Every read model the service maintains. The projector runs each; rebuilds and gates iterate this list. */
-export const PROJECTIONS: readonly AnyProjection[] = [tenantsProjection, operatorsProjection, projectsProjection];
+export const PROJECTIONS: readonly AnyProjection[] = [tenantsProjection, operatorsProjection, projectsProjection, apiKeysProjection, auditProjection, quotasProjection];
 
-export { operatorsProjection, projectsProjection, tenantsProjection };
+export { apiKeysProjection, auditProjection, operatorsProjection, projectsProjection, tenantsProjection };

@@ -7,7 +7,7 @@ export type OperatorRow = Operator & { readonly revision: number };
 /** rm_operators: who may call the admin API, looked up by credential digest. */
 export const operatorsProjection: ProjectionDefinition<OperatorRow> = {
   name: 'operators',
-  version: 1,
+  version: 2,
   table: 'rm_operators',
   primaryKey: 'operator_id',
   columns: {
@@ -17,6 +17,10 @@ export const operatorsProjection: ProjectionDefinition<OperatorRow> = {
     status: 'text',
     token_hash: 'text',
     token_hint: 'text',
+    previous_token_hash: 'text',
+    previous_token_valid_until: 'timestamptz',
+    bootstrap: 'bool',
+    disabled_at: 'timestamptz',
     created_at: 'timestamptz',
     updated_at: 'timestamptz',
     created_by: 'text',
@@ -30,12 +34,17 @@ export const operatorsProjection: ProjectionDefinition<OperatorRow> = {
       status text NOT NULL CHECK (status IN ('active', 'disabled')),
       token_hash text NOT NULL,
       token_hint text NOT NULL,
+      previous_token_hash text,
+      previous_token_valid_until timestamptz,
+      bootstrap boolean NOT NULL,
+      disabled_at timestamptz,
       created_at timestamptz NOT NULL,
       updated_at timestamptz NOT NULL,
       created_by text NOT NULL,
       revision integer NOT NULL
     )`,
     `CREATE UNIQUE INDEX IF NOT EXISTS ${t.replace('.', '_')}_token ON ${t} (token_hash)`,
+    `CREATE INDEX IF NOT EXISTS ${t.replace('.', '_')}_previous_token ON ${t} (previous_token_hash) WHERE previous_token_hash IS NOT NULL`,
   ],
   handles: OPERATOR_EVENT_TYPES,
   keyOf: (e) => stringField(e, 'operator_id'),

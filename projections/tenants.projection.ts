@@ -1,4 +1,4 @@
-import { evolve, NO_TENANT, TENANT_EVENT_TYPES, type Tenant, type TenantEvent } from '../src/control-plane/tenants/tenant.domain';
+import { evolve, NO_TENANT, TENANT_EVENT_TYPES, type Tenant, type TenantEvent, TIERS } from '../src/control-plane/tenants/tenant.domain';
 import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
 import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
 
@@ -43,6 +43,9 @@ export const tenantsProjection: ProjectionDefinition<TenantRow> = {
   keyOf: (e) => stringField(e, 'tenant_id'),
   evolve(row, e) {
     requireSchemaVersion(e, 1);
+    if (e.type === 'TenantTierChanged' && !(TIERS as readonly string[]).includes(stringField(e, 'to'))) {
+      throw new ProjectionError('invalid_event_data', `${e.type} names an unknown tier`);
+    }
     const state = row ? { exists: true as const, ...row } : NO_TENANT;
     const next = evolve(state, e as unknown as TenantEvent, contextOf(e));
     if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for a tenant that was never created`);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ConsoleLogger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -12,6 +13,8 @@ import { lockDataDir } from './platform/db/data-dir-lock';
 import { migrateToLatest } from './platform/db/migrations';
 import { PgDatabase } from './platform/db/pg-database';
 import { PGliteDatabase } from './platform/db/pglite-database';
+import { AppError } from './platform/errors/app-error';
+import { problemOf } from './platform/errors/problem';
 import { ProblemFilter } from './platform/errors/problem.filter';
 import { PostgresEventStore } from './platform/event-store/postgres-event-store';
 import { jsonBodyMiddleware } from './platform/http/body';
@@ -51,6 +54,27 @@ export interface StartOptions {
   readonly projections?: readonly AnyProjection[];
   readonly projectorHooks?: RunnerHooks;
   readonly listen?: boolean;
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any middleware runs (headers over 16 KiB, malformed
+ * request lines) still get a problem+json answer instead of a bare status line.
+ */
+function answerMalformedRequests(server: import('node:http').Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: import('node:stream').Duplex) => {
+    if (!socket.writable) return;
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const problem = problemOf(
+      new AppError(tooLarge ? 'headers_too_large' : 'validation_failed', tooLarge ? 'the request headers exceed 16 KiB' : 'the request could not be parsed as HTTP'),
+      randomUUID(),
+      '/',
+    );
+    const body = JSON.stringify(problem);
+    socket.end(
+      `HTTP/1.1 ${problem.status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${problem.request_id}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }
 
 /** Open the configured database: PostgreSQL when DATABASE_URL is set, else PGlite in DATA_DIR (locked). */
@@ -132,6 +156,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     let url = '';
     if (options.listen !== false) {
       await app.listen(config.port, config.host);
+      answerMalformedRequests(app.getHttpServer() as import('node:http').Server);
       const address = app.getHttpServer().address() as { port: number } | string | null;
       const port = typeof address === 'object' && address ? address.port : config.port;
       url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -1,6 +1,16 @@
 import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
+import { AuditController } from './audit/audit.controller';
+import { AuditRepository } from './audit/audit.repository';
+import { ApiKeyAuthGuard } from './api-keys/api-key-auth.guard';
+import { ApiKeyCommandHandler } from './api-keys/api-key.commands';
+import { ApiKeysRepository, GetApiKeyHandler, ListApiKeysHandler } from './api-keys/api-key.queries';
+import { ApiKeysController } from './api-keys/api-keys.controller';
+import { KeyVerifier } from './api-keys/key-verifier';
+import { WhoamiController } from './api-keys/whoami.controller';
 import { AdminAuthGuard } from './operators/admin-auth.guard';
+import { OperatorCommandHandler } from './operators/operator.commands';
+import { OperatorsController } from './operators/operators.controller';
 import { OperatorsRepository } from './operators/operators.repository';
 import { ProjectCommandHandler } from './projects/project.commands';
 import { GetProjectHandler, ListProjectsHandler, ProjectsRepository } from './projects/project.queries';
@@ -15,7 +25,7 @@ import { TenantsController } from './tenants/tenants.controller';
  */
 @Module({
   imports: [CqrsModule.forRoot()],
-  controllers: [TenantsController, ProjectsController],
+  controllers: [TenantsController, ProjectsController, ApiKeysController, WhoamiController, OperatorsController, AuditController],
   providers: [
     TenantCommandHandler,
     GetTenantHandler,
@@ -25,8 +35,17 @@ import { TenantsController } from './tenants/tenants.controller';
     GetProjectHandler,
     ListProjectsHandler,
     ProjectsRepository,
+    ApiKeyCommandHandler,
+    GetApiKeyHandler,
+    ListApiKeysHandler,
+    ApiKeysRepository,
+    KeyVerifier,
+    ApiKeyAuthGuard,
+    OperatorCommandHandler,
+    AuditRepository,
     OperatorsRepository,
     AdminAuthGuard,
   ],
+  exports: [KeyVerifier, ApiKeyAuthGuard, AdminAuthGuard, OperatorsRepository],
 })
 export class ControlPlaneModule {}

@@ -68,7 +68,12 @@ describe('tenants API (real server)', () => {
       const before = await eventCount();
       const write = await api.post('/v1/admin/control/tenants').set('Authorization', `Bearer ${token}`).set(json).send({ tenant_id: 'auditor-try' });
       expectProblem(write, 403, 'forbidden');
-      expect(await eventCount()).toBe(before);
+      // Nothing changed but the record of the refusal itself.
+      expect(await eventCount()).toBe(before + 1);
+      const denied = await t.service.infra.store.readStream('security-admin');
+      expect(denied.at(-1)).toMatchObject({ type: 'AdminActionDenied', data: { operator_id: opId, role: 'auditor', required: 'write', method: 'POST' } });
+      expect(denied.at(-1)!.metadata.actor.id).toBe(opId);
+      expect(await t.service.infra.store.readStream('tenant-auditor-try')).toEqual([]);
     });
   });
 
@@ -258,7 +263,7 @@ describe('tenants API (real server)', () => {
       const ready = await api.get('/health/ready');
       expect(ready.status).toBe(200);
       expect(ready.body.status).toBe('ready');
-      expect(ready.body.projections.map((p: { projection: string }) => p.projection).sort()).toEqual(['operators', 'tenants']);
+      expect(ready.body.projections.map((p: { projection: string }) => p.projection)).toEqual(expect.arrayContaining(['operators', 'tenants', 'projects', 'api_keys', 'audit']));
       const doc = await api.get('/docs-json');
       expect(doc.status).toBe(200);
       expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/v1/admin/control/tenants', '/v1/admin/control/tenants/{tenant_id}', '/health/ready']));

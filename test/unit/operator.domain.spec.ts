@@ -36,8 +36,8 @@ describe('operator decider', () => {
         .then([{ type: 'OperatorCreated', data: { ...created.data, role: 'owner', bootstrap: true } }]);
     });
 
-    it('rejects creating the same operator twice with concurrency_conflict', () => {
-      const err = given([created]).when(create).thenThrows('concurrency_conflict');
+    it('rejects creating the same operator twice with operator_already_exists', () => {
+      const err = given([created]).when(create).thenThrows('operator_already_exists');
       expect(err.details).toMatchObject({ operator_id: 'op_alice' });
     });
   });
@@ -56,10 +56,59 @@ describe('operator decider', () => {
         status: 'active',
         token_hash: 'ab'.repeat(32),
         token_hint: 'aio_admin_…wxyz',
+        previous_token_hash: null,
+        previous_token_valid_until: null,
+        bootstrap: false,
+        disabled_at: null,
         created_at: TEST_CONTEXT.occurredAt,
         updated_at: TEST_CONTEXT.occurredAt,
         created_by: TEST_CONTEXT.actorId,
       });
+    });
+  });
+
+  describe('update, rotate, disable', () => {
+    const owner: OperatorCreated = { type: 'OperatorCreated', data: { ...created.data, operator_id: 'op_owner', role: 'owner' } };
+
+    it('renames and changes a role in one command, one event each', () => {
+      given([created])
+        .when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'Alice B', role: 'auditor', active_owners: 1 })
+        .then([
+          { type: 'OperatorUpdated', data: { operator_id: 'op_alice', display_name: 'Alice B' } },
+          { type: 'OperatorRoleChanged', data: { operator_id: 'op_alice', from: 'operator', to: 'auditor' } },
+        ]);
+    });
+
+    it('writes nothing when nothing changes', () => {
+      given([created]).when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'Alice', role: 'operator', active_owners: 1 }).then([]);
+    });
+
+    it('never demotes or disables the last active owner', () => {
+      given([owner]).when({ type: 'UpdateOperator', operator_id: 'op_owner', role: 'operator', active_owners: 1 }).thenThrows('last_owner');
+      given([owner]).when({ type: 'DisableOperator', operator_id: 'op_owner', reason: null, active_owners: 1 }).thenThrows('last_owner');
+      given([owner])
+        .when({ type: 'DisableOperator', operator_id: 'op_owner', reason: 'left', active_owners: 2 })
+        .then([{ type: 'OperatorDisabled', data: { operator_id: 'op_owner', reason: 'left' } }]);
+    });
+
+    it('rotates the token keeping the previous one for the grace period only when asked', () => {
+      const now = '2026-01-01T00:00:00.000Z';
+      given([created])
+        .when({ type: 'RotateOperatorToken', operator_id: 'op_alice', token_hash: 'cd'.repeat(32), token_hint: 'aio_admin_…abcd', grace_seconds: 60, now })
+        .then([{ type: 'OperatorTokenRotated', data: { operator_id: 'op_alice', token_hash: 'cd'.repeat(32), token_hint: 'aio_admin_…abcd', previous_token_valid_until: '2026-01-01T00:01:00.000Z' } }]);
+      const rotated = given([
+        created,
+        { type: 'OperatorTokenRotated', data: { operator_id: 'op_alice', token_hash: 'cd'.repeat(32), token_hint: 'h', previous_token_valid_until: '2026-01-01T00:01:00.000Z' } },
+      ]).state;
+      expect(rotated).toMatchObject({ token_hash: 'cd'.repeat(32), previous_token_hash: 'ab'.repeat(32), previous_token_valid_until: '2026-01-01T00:01:00.000Z' });
+      const noGrace = given([created, { type: 'OperatorTokenRotated', data: { operator_id: 'op_alice', token_hash: 'cd'.repeat(32), token_hint: 'h', previous_token_valid_until: null } }]).state;
+      expect(noGrace).toMatchObject({ previous_token_hash: null });
+    });
+
+    it('refuses changes to a disabled or unknown operator', () => {
+      const disabled = { type: 'OperatorDisabled' as const, data: { operator_id: 'op_alice', reason: null } };
+      given([created, disabled]).when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'x', active_owners: 2 }).thenThrows('operator_disabled');
+      given([]).when({ type: 'DisableOperator', operator_id: 'op_alice', reason: null, active_owners: 2 }).thenThrows('operator_not_found');
     });
   });
 });

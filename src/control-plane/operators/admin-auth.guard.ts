@@ -1,16 +1,22 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
+import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { AppError } from '../../platform/errors/app-error';
 import { contextOf } from '../../platform/http/request-context';
 import { digestsEqual, hashToken } from './credentials';
-import { roleAllows } from './operator.domain';
+import { type AdminAccess, roleAllows } from './operator.domain';
 import { OperatorsRepository } from './operators.repository';
 
 export const ADMIN_ACCESS = 'aionis:admin-access';
 /** Mark a handler as a write (mutation): auditors may not call it. Reads are the default. */
 export const AdminWrite = () => SetMetadata(ADMIN_ACCESS, 'write');
+/** Mark a handler as owner-only (operator management). */
+export const AdminOwner = () => SetMetadata(ADMIN_ACCESS, 'owner');
+/** Platform stream where refused admin actions are recorded. */
+export const SECURITY_STREAM = 'security-admin';
 
 function presentedToken(req: Request): string | undefined {
   const auth = req.header('authorization');
@@ -34,6 +40,7 @@ export class AdminAuthGuard implements CanActivate {
     private readonly operators: OperatorsRepository,
     @Inject(SECRETS) private readonly secrets: Secrets,
     private readonly reflector: Reflector,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -43,12 +50,32 @@ export class AdminAuthGuard implements CanActivate {
     if (!token || token.length > 512) throw new AppError('unauthorized', 'send an operator token as Authorization: Bearer <token>');
     const digest = hashToken(this.secrets.keyPepper, token);
     const op = await this.operators.findByTokenHash(digest);
-    if (!op || !digestsEqual(op.token_hash, digest) || op.status !== 'active') {
+    if (!op || !digestsEqual(op.matched_hash, digest) || op.status !== 'active') {
       this.logger.warn(JSON.stringify({ msg: 'admin authentication failed', request_id: ctx.requestId, reason: op ? 'operator_disabled' : 'unknown_token', ip: ctx.sourceIp }));
       throw new AppError('unauthorized', 'the operator token is not valid');
     }
-    const access = this.reflector.get<'write' | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
+    const access = this.reflector.get<AdminAccess | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
     if (!roleAllows(op.role, access)) {
+      // The refusal itself is part of the audit trail.
+      await this.store.append(
+        SECURITY_STREAM,
+        [{ type: 'AdminActionDenied', data: { operator_id: op.operator_id, role: op.role, required: access, method: req.method, path: req.path } }],
+        {
+          expectedRevision: 'any',
+          tenantId: null,
+          metadata: {
+            actor: { type: 'operator', id: op.operator_id, display: op.display_name },
+            occurred_at: new Date().toISOString(),
+            correlation_id: ctx.correlationId,
+            causation_id: null,
+            request_id: ctx.requestId,
+            command_id: `denied:${randomUUID()}`,
+            source_ip: ctx.sourceIp,
+            user_agent: ctx.userAgent,
+          },
+        },
+      );
+      this.logger.warn(JSON.stringify({ msg: 'admin action denied', security: true, operator_id: op.operator_id, role: op.role, required: access, request_id: ctx.requestId }));
       throw new AppError('forbidden', `the ${op.role} role may not perform this action`, { role: op.role });
     }
     ctx.actor = { type: 'operator', id: op.operator_id, display: op.display_name };

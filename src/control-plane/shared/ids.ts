@@ -10,6 +10,8 @@ export function isTenantId(value: string): boolean {
 }
 
 export const tenantStreamId = (tenantId: string): string => `tenant-${tenantId}`;
+/** A tenant's quota overrides: their own stream, so quota edits never contend with tenant edits. */
+export const quotaStreamId = (tenantId: string): string => `quota-${tenantId}`;
 export const operatorStreamId = (operatorId: string): string => `operator-${operatorId}`;
 
 /** Project ids follow the tenant-id rule; generated ones look like `prj_3k9x…`. */

@@ -14,15 +14,17 @@ export type TenantCreated = DomainEvent<'TenantCreated', { tenant_id: string; di
 export type TenantUpdated = DomainEvent<'TenantUpdated', { tenant_id: string; display_name?: string; metadata?: Metadata }>;
 export type TenantSuspended = DomainEvent<'TenantSuspended', { tenant_id: string; reason: string | null }>;
 export type TenantReactivated = DomainEvent<'TenantReactivated', { tenant_id: string; reason: string | null }>;
-export type TenantEvent = TenantCreated | TenantUpdated | TenantSuspended | TenantReactivated;
-export const TENANT_EVENT_TYPES: readonly TenantEvent['type'][] = ['TenantCreated', 'TenantUpdated', 'TenantSuspended', 'TenantReactivated'];
+export type TenantTierChanged = DomainEvent<'TenantTierChanged', { tenant_id: string; from: Tier; to: Tier }>;
+export type TenantEvent = TenantCreated | TenantUpdated | TenantSuspended | TenantReactivated | TenantTierChanged;
+export const TENANT_EVENT_TYPES: readonly TenantEvent['type'][] = ['TenantCreated', 'TenantUpdated', 'TenantSuspended', 'TenantReactivated', 'TenantTierChanged'];
 
 // ---- commands ----
 export type CreateTenant = { type: 'CreateTenant'; tenant_id: string; display_name: string; tier: Tier; metadata: Metadata };
 export type UpdateTenant = { type: 'UpdateTenant'; tenant_id: string; display_name?: string; metadata?: Metadata };
 export type SuspendTenant = { type: 'SuspendTenant'; tenant_id: string; reason: string | null };
 export type ReactivateTenant = { type: 'ReactivateTenant'; tenant_id: string; reason: string | null };
-export type TenantCommand = CreateTenant | UpdateTenant | SuspendTenant | ReactivateTenant;
+export type ChangeTenantTier = { type: 'ChangeTenantTier'; tenant_id: string; tier: Tier };
+export type TenantCommand = CreateTenant | UpdateTenant | SuspendTenant | ReactivateTenant | ChangeTenantTier;
 
 // ---- state ----
 export interface Tenant {
@@ -84,6 +86,12 @@ export function decide(command: TenantCommand, state: TenantState): TenantEvent[
       if (t.status !== 'suspended') throw new AppError('tenant_not_suspended', `tenant ${t.tenant_id} is not suspended`, { tenant_id: t.tenant_id });
       return [{ type: 'TenantReactivated', data: { tenant_id: t.tenant_id, reason: command.reason } }];
     }
+    case 'ChangeTenantTier': {
+      // A suspended tenant may change tier too (e.g. a downgrade while an invoice is disputed).
+      const t = existing(state, command.tenant_id);
+      if (t.tier === command.tier) return [];
+      return [{ type: 'TenantTierChanged', data: { tenant_id: t.tenant_id, from: t.tier, to: command.tier } }];
+    }
   }
 }
 
@@ -118,6 +126,9 @@ export function evolve(state: TenantState, event: TenantEvent, ctx: EventContext
     case 'TenantReactivated':
       if (!state.exists) return state;
       return { ...state, status: 'active', suspended_at: null, suspension_reason: null, updated_at: ctx.occurredAt };
+    case 'TenantTierChanged':
+      if (!state.exists) return state;
+      return { ...state, tier: event.data.to, updated_at: ctx.occurredAt };
   }
 }
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -26,6 +26,7 @@ export const UpdateTenantBody = z
   .strictObject({ display_name: displayName.optional(), metadata: metadataSchema.optional() })
   .refine((b) => b.display_name !== undefined || b.metadata !== undefined, { message: 'give display_name and/or metadata' });
 export const StatusChangeBody = z.strictObject({ reason: reasonSchema.optional() });
+export const ChangeTierBody = z.strictObject({ tier: z.enum(TIERS) });
 const ListQuery = z.strictObject({
   status: z.enum(['active', 'suspended']).optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
@@ -114,6 +115,16 @@ export class TenantsController {
         ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
       }),
     );
+  }
+
+  @Put(':tenant_id/tier')
+  @AdminWrite()
+  @ApiOperation({ summary: 'Change the tenant tier (If-Match supported; no event if the tier is unchanged)' })
+  @ApiBody({ schema: jsonSchema(ChangeTierBody) })
+  async changeTier(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<TenantRow> {
+    const { tenant_id } = parseInput(TenantParams, params, 'params');
+    const b = parseInput(ChangeTierBody, body, 'body');
+    return view(await this.run(req, res, { type: 'ChangeTenantTier', tenant_id, tier: b.tier }));
   }
 
   @Post(':tenant_id/suspend')

@@ -87,6 +87,16 @@ const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0003_api_key_usage': {
+    async up(db: Kysely<unknown>) {
+      // Operational telemetry, not an event: last use is recorded in batches, never per request.
+      await sql`
+        CREATE TABLE api_key_usage (
+          key_id text PRIMARY KEY,
+          last_used_at timestamptz NOT NULL
+        )`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

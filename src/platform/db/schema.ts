@@ -87,6 +87,10 @@ export interface RmOperatorsTable {
   status: string;
   token_hash: string;
   token_hint: string;
+  previous_token_hash: string | null;
+  previous_token_valid_until: ColumnType<Date | null, string | null, string | null>;
+  bootstrap: boolean;
+  disabled_at: ColumnType<Date | null, string | null, string | null>;
   revision: number;
   created_at: ColumnType<Date, string, string>;
   updated_at: ColumnType<Date, string, string>;
@@ -107,6 +111,34 @@ export interface RmProjectsTable {
   revision: number;
 }
 
+export interface ApiKeyUsageTable {
+  key_id: string;
+  last_used_at: ColumnType<Date, string, string>;
+}
+
+export interface RmApiKeysTable {
+  key_id: string;
+  tenant_id: string;
+  project_id: string | null;
+  label: string;
+  scopes: ColumnType<unknown, string, string>;
+  expires_at: ColumnType<Date | null, string | null, string | null>;
+  allowed_cidrs: ColumnType<unknown, string, string>;
+  metadata: ColumnType<unknown, string, string>;
+  secret_hash: string;
+  display: string;
+  status: string;
+  rotated_from: string | null;
+  successor_key_id: string | null;
+  grace_until: ColumnType<Date | null, string | null, string | null>;
+  revoked_at: ColumnType<Date | null, string | null, string | null>;
+  revocation_reason: string | null;
+  created_at: ColumnType<Date, string, string>;
+  updated_at: ColumnType<Date, string, string>;
+  created_by: string;
+  revision: number;
+}
+
 export interface DB {
   es_events: EsEventsTable;
   es_streams: EsStreamsTable;
@@ -117,4 +149,6 @@ export interface DB {
   rm_tenants: RmTenantsTable;
   rm_operators: RmOperatorsTable;
   rm_projects: RmProjectsTable;
+  rm_api_keys: RmApiKeysTable;
+  api_key_usage: ApiKeyUsageTable;
 }

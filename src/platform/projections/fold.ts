@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../event-store/event-store';
-import { type AnyProjection, type DeadLetterCategory, ProjectionError } from './projection';
+import { type AnyProjection, type DeadLetterCategory, handlesType, ProjectionError } from './projection';
 
 export interface DeadLetter {
   readonly event: RecordedEvent;
@@ -34,7 +34,7 @@ export function foldBatch(
   const newlyParked = new Map<string, number>();
   let applied = 0;
   for (const event of events) {
-    if (!def.handles.includes(event.type)) continue;
+    if (!handlesType(def, event.type)) continue;
     if (parked.has(event.streamId) || newlyParked.has(event.streamId)) {
       deadLetters.push({ event, category: 'parked_behind', error: 'an earlier event of this stream is in the dead-letter table' });
       continue;
@@ -63,7 +63,7 @@ export function foldBatch(
 export function keysOf(def: AnyProjection, events: readonly RecordedEvent[]): string[] {
   const keys = new Set<string>();
   for (const e of events) {
-    if (!def.handles.includes(e.type)) continue;
+    if (!handlesType(def, e.type)) continue;
     try {
       const k = def.keyOf(e);
       if (k !== null) keys.add(k);

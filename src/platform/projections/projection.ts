@@ -42,12 +42,16 @@ export interface ProjectionDefinition<Row extends object = Record<string, unknow
   readonly columns: { readonly [K in keyof Row & string]: ColumnKind };
   /** DDL of the read model, given the (possibly schema-qualified) table name. */
   ddl(table: string): readonly string[];
-  /** Event types this projection reads; every other type is skipped. */
-  readonly handles: readonly string[];
+  /** Event types this projection reads (every other type is skipped), or 'all'. */
+  readonly handles: readonly string[] | 'all';
   /** The primary key of the row an event addresses, or null to ignore the event. */
   keyOf(event: RecordedEvent): string | null;
   /** Pure: the row after the event. Must not read the clock or anything outside its arguments. */
   evolve(row: Row | null, event: RecordedEvent): Row | null;
+}
+
+export function handlesType(def: { readonly handles: readonly string[] | 'all' }, type: string): boolean {
+  return def.handles === 'all' || def.handles.includes(type);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,6 +5,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 
 let sdk: NodeSDK | undefined;
+let exporting = false;
 
 /**
  * Start OpenTelemetry tracing (HTTP server/client and pg spans) for this process. Must run before
@@ -14,6 +15,7 @@ let sdk: NodeSDK | undefined;
  */
 export function startTracing(options: { serviceName: string; otlpEndpoint: string | undefined }): void {
   if (sdk) return;
+  exporting = options.otlpEndpoint !== undefined;
   sdk = new NodeSDK({
     resource: resourceFromAttributes({ 'service.name': options.serviceName }),
     // Without an endpoint: no exporter at all (the SDK's env default would try localhost:4318).
@@ -29,8 +31,10 @@ export function startTracing(options: { serviceName: string; otlpEndpoint: strin
   sdk.start();
 }
 
+/** Flush pending spans (at most 2 s). Without an exporter there is nothing to flush: the SDK's own shutdown then only costs seconds. */
 export async function stopTracing(): Promise<void> {
   const s = sdk;
   sdk = undefined;
-  if (s) await s.shutdown().catch(() => undefined);
+  if (!s || !exporting) return;
+  await Promise.race([s.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
 }

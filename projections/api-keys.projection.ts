@@ -1,0 +1,71 @@
+import { type ApiKey, API_KEY_EVENT_TYPES, type ApiKeyEvent, evolve } from '../src/control-plane/api-keys/api-key.domain';
+import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
+import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+
+export type ApiKeyRow = ApiKey & { readonly revision: number };
+
+/** rm_api_keys: one row per key, read by the admin API and by the key verifier (by key id). */
+export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
+  name: 'api_keys',
+  version: 1,
+  table: 'rm_api_keys',
+  primaryKey: 'key_id',
+  columns: {
+    key_id: 'text',
+    tenant_id: 'text',
+    project_id: 'text',
+    label: 'text',
+    scopes: 'jsonb',
+    expires_at: 'timestamptz',
+    allowed_cidrs: 'jsonb',
+    metadata: 'jsonb',
+    secret_hash: 'text',
+    display: 'text',
+    status: 'text',
+    rotated_from: 'text',
+    successor_key_id: 'text',
+    grace_until: 'timestamptz',
+    revoked_at: 'timestamptz',
+    revocation_reason: 'text',
+    created_at: 'timestamptz',
+    updated_at: 'timestamptz',
+    created_by: 'text',
+    revision: 'int',
+  },
+  ddl: (t) => [
+    `CREATE TABLE IF NOT EXISTS ${t} (
+      key_id text PRIMARY KEY,
+      tenant_id text NOT NULL,
+      project_id text,
+      label text NOT NULL,
+      scopes jsonb NOT NULL,
+      expires_at timestamptz,
+      allowed_cidrs jsonb NOT NULL DEFAULT '[]'::jsonb,
+      metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+      secret_hash text NOT NULL,
+      display text NOT NULL,
+      status text NOT NULL CHECK (status IN ('active', 'revoked')),
+      rotated_from text,
+      successor_key_id text,
+      grace_until timestamptz,
+      revoked_at timestamptz,
+      revocation_reason text,
+      created_at timestamptz NOT NULL,
+      updated_at timestamptz NOT NULL,
+      created_by text NOT NULL,
+      revision integer NOT NULL
+    )`,
+    `CREATE INDEX IF NOT EXISTS ${t.replace('.', '_')}_tenant ON ${t} (tenant_id, key_id)`,
+    `CREATE INDEX IF NOT EXISTS ${t.replace('.', '_')}_project ON ${t} (project_id) WHERE project_id IS NOT NULL`,
+  ],
+  handles: API_KEY_EVENT_TYPES,
+  keyOf: (e) => stringField(e, 'key_id'),
+  evolve(row, e) {
+    requireSchemaVersion(e, 1);
+    const state = row ? { exists: true as const, ...row } : { exists: false as const };
+    const next = evolve(state, e as unknown as ApiKeyEvent, contextOf(e));
+    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for a key that was never created`);
+    const { revision: _r, ...key } = withoutExists(next) as ApiKeyRow;
+    return { ...key, revision: e.streamPosition };
+  },
+};

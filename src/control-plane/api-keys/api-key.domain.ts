@@ -1,0 +1,233 @@
+import { AppError } from '../../platform/errors/app-error';
+import { canonicalJson } from '../../platform/event-store/canonical-json';
+import type { Decider, DomainEvent, EventContext } from '../shared/decider';
+import { requireActiveTenant, type TenantSnapshot } from '../projects/project.domain';
+import type { Metadata } from '../tenants/tenant.domain';
+
+/**
+ * API keys: the credential agents use on the memory API. The secret itself never enters an event:
+ * only its HMAC digest (`secret_hash`, stripped from every audit view) and a display form.
+ * Expiry and grace are instants in the key's state; the verifier compares them with the clock,
+ * so a key stops at the exact moment without any event being written.
+ */
+export const SCOPES = ['memory:read', 'memory:write'] as const;
+export type Scope = (typeof SCOPES)[number];
+export const GRACE_DEFAULT_SECONDS = 86_400;
+export const GRACE_MAX_SECONDS = 604_800;
+
+export interface ProjectSnapshot {
+  readonly project_id: string;
+  readonly exists: boolean;
+  readonly tenant_id: string | null;
+  readonly status: 'active' | 'archived' | null;
+}
+
+export interface NewKeyMaterial {
+  readonly key_id: string;
+  readonly secret_hash: string;
+  /** Prefix and last 4 characters, e.g. `aio_live_kx3…_…9f2a`. */
+  readonly display: string;
+}
+
+export type ApiKeyCreated = DomainEvent<
+  'ApiKeyCreated',
+  {
+    key_id: string;
+    tenant_id: string;
+    project_id: string | null;
+    label: string;
+    scopes: Scope[];
+    expires_at: string | null;
+    allowed_cidrs: string[];
+    metadata: Metadata;
+    secret_hash: string;
+    display: string;
+    rotated_from: string | null;
+  }
+>;
+export type ApiKeyUpdated = DomainEvent<'ApiKeyUpdated', { key_id: string; tenant_id: string; label?: string; metadata?: Metadata }>;
+export type ApiKeyRotated = DomainEvent<'ApiKeyRotated', { key_id: string; tenant_id: string; successor_key_id: string; grace_until: string }>;
+export type ApiKeyRevoked = DomainEvent<'ApiKeyRevoked', { key_id: string; tenant_id: string; reason: string | null; cascade_from: string | null }>;
+export type ApiKeyEvent = ApiKeyCreated | ApiKeyUpdated | ApiKeyRotated | ApiKeyRevoked;
+export const API_KEY_EVENT_TYPES: readonly ApiKeyEvent['type'][] = ['ApiKeyCreated', 'ApiKeyUpdated', 'ApiKeyRotated', 'ApiKeyRevoked'];
+
+export type CreateApiKey = {
+  type: 'CreateApiKey';
+  key: NewKeyMaterial;
+  tenant: TenantSnapshot;
+  project: ProjectSnapshot | null;
+  label: string;
+  scopes: Scope[];
+  expires_at: string | null;
+  allowed_cidrs: string[];
+  metadata: Metadata;
+  /** Set when this key is the successor of a rotation. */
+  rotated_from: string | null;
+  now: string;
+};
+export type UpdateApiKey = { type: 'UpdateApiKey'; key_id: string; label?: string; metadata?: Metadata };
+export type RotateApiKey = { type: 'RotateApiKey'; key_id: string; successor_key_id: string; grace_seconds: number; now: string };
+export type RevokeApiKey = { type: 'RevokeApiKey'; key_id: string; reason: string | null; cascade_from: string | null };
+export type ApiKeyCommand = CreateApiKey | UpdateApiKey | RotateApiKey | RevokeApiKey;
+
+export interface ApiKey {
+  readonly key_id: string;
+  readonly tenant_id: string;
+  readonly project_id: string | null;
+  readonly label: string;
+  readonly scopes: readonly Scope[];
+  readonly expires_at: string | null;
+  readonly allowed_cidrs: readonly string[];
+  readonly metadata: Metadata;
+  readonly secret_hash: string;
+  readonly display: string;
+  readonly status: 'active' | 'revoked';
+  readonly rotated_from: string | null;
+  readonly successor_key_id: string | null;
+  /** After a rotation the key works until this instant. */
+  readonly grace_until: string | null;
+  readonly revoked_at: string | null;
+  readonly revocation_reason: string | null;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly created_by: string;
+}
+export type ApiKeyState = { readonly exists: false } | ({ readonly exists: true } & ApiKey);
+
+/** Until when a key works at all, given its own expiry and any rotation grace (null = no limit). */
+export function effectiveEnd(k: Pick<ApiKey, 'expires_at' | 'grace_until'>): string | null {
+  if (k.expires_at && k.grace_until) return k.expires_at < k.grace_until ? k.expires_at : k.grace_until;
+  return k.expires_at ?? k.grace_until;
+}
+
+/** Why a key may not be used at `now` (null = usable, as far as the key itself goes). */
+export function keyUnusableReason(k: Pick<ApiKey, 'status' | 'expires_at' | 'grace_until'>, now: string): 'revoked' | 'expired' | 'grace_ended' | null {
+  if (k.status === 'revoked') return 'revoked';
+  if (k.expires_at !== null && k.expires_at <= now) return 'expired';
+  if (k.grace_until !== null && k.grace_until <= now) return 'grace_ended';
+  return null;
+}
+
+function existing(state: ApiKeyState, keyId: string): ApiKey {
+  if (!state.exists) throw new AppError('api_key_not_found', `API key ${keyId} does not exist`, { key_id: keyId });
+  return state;
+}
+
+export function decide(command: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[] {
+  switch (command.type) {
+    case 'CreateApiKey': {
+      if (state.exists) throw new AppError('concurrency_conflict', `API key ${command.key.key_id} already exists`);
+      requireActiveTenant(command.tenant);
+      const p = command.project;
+      if (p) {
+        if (!p.exists) throw new AppError('project_not_found', `project ${p.project_id} does not exist`, { project_id: p.project_id });
+        if (p.tenant_id !== command.tenant.tenant_id) {
+          throw new AppError('project_not_in_tenant', `project ${p.project_id} does not belong to tenant ${command.tenant.tenant_id}`, { project_id: p.project_id });
+        }
+        if (p.status !== 'active') throw new AppError('project_archived', `project ${p.project_id} is archived: no key can be bound to it`, { project_id: p.project_id });
+      }
+      if (command.expires_at !== null && command.expires_at <= command.now) {
+        throw new AppError('validation_failed', 'expires_at must be in the future', { errors: [{ field: 'body.expires_at', message: 'must be in the future' }] });
+      }
+      return [
+        {
+          type: 'ApiKeyCreated',
+          data: {
+            key_id: command.key.key_id,
+            tenant_id: command.tenant.tenant_id,
+            project_id: p ? p.project_id : null,
+            label: command.label,
+            scopes: [...new Set(command.scopes)].sort(),
+            expires_at: command.expires_at,
+            allowed_cidrs: command.allowed_cidrs,
+            metadata: command.metadata,
+            secret_hash: command.key.secret_hash,
+            display: command.key.display,
+            rotated_from: command.rotated_from,
+          },
+        },
+      ];
+    }
+    case 'UpdateApiKey': {
+      const k = existing(state, command.key_id);
+      if (k.status === 'revoked') throw new AppError('api_key_revoked', `API key ${k.key_id} is revoked`, { key_id: k.key_id });
+      const data: ApiKeyUpdated['data'] = { key_id: k.key_id, tenant_id: k.tenant_id };
+      let changed = false;
+      if (command.label !== undefined && command.label !== k.label) {
+        data.label = command.label;
+        changed = true;
+      }
+      if (command.metadata !== undefined && canonicalJson(command.metadata) !== canonicalJson(k.metadata)) {
+        data.metadata = command.metadata;
+        changed = true;
+      }
+      return changed ? [{ type: 'ApiKeyUpdated', data }] : [];
+    }
+    case 'RotateApiKey': {
+      const k = existing(state, command.key_id);
+      const why = keyUnusableReason(k, command.now);
+      if (why === 'revoked') throw new AppError('api_key_revoked', `API key ${k.key_id} is revoked and cannot be rotated`, { key_id: k.key_id });
+      if (why !== null) throw new AppError('api_key_expired', `API key ${k.key_id} has expired and cannot be rotated`, { key_id: k.key_id });
+      if (k.successor_key_id !== null) {
+        throw new AppError('concurrency_conflict', `API key ${k.key_id} was already rotated to ${k.successor_key_id}; rotate that key instead`, {
+          successor_key_id: k.successor_key_id,
+        });
+      }
+      const graceEnd = new Date(Date.parse(command.now) + command.grace_seconds * 1000).toISOString();
+      // Never past the key's own expiry.
+      const grace_until = k.expires_at !== null && k.expires_at < graceEnd ? k.expires_at : graceEnd;
+      return [{ type: 'ApiKeyRotated', data: { key_id: k.key_id, tenant_id: k.tenant_id, successor_key_id: command.successor_key_id, grace_until } }];
+    }
+    case 'RevokeApiKey': {
+      const k = existing(state, command.key_id);
+      if (k.status === 'revoked') throw new AppError('api_key_revoked', `API key ${k.key_id} is already revoked`, { key_id: k.key_id });
+      return [{ type: 'ApiKeyRevoked', data: { key_id: k.key_id, tenant_id: k.tenant_id, reason: command.reason, cascade_from: command.cascade_from } }];
+    }
+  }
+}
+
+export function evolve(state: ApiKeyState, event: ApiKeyEvent, ctx: EventContext): ApiKeyState {
+  switch (event.type) {
+    case 'ApiKeyCreated': {
+      const d = event.data;
+      return {
+        exists: true,
+        key_id: d.key_id,
+        tenant_id: d.tenant_id,
+        project_id: d.project_id,
+        label: d.label,
+        scopes: d.scopes,
+        expires_at: d.expires_at,
+        allowed_cidrs: d.allowed_cidrs,
+        metadata: d.metadata,
+        secret_hash: d.secret_hash,
+        display: d.display,
+        status: 'active',
+        rotated_from: d.rotated_from,
+        successor_key_id: null,
+        grace_until: null,
+        revoked_at: null,
+        revocation_reason: null,
+        created_at: ctx.occurredAt,
+        updated_at: ctx.occurredAt,
+        created_by: ctx.actorId,
+      };
+    }
+    case 'ApiKeyUpdated':
+      if (!state.exists) return state;
+      return {
+        ...state,
+        ...(event.data.label !== undefined ? { label: event.data.label } : {}),
+        ...(event.data.metadata !== undefined ? { metadata: event.data.metadata } : {}),
+        updated_at: ctx.occurredAt,
+      };
+    case 'ApiKeyRotated':
+      if (!state.exists) return state;
+      return { ...state, successor_key_id: event.data.successor_key_id, grace_until: event.data.grace_until, updated_at: ctx.occurredAt };
+    case 'ApiKeyRevoked':
+      if (!state.exists) return state;
+      return { ...state, status: 'revoked', revoked_at: ctx.occurredAt, revocation_reason: event.data.reason, updated_at: ctx.occurredAt };
+  }
+}
+
+export const apiKeyDecider: Decider<ApiKeyCommand, ApiKeyEvent, ApiKeyState> = { initialState: { exists: false }, decide, evolve };

@@ -1,0 +1,175 @@
+import { isIP } from 'node:net';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { CommandBus, QueryBus } from '@nestjs/cqrs';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '../../platform/errors/app-error';
+import { decodeCursor, encodeCursor, metadataSchema, parseInput, reasonSchema } from '../../platform/http/validation';
+import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
+import { commandContext, jsonSchema } from '../shared/http';
+import { PROJECT_ID_PATTERN, TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
+import { type ApiKey, type ApiKeyState, effectiveEnd, GRACE_DEFAULT_SECONDS, GRACE_MAX_SECONDS, keyUnusableReason, SCOPES } from './api-key.domain';
+import { type ApiKeyCommandResult, type ApiKeyRequest, ExecuteApiKeyCommand } from './api-key.commands';
+import { type ApiKeyRecord, GetApiKeyQuery, ListApiKeysQuery } from './api-key.queries';
+
+const cidr = z.string().refine(
+  (c) => {
+    const [net, bits, extra] = c.split('/');
+    if (!net || bits === undefined || extra !== undefined || !/^\d{1,3}$/.test(bits)) return false;
+    const f = isIP(net);
+    return f !== 0 && Number(bits) <= (f === 4 ? 32 : 128);
+  },
+  { message: 'must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32' },
+);
+const label = z.string().trim().min(1).max(200);
+const keyId = z.string().regex(/^k[a-z2-7]{19}$/, 'must be an API key id (k + 19 base32 characters)');
+
+export const CreateApiKeyBody = z.strictObject({
+  tenant_id: z.string().regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`),
+  project_id: z.string().regex(PROJECT_ID_PATTERN, `must be ${TENANT_ID_RULE}`).optional(),
+  label: label.optional(),
+  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).optional(),
+  expires_at: z.iso.datetime({ offset: true }).optional(),
+  allowed_cidrs: z.array(cidr).max(50).optional(),
+  metadata: metadataSchema.optional(),
+});
+export const UpdateApiKeyBody = z
+  .strictObject({ label: label.optional(), metadata: metadataSchema.optional() })
+  .refine((b) => b.label !== undefined || b.metadata !== undefined, { message: 'give label and/or metadata' });
+export const RotateApiKeyBody = z.strictObject({
+  grace_seconds: z.number().int().min(0).max(GRACE_MAX_SECONDS).optional(),
+  label: label.optional(),
+});
+const RevokeBody = z.strictObject({ reason: reasonSchema.optional() });
+const ListQuery = z.strictObject({
+  tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
+  project_id: z.string().regex(PROJECT_ID_PATTERN).optional(),
+  status: z.enum(['active', 'revoked']).optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+  cursor: z.string().max(512).optional(),
+});
+const KeyParams = z.strictObject({ key_id: keyId });
+
+/** The wire shape of a key: never the secret or its digest; its usability at this moment. */
+export function keyView(k: ApiKey & { revision: number; last_used_at?: string | null }, now = new Date()) {
+  const { secret_hash: _s, ...rest } = k;
+  const reason = keyUnusableReason(k, now.toISOString());
+  const state = reason ?? (k.grace_until ? 'in_grace' : 'active');
+  return { ...rest, last_used_at: k.last_used_at ?? null, usable_until: effectiveEnd(k), state };
+}
+
+function present(state: ApiKeyState, revision: number) {
+  if (!state.exists) throw new Error('command left no key');
+  const { exists: _e, ...key } = state;
+  return keyView({ ...key, revision });
+}
+
+@ApiTags('api-keys')
+@ApiBearerAuth()
+@Controller('v1/admin/control/api-keys')
+@UseGuards(AdminAuthGuard)
+export class ApiKeysController {
+  constructor(
+    private readonly commands: CommandBus,
+    private readonly queries: QueryBus,
+  ) {}
+
+  private async run(req: Request, res: Response, request: ApiKeyRequest): Promise<ApiKeyCommandResult> {
+    const result: ApiKeyCommandResult = await this.commands.execute(new ExecuteApiKeyCommand(request, commandContext(req)));
+    res.setHeader('ETag', `"${result.revision}"`);
+    res.setHeader('Cache-Control', 'no-store');
+    if (!result.readModelCurrent) res.setHeader('X-Aionis-Read-Model', 'stale');
+    return result;
+  }
+
+  @Post()
+  @AdminWrite()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create an API key; the plaintext key is in this response only' })
+  @ApiBody({ schema: jsonSchema(CreateApiKeyBody) })
+  async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const b = parseInput(CreateApiKeyBody, body, 'body');
+    const r = await this.run(req, res, {
+      type: 'create',
+      tenant_id: b.tenant_id,
+      project_id: b.project_id ?? null,
+      label: b.label ?? 'api key',
+      scopes: b.scopes ?? [...SCOPES],
+      expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null,
+      allowed_cidrs: b.allowed_cidrs ?? [],
+      metadata: b.metadata ?? {},
+    });
+    const key = present(r.key, r.revision);
+    res.setHeader('Location', `/v1/admin/control/api-keys/${key.key_id}`);
+    return { key, api_key: r.plaintext };
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List API keys (filters: tenant, project, status; cursor pagination)' })
+  async list(@Query() query: unknown) {
+    const q = parseInput(ListQuery, query, 'query');
+    const limit = q.limit ?? 50;
+    const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
+    const rows: ApiKeyRecord[] = await this.queries.execute(
+      new ListApiKeysQuery({
+        limit: limit + 1,
+        ...(q.tenant_id ? { tenantId: q.tenant_id } : {}),
+        ...(q.project_id ? { projectId: q.project_id } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(after !== undefined ? { after } : {}),
+      }),
+    );
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page.map((k) => keyView(k)), next_cursor: rows.length > limit && last ? encodeCursor({ after: last.key_id }) : null };
+  }
+
+  @Get(':key_id')
+  @ApiOperation({ summary: 'Get an API key (never its secret)' })
+  async get(@Param() params: unknown, @Res({ passthrough: true }) res: Response) {
+    const { key_id } = parseInput(KeyParams, params, 'params');
+    const k: ApiKeyRecord | undefined = await this.queries.execute(new GetApiKeyQuery(key_id));
+    if (!k) throw new AppError('api_key_not_found', `API key ${key_id} does not exist`, { key_id });
+    res.setHeader('ETag', `"${k.revision}"`);
+    return keyView(k);
+  }
+
+  @Patch(':key_id')
+  @AdminWrite()
+  @ApiOperation({ summary: 'Update label and/or metadata' })
+  @ApiBody({ schema: jsonSchema(UpdateApiKeyBody) })
+  async update(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
+    const { key_id } = parseInput(KeyParams, params, 'params');
+    const b = parseInput(UpdateApiKeyBody, body, 'body');
+    const r = await this.run(req, res, { type: 'update', key_id, ...(b.label !== undefined ? { label: b.label } : {}), ...(b.metadata !== undefined ? { metadata: b.metadata } : {}) });
+    return present(r.key, r.revision);
+  }
+
+  @Post(':key_id/rotate')
+  @AdminWrite()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Rotate: a new key with the same tenant, project and scopes; the old one works for grace_seconds (default 86400)' })
+  @ApiBody({ schema: jsonSchema(RotateApiKeyBody), required: false })
+  async rotate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
+    const { key_id } = parseInput(KeyParams, params, 'params');
+    const b = parseInput(RotateApiKeyBody, body ?? {}, 'body');
+    const r = await this.run(req, res, { type: 'rotate', key_id, grace_seconds: b.grace_seconds ?? GRACE_DEFAULT_SECONDS, ...(b.label !== undefined ? { label: b.label } : {}) });
+    const key = present(r.key, r.revision);
+    res.setHeader('Location', `/v1/admin/control/api-keys/${key.key_id}`);
+    const prev = r.predecessor && r.predecessor.exists ? keyView({ ...r.predecessor, revision: 0 }) : null;
+    return { key, api_key: r.plaintext, previous: prev ? { key_id: prev.key_id, state: prev.state, grace_until: prev.grace_until, successor_key_id: prev.successor_key_id } : null };
+  }
+
+  @Post(':key_id/revoke')
+  @AdminWrite()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke: refused by every API instance within seconds (at once by this one)' })
+  @ApiBody({ schema: jsonSchema(RevokeBody), required: false })
+  async revoke(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
+    const { key_id } = parseInput(KeyParams, params, 'params');
+    const b = parseInput(RevokeBody, body ?? {}, 'body');
+    const r = await this.run(req, res, { type: 'revoke', key_id, reason: b.reason ?? null });
+    return present(r.key, r.revision);
+  }
+}

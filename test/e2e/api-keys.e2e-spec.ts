@@ -1,0 +1,202 @@
+import { sql } from 'kysely';
+import request from 'supertest';
+import { generateApiKey, parseApiKey } from '../../src/control-plane/api-keys/key-format';
+import { KeyVerifier } from '../../src/control-plane/api-keys/key-verifier';
+import { apiKeyStreamId } from '../../src/control-plane/shared/ids';
+import { startTestService, type TestService } from '../support/service';
+
+const json = { 'Content-Type': 'application/json' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('API keys (real server)', () => {
+  let t: TestService;
+  let api: ReturnType<typeof request>;
+
+  beforeAll(async () => {
+    t = await startTestService();
+    api = request(t.url);
+    for (const id of ['keyco', 'otherco']) await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: id }).expect(201);
+    await api.post('/v1/admin/control/projects').set(t.auth).set(json).send({ tenant_id: 'keyco', project_id: 'keyco-app' }).expect(201);
+    await api.post('/v1/admin/control/projects').set(t.auth).set(json).send({ tenant_id: 'otherco', project_id: 'otherco-app' }).expect(201);
+  });
+  afterAll(async () => {
+    await t.stop();
+  });
+
+  async function eventCount(): Promise<number> {
+    return (await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events`.execute(t.tdb.database.db)).rows[0]!.n;
+  }
+  async function createKey(body: Record<string, unknown> = {}): Promise<{ key: { key_id: string } & Record<string, unknown>; api_key: string }> {
+    const res = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'keyco', ...body });
+    expect(res.status).toBe(201);
+    return res.body;
+  }
+  const whoami = (key: string, header: 'x-api-key' | 'bearer' = 'x-api-key') =>
+    header === 'x-api-key' ? api.get('/v1/auth/whoami').set('x-api-key', key) : api.get('/v1/auth/whoami').set('Authorization', `Bearer ${key}`);
+
+  function expectUnauthorized(res: request.Response): void {
+    expect(res.status).toBe(401);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const { request_id: _r, ...rest } = res.body;
+    expect(rest).toEqual({
+      type: 'urn:aionis:problem:unauthorized',
+      title: 'Authentication required',
+      status: 401,
+      detail: 'a valid API key is required',
+      instance: '/v1/auth/whoami',
+      code: 'unauthorized',
+    });
+  }
+
+  it('creates a key whose plaintext is shown once, in the documented format, and that authenticates by either header', async () => {
+    const { key, api_key } = await createKey({ project_id: 'keyco-app', label: 'agent one', scopes: ['memory:read'] });
+    expect(api_key).toMatch(/^aio_live_k[a-z2-7]{19}_[A-Za-z0-9_-]{43}[0-9a-f]{8}$/);
+    expect(parseApiKey(api_key)?.keyId).toBe(key.key_id);
+    expect(key).toMatchObject({ tenant_id: 'keyco', project_id: 'keyco-app', label: 'agent one', scopes: ['memory:read'], status: 'active', state: 'active' });
+    expect(key).not.toHaveProperty('secret_hash');
+    expect(key.display).toBe(`aio_live_${key.key_id}_…${api_key.slice(-4)}`);
+    for (const h of ['x-api-key', 'bearer'] as const) {
+      const me = await whoami(api_key, h);
+      expect(me.status).toBe(200);
+      expect(me.body).toEqual({ tenant_id: 'keyco', project_id: 'keyco-app', key_id: key.key_id, key_display: key.display, scopes: ['memory:read'] });
+    }
+    const got = await api.get(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth);
+    expect(got.status).toBe(200);
+    expect(JSON.stringify(got.body)).not.toContain(api_key.slice(30));
+    // The secret is nowhere in the log: only its digest, which no view shows.
+    const events = await t.service.infra.store.readStream(apiKeyStreamId(key.key_id));
+    expect(JSON.stringify(events)).not.toContain(parseApiKey(api_key)!.secret);
+  });
+
+  it('refuses unknown, malformed, wrong-secret and revoked keys with the same 401 body', async () => {
+    const { key, api_key } = await createKey();
+    const forged = generateApiKey('live', key.key_id).token; // right id, right checksum, wrong secret
+    const unknown = generateApiKey('live').token;
+    const malformed = `${api_key.slice(0, -1)}${api_key.endsWith('0') ? '1' : '0'}`; // checksum broken
+    for (const bad of [forged, unknown, malformed, 'not-a-key']) expectUnauthorized(await whoami(bad));
+    expectUnauthorized(await api.get('/v1/auth/whoami'));
+    const revoke = await api.post(`/v1/admin/control/api-keys/${key.key_id}/revoke`).set(t.auth).set(json).send({ reason: 'test' });
+    expect(revoke.status).toBe(200);
+    expect(revoke.body).toMatchObject({ status: 'revoked', state: 'revoked', revocation_reason: 'test' });
+    // The instance that served the revoke refuses the key as soon as it has answered.
+    expectUnauthorized(await whoami(api_key));
+    expect((await api.post(`/v1/admin/control/api-keys/${key.key_id}/revoke`).set(t.auth)).body.code).toBe('api_key_revoked');
+    const metrics = await api.get('/metrics');
+    for (const reason of ['wrong_secret', 'unknown_key', 'malformed', 'missing', 'revoked']) {
+      expect(metrics.text).toMatch(new RegExp(`aionis_api_key_rejections_total\\{[^}]*reason="${reason}"`));
+    }
+    expect(metrics.text).not.toContain(api_key);
+  });
+
+  it('stops keys of a suspended tenant and an archived project, and honours expiry and allowed CIDRs', async () => {
+    await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: 'pauseco' }).expect(201);
+    const tk = (await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'pauseco' })).body.api_key as string;
+    expect((await whoami(tk)).status).toBe(200);
+    await api.post('/v1/admin/control/tenants/pauseco/suspend').set(t.auth).expect(200);
+    expectUnauthorized(await whoami(tk));
+    await api.post('/v1/admin/control/tenants/pauseco/reactivate').set(t.auth).expect(200);
+    expect((await whoami(tk)).status).toBe(200);
+
+    await api.post('/v1/admin/control/projects').set(t.auth).set(json).send({ tenant_id: 'keyco', project_id: 'keyco-old' }).expect(201);
+    const pk = (await createKey({ project_id: 'keyco-old' })).api_key;
+    expect((await whoami(pk)).status).toBe(200);
+    await api.post('/v1/admin/control/projects/keyco-old/archive').set(t.auth).expect(200);
+    expectUnauthorized(await whoami(pk));
+    expect((await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'keyco', project_id: 'keyco-old' })).body.code).toBe('project_archived');
+
+    const soon = new Date(Date.now() + 1500).toISOString();
+    const ek = (await createKey({ expires_at: soon })).api_key;
+    expect((await whoami(ek)).status).toBe(200);
+    await sleep(1700);
+    expectUnauthorized(await whoami(ek));
+
+    const ck = (await createKey({ allowed_cidrs: ['10.0.0.0/8'] })).api_key;
+    expectUnauthorized(await whoami(ck));
+    const lk = (await createKey({ allowed_cidrs: ['10.0.0.0/8', '127.0.0.0/8', '::1/128'] })).api_key;
+    expect((await whoami(lk)).status).toBe(200);
+  });
+
+  it('rotates: the new key works at once, the old one until its grace ends; rotating twice or a revoked key fails', async () => {
+    const { key, api_key: oldKey } = await createKey({ project_id: 'keyco-app', scopes: ['memory:read', 'memory:write'] });
+    const rot = await api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({ grace_seconds: 2 });
+    expect(rot.status).toBe(201);
+    const newKey = rot.body.api_key as string;
+    expect(rot.body.key).toMatchObject({ tenant_id: 'keyco', project_id: 'keyco-app', scopes: ['memory:read', 'memory:write'], rotated_from: key.key_id });
+    expect(rot.body.previous).toMatchObject({ key_id: key.key_id, state: 'in_grace', successor_key_id: rot.body.key.key_id });
+    expect((await whoami(newKey)).status).toBe(200);
+    expect((await whoami(oldKey)).status).toBe(200);
+    expect((await api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({})).body.code).toBe('concurrency_conflict');
+    await sleep(2200);
+    expectUnauthorized(await whoami(oldKey));
+    expect((await whoami(newKey)).status).toBe(200);
+    const revoked = await createKey();
+    await api.post(`/v1/admin/control/api-keys/${revoked.key.key_id}/revoke`).set(t.auth).expect(200);
+    expect((await api.post(`/v1/admin/control/api-keys/${revoked.key.key_id}/rotate`).set(t.auth).set(json).send({})).body.code).toBe('api_key_revoked');
+  });
+
+  it('ends a rotate racing a revoke with both keys revoked', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { key } = await createKey();
+      const [rot, rev] = await Promise.all([
+        api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({ grace_seconds: 600 }),
+        api.post(`/v1/admin/control/api-keys/${key.key_id}/revoke`).set(t.auth).set(json).send({ reason: 'leaked' }),
+      ]);
+      expect(rev.status).toBe(200);
+      const old = await api.get(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth);
+      expect(old.body.status).toBe('revoked');
+      if (rot.status === 201) {
+        const succ = await api.get(`/v1/admin/control/api-keys/${rot.body.key.key_id}`).set(t.auth);
+        expect(succ.body.status).toBe('revoked');
+        expectUnauthorized(await whoami(rot.body.api_key as string));
+      } else {
+        expect(['api_key_revoked', 'concurrency_conflict']).toContain(rot.body.code);
+      }
+      // No active key is left in that lineage.
+      const all = await api.get('/v1/admin/control/api-keys?tenant_id=keyco&status=active&limit=200').set(t.auth);
+      expect(all.body.items.filter((k: { rotated_from: string | null }) => k.rotated_from === key.key_id)).toEqual([]);
+    }
+  });
+
+  it('binds a key only to a project of its own tenant, and rejects bad input without writing', async () => {
+    const before = await eventCount();
+    const bad: [Record<string, unknown>, number, string][] = [
+      [{ tenant_id: 'keyco', project_id: 'otherco-app' }, 422, 'project_not_in_tenant'],
+      [{ tenant_id: 'keyco', project_id: 'no-such-project' }, 404, 'project_not_found'],
+      [{ tenant_id: 'ghostco' }, 404, 'tenant_not_found'],
+      [{ tenant_id: 'keyco', scopes: ['memory:admin'] }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', scopes: [] }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', allowed_cidrs: ['10.0.0.0/33'] }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', allowed_cidrs: ['not-an-ip/8'] }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', expires_at: 'tomorrow' }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', expires_at: '2001-01-01T00:00:00Z' }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', label: 42 }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', secret: 'mine' }, 400, 'validation_failed'],
+      [{ tenant_id: 'keyco', metadata: { big: 'x'.repeat(17_000) } }, 400, 'validation_failed'],
+    ];
+    for (const [body, status, code] of bad) {
+      const res = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send(body);
+      expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status, code });
+    }
+    const { key } = await createKey();
+    const afterCreate = await eventCount();
+    for (const grace of [-1, 604_801, 1.5, '60']) {
+      const res = await api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({ grace_seconds: grace });
+      expect(res.status).toBe(400);
+    }
+    expect((await api.get('/v1/admin/control/api-keys/not-a-key-id').set(t.auth)).status).toBe(400);
+    expect((await api.get(`/v1/admin/control/api-keys/k${'a'.repeat(19)}`).set(t.auth)).body.code).toBe('api_key_not_found');
+    expect(await eventCount()).toBe(afterCreate);
+    expect(afterCreate).toBe(before + 1);
+  });
+
+  it('records last use without a write per request', async () => {
+    const { key, api_key } = await createKey();
+    for (let i = 0; i < 5; i++) await whoami(api_key).expect(200);
+    const rows = async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM api_key_usage WHERE key_id = ${key.key_id}`.execute(t.tdb.database.db)).rows[0]!.n;
+    expect(await rows()).toBe(0);
+    await t.service.app.get(KeyVerifier).flushUsage();
+    expect(await rows()).toBe(1);
+    const got = await api.get(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth);
+    expect(Date.parse(got.body.last_used_at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
