@@ -7,7 +7,7 @@ export type ApiKeyRow = ApiKey & { readonly revision: number };
 /** rm_api_keys: one row per key, read by the admin API and by the key verifier (by key id). */
 export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
   name: 'api_keys',
-  version: 1,
+  version: 2,
   table: 'rm_api_keys',
   primaryKey: 'key_id',
   columns: {
@@ -24,6 +24,7 @@ export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
     status: 'text',
     rotated_from: 'text',
     successor_key_id: 'text',
+    rotated_at: 'timestamptz',
     grace_until: 'timestamptz',
     revoked_at: 'timestamptz',
     revocation_reason: 'text',
@@ -47,6 +48,7 @@ export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
       status text NOT NULL CHECK (status IN ('active', 'revoked')),
       rotated_from text,
       successor_key_id text,
+      rotated_at timestamptz,
       grace_until timestamptz,
       revoked_at timestamptz,
       revocation_reason text,

@@ -157,6 +157,15 @@ describe('API keys (real server)', () => {
     }
   });
 
+  it('ends only the grace when the old key is revoked well after its rotation', async () => {
+    const { key, api_key: oldKey } = await createKey();
+    const rot = await api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({ grace_seconds: 600 });
+    await sleep(2300); // past the race window
+    await api.post(`/v1/admin/control/api-keys/${key.key_id}/revoke`).set(t.auth).set(json).send({ reason: 'grace no longer needed' }).expect(200);
+    expectUnauthorized(await whoami(oldKey));
+    expect((await whoami(rot.body.api_key as string)).status).toBe(200);
+  });
+
   it('binds a key only to a project of its own tenant, and rejects bad input without writing', async () => {
     const before = await eventCount();
     const bad: [Record<string, unknown>, number, string][] = [

@@ -13,6 +13,9 @@ import { apiKeyDecider, type ApiKeyState, type ProjectSnapshot, type Scope } fro
 import { displayOf, generateApiKey, hashSecret } from './key-format';
 import { KeyVerifier } from './key-verifier';
 
+/** Fail closed: a revoke arriving this soon after a rotation of the same key also revokes the successor. */
+export const ROTATION_RACE_WINDOW_MS = 2000;
+
 export type ApiKeyRequest =
   | {
       type: 'create';
@@ -51,8 +54,10 @@ export class ExecuteApiKeyCommand extends Command<ApiKeyCommandResult> {
  * API-key commands. Create and rotate mint the secret here (only its HMAC reaches the log).
  * Rotation is two appends: the successor is created first, then the old key is marked rotated
  * with its grace; if the old key was revoked in between, the successor is revoked at once. A revoke
- * that loses a race against a rotation revokes the successor too: a rotate racing a revoke always
- * ends with both keys revoked.
+ * racing a rotation (the rotation committed after the revoke was requested, or while it was being
+ * decided) revokes the successor too: a rotate racing a revoke always ends with both keys revoked.
+ * A revoke requested later than ROTATION_RACE_WINDOW_MS after a rotation committed revokes only the
+ * old key (ending its grace early).
  */
 @CommandHandler(ExecuteApiKeyCommand)
 export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyCommand, ApiKeyCommandResult> {
@@ -75,7 +80,7 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
   }
 
   private async settle(outcome: CommandOutcome<ApiKeyState>): Promise<boolean> {
-    return outcome.position ? this.projections.waitFor('api_keys', outcome.position, this.config.http.commandWaitMs) : true;
+    return outcome.position ? this.projections.waitForWrite('api_keys', outcome.position, this.config.http.commandWaitMs) : true;
   }
 
   private async mint(
@@ -193,14 +198,19 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
     const target = { streamId, tenantId: before.state.tenant_id };
     const command = { type: 'RevokeApiKey' as const, key_id: request.key_id, reason: request.reason, cascade_from: null };
     let outcome: CommandOutcome<ApiKeyState>;
-    let raced = false;
+    // A rotation committed after this revoke was requested, or just before (ROTATION_RACE_WINDOW_MS),
+    // is one the requester cannot have known about: it raced the revoke, and its successor goes too.
+    let raced =
+      before.state.rotated_at !== null &&
+      context.requestedAt !== undefined &&
+      Date.parse(before.state.rotated_at) >= context.requestedAt.getTime() - ROTATION_RACE_WINDOW_MS;
     try {
       // First attempt at the revision we looked at: a conflict tells us something happened meanwhile.
       outcome = await handleCommand(this.store, apiKeyDecider, target, command, { ...context, expectedRevision: context.expectedRevision ?? before.revision });
     } catch (err) {
       if (!(err instanceof AppError && err.code === 'precondition_failed') || context.expectedRevision !== null) throw err;
       const after = await loadAggregate(this.store, apiKeyDecider, streamId);
-      raced = after.state.exists && before.state.successor_key_id === null && after.state.successor_key_id !== null;
+      raced = raced || (after.state.exists && before.state.successor_key_id === null && after.state.successor_key_id !== null);
       outcome = await handleCommand(this.store, apiKeyDecider, target, command, context);
     }
     this.verifier.deny(request.key_id);

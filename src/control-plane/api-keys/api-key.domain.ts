@@ -84,6 +84,7 @@ export interface ApiKey {
   readonly status: 'active' | 'revoked';
   readonly rotated_from: string | null;
   readonly successor_key_id: string | null;
+  readonly rotated_at: string | null;
   /** After a rotation the key works until this instant. */
   readonly grace_until: string | null;
   readonly revoked_at: string | null;
@@ -205,6 +206,7 @@ export function evolve(state: ApiKeyState, event: ApiKeyEvent, ctx: EventContext
         status: 'active',
         rotated_from: d.rotated_from,
         successor_key_id: null,
+        rotated_at: null,
         grace_until: null,
         revoked_at: null,
         revocation_reason: null,
@@ -223,7 +225,7 @@ export function evolve(state: ApiKeyState, event: ApiKeyEvent, ctx: EventContext
       };
     case 'ApiKeyRotated':
       if (!state.exists) return state;
-      return { ...state, successor_key_id: event.data.successor_key_id, grace_until: event.data.grace_until, updated_at: ctx.occurredAt };
+      return { ...state, successor_key_id: event.data.successor_key_id, rotated_at: ctx.occurredAt, grace_until: event.data.grace_until, updated_at: ctx.occurredAt };
     case 'ApiKeyRevoked':
       if (!state.exists) return state;
       return { ...state, status: 'revoked', revoked_at: ctx.occurredAt, revocation_reason: event.data.reason, updated_at: ctx.occurredAt };

@@ -6,6 +6,7 @@ import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { AppError } from '../../platform/errors/app-error';
 import { contextOf } from '../../platform/http/request-context';
+import { ProjectionsService } from '../../platform/projections/projections.service';
 import { digestsEqual, hashToken } from './credentials';
 import { type AdminAccess, roleAllows } from './operator.domain';
 import { OperatorsRepository } from './operators.repository';
@@ -41,6 +42,7 @@ export class AdminAuthGuard implements CanActivate {
     @Inject(SECRETS) private readonly secrets: Secrets,
     private readonly reflector: Reflector,
     @Inject(EVENT_STORE) private readonly store: EventStore,
+    private readonly projections: ProjectionsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -57,7 +59,7 @@ export class AdminAuthGuard implements CanActivate {
     const access = this.reflector.get<AdminAccess | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
     if (!roleAllows(op.role, access)) {
       // The refusal itself is part of the audit trail.
-      await this.store.append(
+      const denied = await this.store.append(
         SECURITY_STREAM,
         [{ type: 'AdminActionDenied', data: { operator_id: op.operator_id, role: op.role, required: access, method: req.method, path: req.path } }],
         {
@@ -75,6 +77,7 @@ export class AdminAuthGuard implements CanActivate {
           },
         },
       );
+      await this.projections.waitFor('audit', denied.position, 2000);
       this.logger.warn(JSON.stringify({ msg: 'admin action denied', security: true, operator_id: op.operator_id, role: op.role, required: access, request_id: ctx.requestId }));
       throw new AppError('forbidden', `the ${op.role} role may not perform this action`, { role: op.role });
     }

@@ -91,7 +91,7 @@ export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCo
         );
         break;
     }
-    const readModelCurrent = outcome.position ? await this.projections.waitFor('operators', outcome.position, this.config.http.commandWaitMs) : true;
+    const readModelCurrent = outcome.position ? await this.projections.waitForWrite('operators', outcome.position, this.config.http.commandWaitMs) : true;
     // A replayed request (same Idempotency-Key) never shows a token again.
     return { ...outcome, token: outcome.events.length > 0 ? token : null, readModelCurrent };
   }

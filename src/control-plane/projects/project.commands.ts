@@ -48,7 +48,7 @@ export class ProjectCommandHandler implements ICommandHandler<ExecuteProjectComm
       command = request;
     }
     const outcome = await handleCommand(this.store, projectDecider, { streamId: projectStreamId(command.project_id), tenantId: tenantId || null }, command, context);
-    const readModelCurrent = outcome.position ? await this.projections.waitFor('projects', outcome.position, this.config.http.commandWaitMs) : true;
+    const readModelCurrent = outcome.position ? await this.projections.waitForWrite('projects', outcome.position, this.config.http.commandWaitMs) : true;
     return { ...outcome, readModelCurrent };
   }
 }

@@ -41,7 +41,7 @@ export class QuotaCommandHandler implements ICommandHandler<ExecuteQuotaCommand,
     const command: QuotaCommand = { ...request, tenant_exists: tenant.exists };
     const outcome = await handleCommand(this.store, quotaDecider, { streamId: quotaStreamId(request.tenant_id), tenantId: request.tenant_id }, command, context);
     // Read-your-writes: a GET right after this response sees the change (bounded wait).
-    const readModelCurrent = outcome.position ? await this.projections.waitFor('quotas', outcome.position, this.config.http.commandWaitMs) : true;
+    const readModelCurrent = outcome.position ? await this.projections.waitForWrite('quotas', outcome.position, this.config.http.commandWaitMs) : true;
     return { ...outcome, tier: tenant.exists ? tenant.tier : null, readModelCurrent };
   }
 }

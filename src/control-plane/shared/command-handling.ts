@@ -18,6 +18,8 @@ export interface CommandContext {
   readonly userAgent: string | null;
   /** The clock, injected so tests and replays are deterministic. */
   readonly now: () => Date;
+  /** When the request arrived (absent for commands the service issues itself). */
+  readonly requestedAt?: Date;
 }
 
 export interface CommandOutcome<State> {

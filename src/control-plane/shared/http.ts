@@ -37,6 +37,7 @@ export function commandContext(req: Request): CommandContext {
     sourceIp: ctx.sourceIp,
     userAgent: ctx.userAgent,
     now: () => new Date(),
+    requestedAt: ctx.receivedAt,
   };
 }
 

@@ -33,7 +33,7 @@ export class TenantCommandHandler implements ICommandHandler<ExecuteTenantComman
   async execute({ command, context }: ExecuteTenantCommand): Promise<TenantCommandResult> {
     const outcome = await handleCommand(this.store, tenantDecider, { streamId: tenantStreamId(command.tenant_id), tenantId: command.tenant_id }, command, context);
     // Read-your-writes: a GET right after this response sees the change (bounded wait).
-    const readModelCurrent = outcome.position ? await this.projections.waitFor('tenants', outcome.position, this.config.http.commandWaitMs) : true;
+    const readModelCurrent = outcome.position ? await this.projections.waitForWrite('tenants', outcome.position, this.config.http.commandWaitMs) : true;
     return { ...outcome, readModelCurrent };
   }
 }

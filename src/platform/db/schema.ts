@@ -130,6 +130,7 @@ export interface RmApiKeysTable {
   status: string;
   rotated_from: string | null;
   successor_key_id: string | null;
+  rotated_at: ColumnType<Date | null, string | null, string | null>;
   grace_until: ColumnType<Date | null, string | null, string | null>;
   revoked_at: ColumnType<Date | null, string | null, string | null>;
   revocation_reason: string | null;

@@ -7,6 +7,8 @@ export interface RequestContext {
   readonly requestId: string;
   readonly correlationId: string;
   readonly startedAt: number;
+  /** Wall-clock time the request arrived. */
+  readonly receivedAt: Date;
   readonly sourceIp: string | null;
   readonly userAgent: string | null;
   actor?: Actor;
@@ -27,6 +29,7 @@ export function requestContextMiddleware(req: Request, res: Response, next: Next
     requestId,
     correlationId,
     startedAt: performance.now(),
+    receivedAt: new Date(),
     sourceIp: req.ip ?? null,
     userAgent: req.header('user-agent')?.slice(0, 512) ?? null,
   };

@@ -13,6 +13,7 @@ import { readCheckpoint } from './projection-store';
 
 export const PROJECTION_DEFINITIONS = Symbol('PROJECTION_DEFINITIONS');
 export const PROJECTOR_HOOKS = Symbol('PROJECTOR_HOOKS');
+const AUDIT_PROJECTION = 'audit';
 
 export interface ProjectionHealth {
   readonly projection: string;
@@ -96,6 +97,18 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  /**
+   * After a command: wait until its own read model and the audit trail include `position`, so a
+   * read right after the response sees both. Both waits share the time budget.
+   */
+  async waitForWrite(projection: string, position: Checkpoint, timeoutMs: number): Promise<boolean> {
+    const started = Date.now();
+    const own = await this.waitFor(projection, position, timeoutMs);
+    if (!this.definitions.some((d) => d.name === AUDIT_PROJECTION)) return own;
+    const audit = await this.waitFor(AUDIT_PROJECTION, position, Math.max(0, timeoutMs - (Date.now() - started)));
+    return own && audit;
   }
 
   async health(): Promise<ProjectionHealth[]> {
