@@ -198,6 +198,22 @@ describe('API keys (real server)', () => {
     expect(afterCreate).toBe(before + 1);
   });
 
+  it("gives a tenant's key no access to any tenant's control-plane resources: the same 401 as no credential", async () => {
+    const { api_key } = await createKey();
+    const paths = ['/v1/admin/control/tenants/otherco', '/v1/admin/control/tenants/keyco', '/v1/admin/control/projects/otherco-app', '/v1/admin/control/api-keys', '/v1/admin/control/audit-events'];
+    for (const path of paths) {
+      const withKey = await api.get(path).set('Authorization', `Bearer ${api_key}`);
+      const withKeyHeader = await api.get(path).set('x-api-key', api_key);
+      const without = await api.get(path);
+      for (const res of [withKey, withKeyHeader]) {
+        expect(res.status).toBe(401);
+        const { request_id: _a, ...a } = res.body;
+        const { request_id: _b, ...b } = without.body;
+        expect(a).toEqual(b);
+      }
+    }
+  });
+
   it('records last use without a write per request', async () => {
     const { key, api_key } = await createKey();
     for (let i = 0; i < 5; i++) await whoami(api_key).expect(200);

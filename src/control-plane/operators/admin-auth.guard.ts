@@ -49,12 +49,14 @@ export class AdminAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<Request>();
     const ctx = contextOf(req);
     const token = presentedToken(req);
-    if (!token || token.length > 512) throw new AppError('unauthorized', 'send an operator token as Authorization: Bearer <token>');
+    // One answer for every failure (missing, malformed, unknown, disabled): the reason goes to the log only.
+    const refuse = () => new AppError('unauthorized', 'a valid operator token is required (Authorization: Bearer <token>)');
+    if (!token || token.length > 512) throw refuse();
     const digest = hashToken(this.secrets.keyPepper, token);
     const op = await this.operators.findByTokenHash(digest);
     if (!op || !digestsEqual(op.matched_hash, digest) || op.status !== 'active') {
       this.logger.warn(JSON.stringify({ msg: 'admin authentication failed', request_id: ctx.requestId, reason: op ? 'operator_disabled' : 'unknown_token', ip: ctx.sourceIp }));
-      throw new AppError('unauthorized', 'the operator token is not valid');
+      throw refuse();
     }
     const access = this.reflector.get<AdminAccess | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
     if (!roleAllows(op.role, access)) {
