@@ -191,11 +191,14 @@ export function cidrAllows(cidrs: readonly string[], ip: string | null): boolean
   if (family === 0) return false;
   const list = new BlockList();
   for (const c of cidrs) {
-    const [net, bits] = c.split('/');
-    if (!net || bits === undefined) continue;
+    // Malformed entries are skipped, never widened: "10.0.0.0/" must not read as /0.
+    const parts = c.split('/');
+    const [net, bits] = parts;
+    if (parts.length !== 2 || !net || bits === undefined || !/^\d{1,3}$/.test(bits)) continue;
     const f = isIP(net);
-    if (f === 0) continue;
-    list.addSubnet(net, Number(bits), f === 4 ? 'ipv4' : 'ipv6');
+    const prefix = Number(bits);
+    if (f === 0 || prefix > (f === 4 ? 32 : 128)) continue;
+    list.addSubnet(net, prefix, f === 4 ? 'ipv4' : 'ipv6');
   }
   return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
 }
