@@ -44,6 +44,8 @@ export interface AuditRow {
   readonly recorded_at: string;
   readonly request_id: string | null;
   readonly correlation_id: string | null;
+  readonly source_ip: string | null;
+  readonly user_agent: string | null;
   readonly resource_type: string;
   readonly resource_id: string;
   readonly data: unknown;
@@ -57,7 +59,7 @@ export interface AuditRow {
  */
 export const auditProjection: ProjectionDefinition<AuditRow> = {
   name: 'audit',
-  version: 1,
+  version: 2,
   table: 'rm_audit_events',
   primaryKey: 'event_id',
   columns: {
@@ -75,6 +77,8 @@ export const auditProjection: ProjectionDefinition<AuditRow> = {
     recorded_at: 'timestamptz',
     request_id: 'text',
     correlation_id: 'text',
+    source_ip: 'text',
+    user_agent: 'text',
     resource_type: 'text',
     resource_id: 'text',
     data: 'jsonb',
@@ -96,6 +100,8 @@ export const auditProjection: ProjectionDefinition<AuditRow> = {
       recorded_at timestamptz NOT NULL,
       request_id text,
       correlation_id text,
+      source_ip text,
+      user_agent text,
       resource_type text NOT NULL,
       resource_id text NOT NULL,
       data jsonb NOT NULL,
@@ -126,6 +132,8 @@ export const auditProjection: ProjectionDefinition<AuditRow> = {
       recorded_at: e.recordedAt,
       request_id: e.metadata.request_id,
       correlation_id: e.metadata.correlation_id,
+      source_ip: e.metadata.source_ip ?? null,
+      user_agent: e.metadata.user_agent ?? null,
       resource_type: resource.type,
       resource_id: resource.id,
       data: redact(e.data),

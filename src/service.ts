@@ -132,6 +132,10 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       abortOnError: false,
     });
     app.disable('x-powered-by');
+    // Only our own ETags (stream revisions) are sent; Express's automatic weak ETags would look like revisions.
+    app.set('etag', false);
+    // Client addresses (CIDR checks, logs) come from X-Forwarded-For only through trusted proxies.
+    app.set('trust proxy', config.http.trustProxy);
     app.use(requestContextMiddleware);
     app.use(httpMetricsMiddleware(metrics));
     app.use(jsonBodyMiddleware(config.http.bodyLimit));

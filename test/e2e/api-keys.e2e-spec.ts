@@ -186,6 +186,10 @@ describe('API keys (real server)', () => {
       const res = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send(body);
       expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status, code });
     }
+    // A replay could not show the secret again: Idempotency-Key is refused where a secret is issued.
+    const idem = await api.post('/v1/admin/control/api-keys').set(t.auth).set('Idempotency-Key', 'k-1').set(json).send({ tenant_id: 'keyco' });
+    expect(idem.status).toBe(400);
+    expect(idem.body.errors[0].field).toBe('header.idempotency-key');
     const { key } = await createKey();
     const afterCreate = await eventCount();
     for (const grace of [-1, 604_801, 1.5, '60']) {
@@ -224,4 +228,24 @@ describe('API keys (real server)', () => {
     const got = await api.get(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth);
     expect(Date.parse(got.body.last_used_at)).toBeGreaterThan(Date.now() - 60_000);
   });
+});
+
+describe('API key CIDR checks behind a trusted proxy', () => {
+  it('uses X-Forwarded-For only from trusted proxies', async () => {
+    for (const [trust, expected] of [
+      ['loopback', 200],
+      ['false', 401],
+    ] as const) {
+      const t = await startTestService({ env: { TRUST_PROXY: trust } });
+      try {
+        const api = request(t.url);
+        await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: 'proxied' }).expect(201);
+        const key = (await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'proxied', allowed_cidrs: ['203.0.113.0/24'] })).body.api_key as string;
+        expect((await api.get('/v1/auth/whoami').set('x-api-key', key).set('X-Forwarded-For', '203.0.113.9')).status).toBe(expected);
+        expect((await api.get('/v1/auth/whoami').set('x-api-key', key)).status).toBe(401);
+      } finally {
+        await t.stop();
+      }
+    }
+  }, 60_000);
 });

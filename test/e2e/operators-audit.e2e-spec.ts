@@ -53,6 +53,11 @@ describe('operators, roles and the audit trail (real server)', () => {
       expect(deniedAudit.map((e) => e.type)).toEqual(['AdminActionDenied']);
       expect(deniedAudit[0]!.actor.id).toBe(opId);
 
+      // Every role may read operators (never their token digests).
+      const listed = await api.get('/v1/admin/control/operators').set(asOp);
+      expect(listed.status).toBe(200);
+      expect(JSON.stringify(listed.body)).not.toMatch(/token_hash/);
+
       const rot = await api.post(`/v1/admin/control/operators/${opId}/rotate-token`).set(t.auth).set(json).send({ grace_seconds: 1 });
       expect(rot.status).toBe(201);
       const newToken = rot.body.token as string;

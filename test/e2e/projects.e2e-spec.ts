@@ -79,6 +79,7 @@ describe('projects API (real server)', () => {
     expect(await eventCount()).toBe(before);
     const bravoList = await api.get('/v1/admin/control/tenants/bravo/projects').set(t.auth);
     expect(bravoList.body.items).toEqual([]);
+    expectProblem(await api.get('/v1/admin/control/tenants/no-such-tenant/projects').set(t.auth), 404, 'tenant_not_found');
   });
 
   it('updates with If-Match, archives once, and refuses changes to an archived project', async () => {

@@ -37,7 +37,16 @@ describe('loadConfig', () => {
       expect(config.logLevel).toBe('info');
       expect(config.serviceName).toBe('aionis-hosted');
       expect(config.projector).toStrictEqual({ batchSize: 1000, pollIntervalMs: 500, readyMaxLagMs: 30_000, heartbeatStaleMs: 30_000 });
-      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000 });
+      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000, trustProxy: false });
+    });
+
+    it('parses TRUST_PROXY as false, true, a hop count or a list of trusted addresses, and rejects anything else', () => {
+      expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+      expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+      expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+      expect(loadConfig({ TRUST_PROXY: 'loopback, uniquelocal' }).http.trustProxy).toBe('loopback, uniquelocal');
+      expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8,192.168.1.1' }).http.trustProxy).toBe('10.0.0.0/8,192.168.1.1');
+      expect(() => loadConfig({ TRUST_PROXY: 'everyone' })).toThrow(/TRUST_PROXY/);
     });
 
     it('treats empty or blank variables as unset', () => {

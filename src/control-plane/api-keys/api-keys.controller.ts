@@ -56,7 +56,7 @@ export function keyView(k: ApiKey & { revision: number; last_used_at?: string | 
   const { secret_hash: _s, ...rest } = k;
   const reason = keyUnusableReason(k, now.toISOString());
   const state = reason ?? (k.grace_until ? 'in_grace' : 'active');
-  return { ...rest, last_used_at: k.last_used_at ?? null, usable_until: effectiveEnd(k), state };
+  return { ...rest, last_used_at: k.last_used_at ?? null, usable_until: k.status === 'revoked' ? k.revoked_at : effectiveEnd(k), state };
 }
 
 function present(state: ApiKeyState, revision: number) {
@@ -76,6 +76,12 @@ export class ApiKeysController {
   ) {}
 
   private async run(req: Request, res: Response, request: ApiKeyRequest): Promise<ApiKeyCommandResult> {
+    if ((request.type === 'create' || request.type === 'rotate') && req.header('idempotency-key') !== undefined) {
+      // A replay could not show the secret again (only its digest is kept): refuse instead of minting twice.
+      throw new AppError('validation_failed', 'Idempotency-Key is not supported where a new secret is issued (create, rotate): the secret is shown only once', {
+        errors: [{ field: 'header.idempotency-key', message: 'not supported on this endpoint' }],
+      });
+    }
     const result: ApiKeyCommandResult = await this.commands.execute(new ExecuteApiKeyCommand(request, commandContext(req)));
     res.setHeader('ETag', `"${result.revision}"`);
     res.setHeader('Cache-Control', 'no-store');

@@ -34,6 +34,8 @@ function entry(r: AuditRow) {
     recorded_at: r.recorded_at,
     request_id: r.request_id,
     correlation_id: r.correlation_id,
+    source_ip: r.source_ip,
+    user_agent: r.user_agent,
     resource: { type: r.resource_type, id: r.resource_id },
     data: r.data,
     hash: r.hash,

@@ -34,7 +34,7 @@ function view(o: Operator & { revision: number }) {
   return rest;
 }
 
-/** Operator management: owners only (auditors and operators get 403, recorded as a security event). */
+/** Operator management: changes by owners only (others get 403, recorded as a security event); every role may read. */
 @ApiTags('operators')
 @ApiBearerAuth()
 @Controller('v1/admin/control/operators')
@@ -46,6 +46,11 @@ export class OperatorsController {
   ) {}
 
   private async run(req: Request, res: Response, request: OperatorRequest) {
+    if ((request.type === 'create' || request.type === 'rotate-token') && req.header('idempotency-key') !== undefined) {
+      throw new AppError('validation_failed', 'Idempotency-Key is not supported where a new token is issued (create, rotate-token): the token is shown only once', {
+        errors: [{ field: 'header.idempotency-key', message: 'not supported on this endpoint' }],
+      });
+    }
     const r: OperatorCommandResult = await this.commands.execute(new ExecuteOperatorCommand(request, commandContext(req)));
     const state: OperatorState = r.state;
     if (!state.exists) throw new Error('command left no operator');
@@ -67,8 +72,7 @@ export class OperatorsController {
   }
 
   @Get()
-  @AdminOwner()
-  @ApiOperation({ summary: 'List operators' })
+  @ApiOperation({ summary: 'List operators (every role may read)' })
   async list(@Query() query: unknown) {
     const q = parseInput(ListQuery, query, 'query');
     const limit = q.limit ?? 50;
@@ -80,8 +84,7 @@ export class OperatorsController {
   }
 
   @Get(':operator_id')
-  @AdminOwner()
-  @ApiOperation({ summary: 'Get an operator' })
+  @ApiOperation({ summary: 'Get an operator (every role may read)' })
   async get(@Param() params: unknown, @Res({ passthrough: true }) res: Response) {
     const { operator_id } = parseInput(Params, params, 'params');
     const o = await this.operators.get(operator_id);

@@ -11,6 +11,7 @@ import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
 import { commandContext, jsonSchema } from '../shared/http';
 import { PROJECT_ID_PATTERN, TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
 import { ExecuteProjectCommand, type ProjectCommandResult, type ProjectRequest } from './project.commands';
+import { GetTenantQuery } from '../tenants/tenant.queries';
 import { GetProjectQuery, ListProjectsQuery } from './project.queries';
 
 const tenantId = z.string().regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`);
@@ -127,6 +128,7 @@ export class ProjectsController {
   async listUnderTenant(@Param() params: unknown, @Query() query: unknown): Promise<{ items: ProjectRow[]; next_cursor: string | null }> {
     const { tenant_id } = parseInput(TenantParams, params, 'params');
     const q = parseInput(ListQuery.omit({ tenant_id: true }), query, 'query');
+    if (!(await this.queries.execute(new GetTenantQuery(tenant_id)))) throw new AppError('tenant_not_found', `tenant ${tenant_id} does not exist`, { tenant_id });
     return this.list({ tenantId: tenant_id, ...(q.status ? { status: q.status } : {}), ...(q.cursor ? { cursor: q.cursor } : {}), ...(q.limit ? { limit: q.limit } : {}) });
   }
 

@@ -30,6 +30,8 @@ export interface AppConfig {
     readonly heartbeatStaleMs: number;
   };
   readonly http: {
+    /** Express `trust proxy`: which hops' X-Forwarded-For to believe for the client address. */
+    readonly trustProxy: boolean | number | string;
     readonly bodyLimit: string;
     readonly commandWaitMs: number;
   };
@@ -111,6 +113,14 @@ const envSchema = z.object({
     message: 'must look like 512kb or 2mb',
   }),
   COMMAND_WAIT_FOR_PROJECTION_MS: intIn(0, 30_000, 2000),
+  TRUST_PROXY: optionalNonEmpty.transform((v, ctx) => {
+    if (v === undefined || v === 'false') return false;
+    if (v === 'true') return true;
+    if (/^\d{1,2}$/.test(v)) return Number(v);
+    if (/^[0-9a-f.:/, ]+$|^(loopback|linklocal|uniquelocal)(,\s*(loopback|linklocal|uniquelocal))*$/i.test(v)) return v;
+    ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, loopback/linklocal/uniquelocal, or comma-separated addresses/CIDRs' });
+    return z.NEVER;
+  }),
 });
 
 /** Parse the environment into the typed config; throws ConfigError listing every bad variable. */
@@ -142,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       heartbeatStaleMs: e.PROJECTOR_HEARTBEAT_STALE_MS,
     },
     http: {
+      trustProxy: e.TRUST_PROXY,
       bodyLimit: e.HTTP_BODY_LIMIT ?? '1mb',
       commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
     },
