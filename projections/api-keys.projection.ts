@@ -1,6 +1,6 @@
-import { type ApiKey, API_KEY_EVENT_TYPES, type ApiKeyEvent, evolve } from '../src/control-plane/api-keys/api-key.domain';
-import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
-import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+import { type ApiKey, API_KEY_EVENT_TYPES, type ApiKeyEvent, type ApiKeyState, evolve } from '../src/control-plane/api-keys/api-key.domain';
+import type { ProjectionDefinition } from '../src/platform/projections/projection';
+import { evolveAggregateRow, stringField } from './support';
 
 export type ApiKeyRow = ApiKey & { readonly revision: number };
 
@@ -62,12 +62,5 @@ export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
   ],
   handles: API_KEY_EVENT_TYPES,
   keyOf: (e) => stringField(e, 'key_id'),
-  evolve(row, e) {
-    requireSchemaVersion(e, 1);
-    const state = row ? { exists: true as const, ...row } : { exists: false as const };
-    const next = evolve(state, e as unknown as ApiKeyEvent, contextOf(e));
-    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for a key that was never created`);
-    const { revision: _r, ...key } = withoutExists(next) as ApiKeyRow;
-    return { ...key, revision: e.streamPosition };
-  },
+  evolve: (row, e) => evolveAggregateRow<ApiKeyRow, ApiKeyState, ApiKeyEvent>(row, e, evolve, 'key'),
 };

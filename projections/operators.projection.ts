@@ -1,6 +1,6 @@
-import { evolve, OPERATOR_EVENT_TYPES, type Operator, type OperatorEvent } from '../src/control-plane/operators/operator.domain';
-import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
-import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+import { evolve, OPERATOR_EVENT_TYPES, type Operator, type OperatorEvent, type OperatorState } from '../src/control-plane/operators/operator.domain';
+import type { ProjectionDefinition } from '../src/platform/projections/projection';
+import { evolveAggregateRow, stringField } from './support';
 
 export type OperatorRow = Operator & { readonly revision: number };
 
@@ -48,12 +48,5 @@ export const operatorsProjection: ProjectionDefinition<OperatorRow> = {
   ],
   handles: OPERATOR_EVENT_TYPES,
   keyOf: (e) => stringField(e, 'operator_id'),
-  evolve(row, e) {
-    requireSchemaVersion(e, 1);
-    const state = row ? { exists: true as const, ...row } : { exists: false as const };
-    const next = evolve(state, e as unknown as OperatorEvent, contextOf(e));
-    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for an operator that was never created`);
-    const { revision: _r, ...op } = withoutExists(next) as OperatorRow;
-    return { ...op, revision: e.streamPosition };
-  },
+  evolve: (row, e) => evolveAggregateRow<OperatorRow, OperatorState, OperatorEvent>(row, e, evolve, 'operator'),
 };

@@ -1,6 +1,6 @@
-import { evolve, type Project, PROJECT_EVENT_TYPES, type ProjectEvent } from '../src/control-plane/projects/project.domain';
-import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
-import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+import { evolve, type Project, PROJECT_EVENT_TYPES, type ProjectEvent, type ProjectState } from '../src/control-plane/projects/project.domain';
+import type { ProjectionDefinition } from '../src/platform/projections/projection';
+import { evolveAggregateRow, stringField } from './support';
 
 export type ProjectRow = Project & { readonly revision: number };
 
@@ -41,12 +41,5 @@ export const projectsProjection: ProjectionDefinition<ProjectRow> = {
   ],
   handles: PROJECT_EVENT_TYPES,
   keyOf: (e) => stringField(e, 'project_id'),
-  evolve(row, e) {
-    requireSchemaVersion(e, 1);
-    const state = row ? { exists: true as const, ...row } : { exists: false as const };
-    const next = evolve(state, e as unknown as ProjectEvent, contextOf(e));
-    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for a project that was never created`);
-    const { revision: _r, ...project } = withoutExists(next) as ProjectRow;
-    return { ...project, revision: e.streamPosition };
-  },
+  evolve: (row, e) => evolveAggregateRow<ProjectRow, ProjectState, ProjectEvent>(row, e, evolve, 'project'),
 };

@@ -1,6 +1,6 @@
-import { evolve, QUOTA_EVENT_TYPES, type QuotaEvent, type TenantQuota } from '../src/control-plane/quotas/quota.domain';
+import { evolve, QUOTA_EVENT_TYPES, type QuotaEvent, type QuotaState, type TenantQuota } from '../src/control-plane/quotas/quota.domain';
 import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
-import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+import { evolveAggregateRow, stringField } from './support';
 
 export type TenantQuotaRow = TenantQuota & { readonly revision: number };
 
@@ -33,7 +33,6 @@ export const quotasProjection: ProjectionDefinition<TenantQuotaRow> = {
   handles: QUOTA_EVENT_TYPES,
   keyOf: (e) => stringField(e, 'tenant_id'),
   evolve(row, e) {
-    requireSchemaVersion(e, 1);
     const tenantId = stringField(e, 'tenant_id');
     if (row && row.tenant_id !== tenantId) throw new ProjectionError('invariant_violation', `${e.type} for tenant ${tenantId} applied to the row of ${row.tenant_id}`);
     if (e.type === 'TenantQuotaOverridesSet') {
@@ -42,10 +41,6 @@ export const quotasProjection: ProjectionDefinition<TenantQuotaRow> = {
         throw new ProjectionError('invalid_event_data', `${e.type} has no overrides object`);
       }
     }
-    const state = row ? { exists: true as const, ...row } : { exists: false as const };
-    const next = evolve(state, e as unknown as QuotaEvent, contextOf(e));
-    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} did not apply`);
-    const { revision: _r, ...quota } = withoutExists(next) as TenantQuotaRow;
-    return { ...quota, revision: e.streamPosition };
+    return evolveAggregateRow<TenantQuotaRow, QuotaState, QuotaEvent>(row, e, evolve, 'quota');
   },
 };

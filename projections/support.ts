@@ -19,8 +19,22 @@ export function stringField(e: RecordedEvent, field: string): string {
   return v;
 }
 
-/** Drop the decider's `exists` discriminant to get the row. */
-export function withoutExists<T extends { exists: true }>(state: T): Omit<T, 'exists'> {
-  const { exists: _exists, ...row } = state;
-  return row;
+/**
+ * The evolve of an aggregate's read model: the row is the aggregate's state (plus the stream
+ * revision), folded with the domain's own evolve. Unknown schema versions and events for an
+ * aggregate that never existed go to the dead-letter table.
+ */
+export function evolveAggregateRow<Row extends { revision: number }, State extends { exists: boolean }, Event>(
+  row: Row | null,
+  e: RecordedEvent,
+  evolve: (state: State, event: Event, ctx: EventContext) => State,
+  what: string,
+): Row {
+  requireSchemaVersion(e, 1);
+  const state = (row ? { exists: true, ...row } : { exists: false }) as unknown as State;
+  const next = evolve(state, e as unknown as Event, contextOf(e));
+  if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for a ${what} that was never created`);
+  if (row && next === state) throw new ProjectionError('invariant_violation', `${e.type} did not apply`);
+  const { exists: _exists, revision: _revision, ...rest } = next as unknown as Row & { exists: true };
+  return { ...rest, revision: e.streamPosition } as unknown as Row;
 }

@@ -1,6 +1,6 @@
-import { evolve, NO_TENANT, TENANT_EVENT_TYPES, type Tenant, type TenantEvent, TIERS } from '../src/control-plane/tenants/tenant.domain';
+import { evolve, TENANT_EVENT_TYPES, type Tenant, type TenantEvent, type TenantState, TIERS } from '../src/control-plane/tenants/tenant.domain';
 import { type ProjectionDefinition, ProjectionError } from '../src/platform/projections/projection';
-import { contextOf, requireSchemaVersion, stringField, withoutExists } from './support';
+import { evolveAggregateRow, stringField } from './support';
 
 export type TenantRow = Tenant & { readonly revision: number };
 
@@ -42,15 +42,9 @@ export const tenantsProjection: ProjectionDefinition<TenantRow> = {
   handles: TENANT_EVENT_TYPES,
   keyOf: (e) => stringField(e, 'tenant_id'),
   evolve(row, e) {
-    requireSchemaVersion(e, 1);
     if (e.type === 'TenantTierChanged' && !(TIERS as readonly string[]).includes(stringField(e, 'to'))) {
       throw new ProjectionError('invalid_event_data', `${e.type} names an unknown tier`);
     }
-    const state = row ? { exists: true as const, ...row } : NO_TENANT;
-    const next = evolve(state, e as unknown as TenantEvent, contextOf(e));
-    if (!next.exists) throw new ProjectionError('invariant_violation', `${e.type} for a tenant that was never created`);
-    if (row && next === state) throw new ProjectionError('invariant_violation', `${e.type} did not apply`);
-    const { revision: _r, ...tenant } = withoutExists(next) as TenantRow;
-    return { ...tenant, revision: e.streamPosition };
+    return evolveAggregateRow<TenantRow, TenantState, TenantEvent>(row, e, evolve, 'tenant');
   },
 };
