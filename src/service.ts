@@ -157,6 +157,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       // Admin auth reads the operators read model: let it catch up before taking traffic.
       await app.get(ProjectionsService).waitFor('operators', bootstrap.position, 15_000);
     }
+    // Take traffic once the projector has started, so readiness does not flap at boot.
+    await app.get(ProjectionsService).started(15_000);
     let url = '';
     if (options.listen !== false) {
       await app.listen(config.port, config.host);

@@ -97,6 +97,106 @@ const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0004_memory': {
+    async up(db: Kysely<unknown>) {
+      // The data plane's system of record. Tenant, project and scope are separate columns on every
+      // table and part of every key: no row is addressable without its tenant.
+      // project_key is the key's project id, or '' for tenant-wide keys.
+      await sql`
+        CREATE TABLE memory_scopes (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          head_commit_id uuid,
+          head_hash text,
+          commit_count bigint NOT NULL DEFAULT 0,
+          created_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (tenant_id, project_key, scope)
+        )`.execute(db);
+      await sql`
+        CREATE TABLE memory_commits (
+          commit_id uuid PRIMARY KEY,
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          seq bigint NOT NULL,
+          parent_commit_id uuid,
+          parent_hash text,
+          commit_hash text NOT NULL,
+          input_sha256 text NOT NULL,
+          diff jsonb NOT NULL,
+          diff_sha256 text NOT NULL,
+          actor_key_id text NOT NULL,
+          created_at timestamptz NOT NULL,
+          CONSTRAINT memory_commits_seq UNIQUE (tenant_id, project_key, scope, seq)
+        )`.execute(db);
+      await sql`
+        CREATE TABLE memory_nodes (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          node_id uuid NOT NULL,
+          client_id text,
+          type text NOT NULL,
+          title text,
+          text_summary text,
+          slots jsonb NOT NULL DEFAULT '{}'::jsonb,
+          tier text NOT NULL,
+          salience real NOT NULL,
+          importance real NOT NULL,
+          confidence real NOT NULL,
+          content_sha256 text NOT NULL,
+          embedding real[],
+          embedding_status text NOT NULL CHECK (embedding_status IN ('pending', 'ready', 'failed')),
+          embedding_model text,
+          commit_id uuid NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, project_key, scope, node_id)
+        )`.execute(db);
+      await sql`CREATE INDEX memory_nodes_client ON memory_nodes (tenant_id, project_key, scope, client_id) WHERE client_id IS NOT NULL`.execute(db);
+      await sql`CREATE INDEX memory_nodes_type ON memory_nodes (tenant_id, project_key, scope, type, node_id)`.execute(db);
+      await sql`
+        CREATE TABLE memory_edges (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          edge_id uuid NOT NULL,
+          type text NOT NULL,
+          src_id uuid NOT NULL,
+          dst_id uuid NOT NULL,
+          weight real NOT NULL,
+          commit_id uuid NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, project_key, scope, edge_id),
+          FOREIGN KEY (tenant_id, project_key, scope, src_id) REFERENCES memory_nodes (tenant_id, project_key, scope, node_id),
+          FOREIGN KEY (tenant_id, project_key, scope, dst_id) REFERENCES memory_nodes (tenant_id, project_key, scope, node_id)
+        )`.execute(db);
+      await sql`CREATE INDEX memory_edges_src ON memory_edges (tenant_id, project_key, scope, src_id)`.execute(db);
+      await sql`CREATE INDEX memory_edges_dst ON memory_edges (tenant_id, project_key, scope, dst_id)`.execute(db);
+      await sql`
+        CREATE TABLE memory_outbox (
+          job_id uuid PRIMARY KEY,
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          commit_id uuid NOT NULL,
+          type text NOT NULL,
+          payload jsonb NOT NULL,
+          status text NOT NULL CHECK (status IN ('pending', 'processing', 'done', 'dead_letter', 'discarded')),
+          attempts integer NOT NULL DEFAULT 0,
+          max_attempts integer NOT NULL DEFAULT 8,
+          next_attempt_at timestamptz NOT NULL,
+          claimed_at timestamptz,
+          claimed_by text,
+          last_error text,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL
+        )`.execute(db);
+      await sql`CREATE INDEX memory_outbox_due ON memory_outbox (next_attempt_at) WHERE status = 'pending'`.execute(db);
+      await sql`CREATE INDEX memory_outbox_tenant ON memory_outbox (tenant_id, status)`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'operator_disabled',
   'last_owner',
   'headers_too_large',
+  'tenant_mismatch',
+  'edge_endpoint_not_found',
   'concurrency_conflict',
   'precondition_failed',
   'idempotency_key_reused',

@@ -78,6 +78,16 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Resolves once every local runner has started (active or standby), or the timeout passed. */
+  async started(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ([...this.runners.values()].every((r) => r.state === 'active' || r.state === 'standby')) return true;
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
   runner(name: string): ProjectionRunner | undefined {
     return this.runners.get(name);
   }
