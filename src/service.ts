@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
+import type { EmbeddingProvider } from './data-plane/embeddings/embedding-provider';
 import { type BootstrapResult, ensureBootstrapOperator } from './control-plane/operators/bootstrap';
 import type { AppConfig, LogLevel } from './platform/config/config';
 import { resolveSecrets, type Secrets } from './platform/config/secrets';
@@ -53,6 +54,7 @@ export interface StartOptions {
   readonly logger?: LoggerService | false;
   readonly projections?: readonly AnyProjection[];
   readonly projectorHooks?: RunnerHooks;
+  readonly embeddingProvider?: EmbeddingProvider;
   readonly listen?: boolean;
 }
 
@@ -125,6 +127,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       metrics,
       ...(options.projections ? { projections: options.projections } : {}),
       ...(options.projectorHooks ? { projectorHooks: options.projectorHooks } : {}),
+      ...(options.embeddingProvider ? { embeddingProvider: options.embeddingProvider } : {}),
     };
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(infra), {
       bodyParser: false,

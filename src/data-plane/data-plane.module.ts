@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ControlPlaneModule } from '../control-plane/control-plane.module';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { EMBEDDING_PROVIDER, EMBEDDING_PROVIDER_OVERRIDE, type EmbeddingProvider } from './embeddings/embedding-provider';
+import { createEmbeddingProvider } from './embeddings/provider.factory';
+import { OutboxWorker } from './outbox/outbox-worker';
 import { MemoryController } from './memory.controller';
 import { MemoryRepository } from './memory.repository';
 import { MemoryService } from './memory.service';
@@ -8,6 +12,16 @@ import { MemoryService } from './memory.service';
 @Module({
   imports: [ControlPlaneModule],
   controllers: [MemoryController],
-  providers: [MemoryRepository, MemoryService],
+  providers: [
+    MemoryRepository,
+    MemoryService,
+    OutboxWorker,
+    {
+      provide: EMBEDDING_PROVIDER,
+      useFactory: (config: AppConfig, override?: EmbeddingProvider) => override ?? createEmbeddingProvider(config),
+      inject: [APP_CONFIG, { token: EMBEDDING_PROVIDER_OVERRIDE, optional: true }],
+    },
+  ],
+  exports: [OutboxWorker, EMBEDDING_PROVIDER],
 })
 export class DataPlaneModule {}

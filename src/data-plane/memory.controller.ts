@@ -5,7 +5,9 @@ import type { KeyPrincipal } from '../control-plane/api-keys/key-verifier';
 import { jsonSchema } from '../control-plane/shared/http';
 import { AppError } from '../platform/errors/app-error';
 import { decodeCursor, encodeCursor, parseInput } from '../platform/http/validation';
-import { CommitsQuery, FindBody, VerifyBody, WriteBody } from './memory.schemas';
+import { Inject } from '@nestjs/common';
+import { EMBEDDING_PROVIDER, type EmbeddingProvider } from './embeddings/embedding-provider';
+import { CommitsQuery, FindBody, RecallBody, RecallTextBody, VerifyBody, WriteBody } from './memory.schemas';
 import { MemoryRepository, type NodeRow } from './memory.repository';
 import { MemoryService, namespaceOf } from './memory.service';
 
@@ -47,7 +49,46 @@ export class MemoryController {
   constructor(
     private readonly memory: MemoryService,
     private readonly repo: MemoryRepository,
+    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
   ) {}
+
+  private recallOptions(b: { scope?: string | undefined; limit?: number | undefined; neighborhood_hops?: 1 | 2 | undefined; max_nodes?: number | undefined; max_edges?: number | undefined; min_similarity?: number | undefined }) {
+    return {
+      scope: b.scope ?? 'default',
+      limit: b.limit ?? 10,
+      hops: b.neighborhood_hops ?? 1,
+      maxNodes: b.max_nodes ?? 50,
+      maxEdges: b.max_edges ?? 50,
+      minSimilarity: b.min_similarity ?? 0,
+    };
+  }
+
+  @Post('recall')
+  @HttpCode(200)
+  @RequireScopes('memory:read')
+  @ApiOperation({ summary: 'Recall by a query embedding: ranked seeds, their neighbourhood, and a context text' })
+  @ApiBody({ schema: jsonSchema(RecallBody) })
+  async recall(@Req() req: KeyRequest, @Body() body: unknown) {
+    const p = principalOf(req);
+    const b = parseInput(RecallBody, body, 'body');
+    checkTenant(p, b.tenant_id);
+    return this.memory.recall(p, { ...this.recallOptions(b), embedding: b.query_embedding });
+  }
+
+  @Post('recall_text')
+  @HttpCode(200)
+  @RequireScopes('memory:read')
+  @ApiOperation({ summary: 'Recall by text: the query is embedded server-side with the configured provider' })
+  @ApiBody({ schema: jsonSchema(RecallTextBody) })
+  async recallText(@Req() req: KeyRequest, @Body() body: unknown) {
+    const p = principalOf(req);
+    const b = parseInput(RecallTextBody, body, 'body');
+    checkTenant(p, b.tenant_id);
+    const [embedding] = await this.embeddings.embed([b.query_text]);
+    if (!embedding) throw new AppError('service_unavailable', 'the embedding provider returned nothing');
+    const result = await this.memory.recall(p, { ...this.recallOptions(b), embedding });
+    return { ...result, query: { text: b.query_text, embedding_provider: this.embeddings.model } };
+  }
 
   @Post('write')
   @HttpCode(200)

@@ -115,11 +115,13 @@ export class MemoryRepository {
     }
   }
 
-  async enqueue(trx: Executor, n: Namespace, job: OutboxJob, at: string): Promise<void> {
+  async enqueue(trx: Executor, n: Namespace, job: OutboxJob, maxAttempts: number, at: string): Promise<void> {
     await sql`
-      INSERT INTO memory_outbox (job_id, tenant_id, project_key, scope, commit_id, type, payload, status, next_attempt_at, created_at, updated_at)
+      INSERT INTO memory_outbox (job_id, tenant_id, project_key, scope, commit_id, type, payload, status, max_attempts, next_attempt_at, created_at, updated_at)
       VALUES (${job.job_id}::uuid, ${n.tenantId}, ${n.projectKey}, ${n.scope}, ${job.commit_id}::uuid, ${job.type}, ${JSON.stringify(job.payload)}::jsonb,
-              'pending', ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz)`.execute(trx);
+              'pending', ${maxAttempts}, ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz)`.execute(trx);
+    // Wakes the workers on commit only.
+    await sql`SELECT pg_notify('aionis_outbox', '')`.execute(trx);
   }
 
   async findNodes(
@@ -139,6 +141,22 @@ export class MemoryRepository {
       SELECT node_id::text AS node_id, client_id, type, title, text_summary, slots, tier, salience, importance, confidence,
              embedding_status, embedding_model, commit_id::text AS commit_id, created_at, updated_at
       FROM memory_nodes WHERE ${sql.join(where, sql` AND `)} ORDER BY memory_nodes.node_id LIMIT ${f.limit}`.execute(this.database.db);
+    return r.rows;
+  }
+
+  /** Exact-scan candidates: every ready vector of the namespace (the pgvector path comes with the vector extension). */
+  async readyVectors(n: Namespace): Promise<{ node_id: string; embedding: number[] }[]> {
+    const r = await sql<{ node_id: string; embedding: number[] }>`
+      SELECT node_id::text AS node_id, embedding FROM memory_nodes WHERE ${inNs(n)} AND embedding_status = 'ready' AND embedding IS NOT NULL`.execute(this.database.db);
+    return r.rows;
+  }
+
+  async edgesTouching(n: Namespace, ids: readonly string[], limit: number): Promise<{ edge_id: string; type: string; src_id: string; dst_id: string; weight: number }[]> {
+    if (ids.length === 0) return [];
+    const r = await sql<{ edge_id: string; type: string; src_id: string; dst_id: string; weight: number }>`
+      SELECT edge_id::text AS edge_id, type, src_id::text AS src_id, dst_id::text AS dst_id, weight FROM memory_edges
+      WHERE ${inNs(n)} AND (src_id = ANY(${sql.val([...ids])}::uuid[]) OR dst_id = ANY(${sql.val([...ids])}::uuid[]))
+      ORDER BY memory_edges.weight DESC, memory_edges.edge_id LIMIT ${limit}`.execute(this.database.db);
     return r.rows;
   }
 

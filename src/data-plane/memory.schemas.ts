@@ -71,3 +71,18 @@ export const CommitsQuery = z.strictObject({
 });
 
 export const VerifyBody = z.strictObject({ tenant_id: z.string().optional(), scope: scope.optional() });
+
+const recallCommon = {
+  tenant_id: z.string().optional(),
+  scope: scope.optional(),
+  limit: z.number().int().min(1).max(50).optional(),
+  neighborhood_hops: z.union([z.literal(1), z.literal(2)]).optional(),
+  max_nodes: z.number().int().min(1).max(200).optional(),
+  max_edges: z.number().int().min(0).max(100).optional(),
+  min_similarity: z.number().finite().min(-1).max(1).optional(),
+};
+export const RecallBody = z.strictObject({
+  ...recallCommon,
+  query_embedding: z.array(z.number().finite()).length(EMBEDDING_DIMENSIONS, `must have exactly ${EMBEDDING_DIMENSIONS} dimensions`),
+});
+export const RecallTextBody = z.strictObject({ ...recallCommon, query_text: z.string().trim().min(1).max(10_000) });

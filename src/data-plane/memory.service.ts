@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import type { KeyPrincipal } from '../control-plane/api-keys/key-verifier';
 import { AppError } from '../platform/errors/app-error';
 import { sha256Hex } from '../platform/event-store/canonical-json';
@@ -16,7 +17,8 @@ import {
   prepareNode,
   verifyCommitChain,
 } from './memory.domain';
-import { MemoryRepository } from './memory.repository';
+import { cosine } from './embeddings/embedding-provider';
+import { MemoryRepository, type NodeRow } from './memory.repository';
 
 export interface WriteRequest {
   readonly scope: string;
@@ -50,7 +52,10 @@ export function namespaceOf(p: KeyPrincipal, scope: string): Namespace {
  */
 @Injectable()
 export class MemoryService {
-  constructor(private readonly repo: MemoryRepository) {}
+  constructor(
+    private readonly repo: MemoryRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async write(principal: KeyPrincipal, req: WriteRequest, now: Date = new Date()): Promise<WriteResult> {
     const n = namespaceOf(principal, req.scope);
@@ -129,9 +134,63 @@ export class MemoryService {
       await this.repo.upsertNodes(trx, n, changedNodes, commitId, at);
       await this.repo.upsertEdges(trx, n, changedEdges, commitId, at);
       const toEmbed = changedNodes.filter((x) => x.embedding === null).map((x) => x.node_id);
-      if (toEmbed.length > 0) await this.repo.enqueue(trx, n, { job_id: randomUUID(), commit_id: commitId, type: 'embed_nodes', payload: { node_ids: toEmbed } }, at);
+      if (toEmbed.length > 0) await this.repo.enqueue(trx, n, { job_id: randomUUID(), commit_id: commitId, type: 'embed_nodes', payload: { node_ids: toEmbed } }, this.config.outbox.maxAttempts, at);
       return { ...result, commit_id: commitId, commit_hash: hash, unchanged: false, embeddings_queued: toEmbed.length };
     });
+  }
+
+  /**
+   * Recall: rank the scope's ready vectors by cosine similarity to the query (exact scan), take
+   * the best as seeds, expand their neighbourhood over edges (1-2 hops, bounded), and render a
+   * context an LLM can use. Nodes whose embedding is not ready are not candidates.
+   */
+  async recall(
+    principal: KeyPrincipal,
+    q: { scope: string; embedding: readonly number[]; limit: number; hops: 1 | 2; maxNodes: number; maxEdges: number; minSimilarity: number },
+  ): Promise<RecallResult> {
+    const n = namespaceOf(principal, q.scope);
+    const candidates = await this.repo.readyVectors(n);
+    const ranked = candidates
+      .map((c) => ({ id: c.node_id, similarity: cosine(q.embedding, c.embedding) }))
+      .filter((c) => c.similarity >= q.minSimilarity)
+      .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
+      .slice(0, q.limit);
+    const seedIds = ranked.map((r) => r.id);
+    const nodeIds = new Set(seedIds);
+    const edges = new Map<string, { edge_id: string; type: string; src_id: string; dst_id: string; weight: number }>();
+    let frontier = seedIds;
+    for (let hop = 0; hop < q.hops && frontier.length > 0 && nodeIds.size < q.maxNodes; hop++) {
+      const found = await this.repo.edgesTouching(n, frontier, q.maxEdges);
+      const next: string[] = [];
+      for (const e of found) {
+        if (edges.size >= q.maxEdges) break;
+        edges.set(e.edge_id, e);
+        for (const id of [e.src_id, e.dst_id]) {
+          if (!nodeIds.has(id) && nodeIds.size < q.maxNodes) {
+            nodeIds.add(id);
+            next.push(id);
+          }
+        }
+      }
+      frontier = next;
+    }
+    const rows = nodeIds.size > 0 ? await this.repo.findNodes(n, { ids: [...nodeIds], limit: nodeIds.size }) : [];
+    const byId = new Map(rows.map((r) => [r.node_id, r]));
+    const keptEdges = [...edges.values()].filter((e) => byId.has(e.src_id) && byId.has(e.dst_id));
+    const seeds = ranked.flatMap((r) => {
+      const node = byId.get(r.id);
+      return node ? [{ ...nodeSummary(node), similarity: Math.round(r.similarity * 1e6) / 1e6 }] : [];
+    });
+    const lines = seeds.map((s) => `- [${s.type}] ${s.title ?? '(untitled)'}${s.text_summary ? `: ${s.text_summary}` : ''}`);
+    const related = rows.filter((r) => !seedIds.includes(r.node_id));
+    if (related.length > 0) lines.push('Related:', ...related.map((r) => `- [${r.type}] ${r.title ?? '(untitled)'}${r.text_summary ? `: ${r.text_summary}` : ''}`));
+    return {
+      tenant_id: principal.tenant_id,
+      scope: q.scope,
+      seeds,
+      subgraph: { nodes: rows.map(nodeSummary), edges: keptEdges.map((e) => ({ id: e.edge_id, type: e.type, from_id: e.src_id, to_id: e.dst_id, weight: e.weight })) },
+      context: { text: lines.join('\n'), citations: seeds.map((s) => s.id) },
+    };
   }
 
   async verify(principal: KeyPrincipal, scope: string): Promise<{ scope: string; commits: number; head_hash: string | null; ok: boolean; problems: ReturnType<typeof verifyCommitChain> }> {
@@ -152,4 +211,16 @@ export class MemoryService {
     }
     return { scope, commits: all.length, head_hash: head?.head_hash ?? null, ok: problems.length === 0, problems };
   }
+}
+
+function nodeSummary(n: NodeRow) {
+  return { id: n.node_id, client_id: n.client_id, type: n.type, title: n.title, text_summary: n.text_summary, tier: n.tier, salience: n.salience, confidence: n.confidence };
+}
+
+export interface RecallResult {
+  readonly tenant_id: string;
+  readonly scope: string;
+  readonly seeds: (ReturnType<typeof nodeSummary> & { similarity: number })[];
+  readonly subgraph: { nodes: ReturnType<typeof nodeSummary>[]; edges: { id: string; type: string; from_id: string; to_id: string; weight: number }[] };
+  readonly context: { text: string; citations: string[] };
 }

@@ -19,7 +19,12 @@ export interface Infrastructure {
   readonly metrics: Metrics;
   readonly projections?: readonly AnyProjection[];
   readonly projectorHooks?: RunnerHooks;
+  /** Replaces the configured embedding provider (tests, drills). */
+  readonly embeddingProvider?: unknown;
 }
+
+/** Provided only when Infrastructure.embeddingProvider is set; see the data plane. */
+export const EMBEDDING_PROVIDER_OVERRIDE_TOKEN = 'EMBEDDING_PROVIDER_OVERRIDE';
 
 @Global()
 @Module({})
@@ -36,9 +41,10 @@ export class PlatformModule {
         { provide: METRICS, useValue: infra.metrics },
         ...(infra.projections ? [{ provide: PROJECTION_DEFINITIONS, useValue: infra.projections }] : []),
         ...(infra.projectorHooks ? [{ provide: PROJECTOR_HOOKS, useValue: infra.projectorHooks }] : []),
+        ...(infra.embeddingProvider ? [{ provide: EMBEDDING_PROVIDER_OVERRIDE_TOKEN, useValue: infra.embeddingProvider }] : []),
         ProjectionsService,
       ],
-      exports: [APP_CONFIG, SECRETS, DATABASE, EVENT_STORE, METRICS, ProjectionsService],
+      exports: [APP_CONFIG, SECRETS, DATABASE, EVENT_STORE, METRICS, ProjectionsService, ...(infra.embeddingProvider ? [EMBEDDING_PROVIDER_OVERRIDE_TOKEN] : [])],
     };
   }
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type AppConfig } from '../../src/platform/config/config';
+import type { EmbeddingProvider } from '../../src/data-plane/embeddings/embedding-provider';
 import type { AnyProjection } from '../../src/platform/projections/projection';
 import type { RunnerHooks } from '../../src/platform/projections/projection-runner';
 import { type RunningService, startService } from '../../src/service';
@@ -21,7 +22,7 @@ export interface TestService {
 
 /** A real service listening on a free port, on a database of its own. */
 export async function startTestService(
-  options: { env?: Record<string, string>; projections?: readonly AnyProjection[]; projectorHooks?: RunnerHooks; tdb?: TestDatabase } = {},
+  options: { env?: Record<string, string>; projections?: readonly AnyProjection[]; projectorHooks?: RunnerHooks; tdb?: TestDatabase; embeddingProvider?: EmbeddingProvider } = {},
 ): Promise<TestService> {
   const tdb = options.tdb ?? (await createTestDatabase());
   const dataDir = mkdtempSync(join(tmpdir(), 'aionis-e2e-'));
@@ -41,6 +42,7 @@ export async function startTestService(
     logger: false,
     ...(options.projections ? { projections: options.projections } : {}),
     ...(options.projectorHooks ? { projectorHooks: options.projectorHooks } : {}),
+    ...(options.embeddingProvider ? { embeddingProvider: options.embeddingProvider } : {}),
   });
   return {
     service,

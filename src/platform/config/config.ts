@@ -29,6 +29,19 @@ export interface AppConfig {
     readonly readyMaxLagMs: number;
     readonly heartbeatStaleMs: number;
   };
+  readonly embeddings: {
+    readonly provider: 'local' | 'openai';
+    readonly baseUrl: string | undefined;
+    readonly model: string;
+    readonly apiKey: string | undefined;
+    readonly timeoutMs: number;
+  };
+  readonly outbox: {
+    readonly pollIntervalMs: number;
+    readonly batchSize: number;
+    readonly maxAttempts: number;
+    readonly claimTimeoutMs: number;
+  };
   readonly http: {
     /** Express `trust proxy`: which hops' X-Forwarded-For to believe for the client address. */
     readonly trustProxy: boolean | number | string;
@@ -113,6 +126,15 @@ const envSchema = z.object({
     message: 'must look like 512kb or 2mb',
   }),
   COMMAND_WAIT_FOR_PROJECTION_MS: intIn(0, 30_000, 2000),
+  EMBEDDING_PROVIDER: z.enum(['local', 'openai'], { message: 'must be local or openai' }).optional().transform((v) => v ?? 'local'),
+  EMBEDDING_BASE_URL: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/\S+$/.test(v), { message: 'must be an http(s) URL' }),
+  EMBEDDING_MODEL: optionalNonEmpty.transform((v) => v ?? 'text-embedding-3-small'),
+  EMBEDDING_API_KEY: optionalNonEmpty,
+  EMBEDDING_TIMEOUT_MS: intIn(100, 120_000, 10_000),
+  OUTBOX_POLL_INTERVAL_MS: intIn(10, 60_000, 500),
+  OUTBOX_BATCH_SIZE: intIn(1, 500, 20),
+  OUTBOX_MAX_ATTEMPTS: intIn(1, 100, 8),
+  OUTBOX_CLAIM_TIMEOUT_MS: intIn(1000, 3_600_000, 300_000),
   TRUST_PROXY: optionalNonEmpty.transform((v, ctx) => {
     if (v === undefined || v === 'false') return false;
     if (v === 'true') return true;
@@ -131,6 +153,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  if (e.EMBEDDING_PROVIDER === 'openai' && !e.EMBEDDING_BASE_URL) {
+    throw new ConfigError(['EMBEDDING_BASE_URL: required when EMBEDDING_PROVIDER=openai (e.g. https://api.openai.com/v1)']);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -150,6 +175,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       pollIntervalMs: e.PROJECTOR_POLL_INTERVAL_MS,
       readyMaxLagMs: e.PROJECTION_READY_MAX_LAG_MS,
       heartbeatStaleMs: e.PROJECTOR_HEARTBEAT_STALE_MS,
+    },
+    embeddings: {
+      provider: e.EMBEDDING_PROVIDER,
+      baseUrl: e.EMBEDDING_BASE_URL,
+      model: e.EMBEDDING_MODEL,
+      apiKey: e.EMBEDDING_API_KEY,
+      timeoutMs: e.EMBEDDING_TIMEOUT_MS,
+    },
+    outbox: {
+      pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      claimTimeoutMs: e.OUTBOX_CLAIM_TIMEOUT_MS,
     },
     http: {
       trustProxy: e.TRUST_PROXY,
