@@ -21,6 +21,7 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['operator-', 'operator'],
   ['quota-', 'quota'],
   ['security-', 'security'],
+  ['dead-letters-', 'dead_letters'],
 ];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */
@@ -59,7 +60,7 @@ export interface AuditRow {
  */
 export const auditProjection: ProjectionDefinition<AuditRow> = {
   name: 'audit',
-  version: 2,
+  version: 3,
   table: 'rm_audit_events',
   primaryKey: 'event_id',
   columns: {

@@ -3,6 +3,7 @@ import { ControlPlaneModule } from '../control-plane/control-plane.module';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { EMBEDDING_PROVIDER, EMBEDDING_PROVIDER_OVERRIDE, type EmbeddingProvider } from './embeddings/embedding-provider';
 import { createEmbeddingProvider } from './embeddings/provider.factory';
+import { DeadLettersController } from './outbox/dead-letters.controller';
 import { OutboxWorker } from './outbox/outbox-worker';
 import { MemoryController } from './memory.controller';
 import { MemoryRepository } from './memory.repository';
@@ -11,7 +12,7 @@ import { MemoryService } from './memory.service';
 /** The data plane: the hosted memory API, authenticated by API key (guard and verifier come from the control plane). */
 @Module({
   imports: [ControlPlaneModule],
-  controllers: [MemoryController],
+  controllers: [MemoryController, DeadLettersController],
   providers: [
     MemoryRepository,
     MemoryService,

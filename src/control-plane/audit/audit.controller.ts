@@ -12,7 +12,7 @@ const AuditQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
   actor_id: z.string().min(1).max(200).optional(),
   type: z.string().regex(/^[A-Za-z]{1,80}(,[A-Za-z]{1,80}){0,19}$/, 'one or more event types, comma-separated').optional(),
-  resource_type: z.enum(['tenant', 'project', 'api_key', 'operator', 'quota', 'security', 'other']).optional(),
+  resource_type: z.enum(['tenant', 'project', 'api_key', 'operator', 'quota', 'security', 'dead_letters', 'other']).optional(),
   resource_id: z.string().min(1).max(200).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),

@@ -1,0 +1,104 @@
+import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { AdminAuthGuard, AdminWrite } from '../../control-plane/operators/admin-auth.guard';
+import { jsonSchema } from '../../control-plane/shared/http';
+import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
+import { DATABASE, type Database } from '../../platform/db/database';
+import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
+import { contextOf } from '../../platform/http/request-context';
+import { decodeCursor, encodeCursor, parseInput, reasonSchema } from '../../platform/http/validation';
+import { ProjectionsService } from '../../platform/projections/projections.service';
+import { DeadLetters, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from './dead-letters';
+
+const ListQuery = z.strictObject({
+  tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
+  type: z.enum(['embed_nodes']).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: z.string().max(512).optional(),
+});
+export const DeadLetterOperationBody = z.strictObject({
+  ids: z.array(z.uuid()).min(1).max(REPLAY_LIMIT_MAX).optional(),
+  tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
+  type: z.enum(['embed_nodes']).optional(),
+  reason: reasonSchema,
+  dry_run: z.boolean().optional(),
+  limit: z.number().int().min(1).max(REPLAY_LIMIT_MAX).optional(),
+  allow_all_tenants: z.boolean().optional(),
+});
+
+/** The operator workflow for derived work that failed for good: look, replay (dry run first), or discard. */
+@ApiTags('dead-letters')
+@ApiBearerAuth()
+@Controller('v1/admin/control/dead-letters')
+@UseGuards(AdminAuthGuard)
+export class DeadLettersController {
+  private readonly deadLetters: DeadLetters;
+
+  constructor(
+    @Inject(DATABASE) database: Database,
+    @Inject(EVENT_STORE) store: EventStore,
+    private readonly projections: ProjectionsService,
+  ) {
+    this.deadLetters = new DeadLetters(database, store);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Dead-lettered outbox jobs (filters: tenant, type, time) and counts by tenant' })
+  async list(@Query() query: unknown) {
+    const q = parseInput(ListQuery, query, 'query');
+    const limit = q.limit ?? 100;
+    const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
+    const r = await this.deadLetters.list({
+      limit: limit + 1,
+      ...(q.tenant_id ? { tenantId: q.tenant_id } : {}),
+      ...(q.type ? { type: q.type } : {}),
+      ...(q.from ? { from: q.from } : {}),
+      ...(q.to ? { to: q.to } : {}),
+      ...(after && /^[0-9a-f-]{36}$/.test(after) ? { afterId: after } : {}),
+    });
+    const page = r.items.slice(0, limit);
+    const last = page.at(-1);
+    return { items: page, counts_by_tenant: r.counts_by_tenant, next_cursor: r.items.length > limit && last ? encodeCursor({ after: last.job_id }) : null };
+  }
+
+  private async operate(kind: 'replay' | 'discard', req: Request, body: unknown) {
+    const b = parseInput(DeadLetterOperationBody, body, 'body');
+    const ctx = contextOf(req);
+    if (!ctx.actor) throw new Error('no actor');
+    const request = {
+      ...(b.ids ? { ids: b.ids } : {}),
+      ...(b.tenant_id ? { tenantId: b.tenant_id } : {}),
+      ...(b.type ? { type: b.type } : {}),
+      reason: b.reason,
+      dryRun: b.dry_run ?? false,
+      limit: b.limit ?? REPLAY_LIMIT_DEFAULT,
+      allowAllTenants: b.allow_all_tenants ?? false,
+    };
+    const ids = { requestId: ctx.requestId, correlationId: ctx.correlationId };
+    const { position, ...result } = kind === 'replay' ? await this.deadLetters.replay(request, ctx.actor, ids) : await this.deadLetters.discard(request, ctx.actor, ids);
+    if (position) await this.projections.waitFor('audit', position, 2000);
+    return result;
+  }
+
+  @Post('replay')
+  @AdminWrite()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Replay dead-lettered jobs (by ids, or tenant + type; dry_run first; limit default 50, max 500; reason required)' })
+  @ApiBody({ schema: jsonSchema(DeadLetterOperationBody) })
+  replay(@Req() req: Request, @Body() body: unknown) {
+    return this.operate('replay', req, body);
+  }
+
+  @Post('discard')
+  @AdminWrite()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Discard dead-lettered jobs for good (reason required); the nodes stay failed' })
+  @ApiBody({ schema: jsonSchema(DeadLetterOperationBody) })
+  discard(@Req() req: Request, @Body() body: unknown) {
+    return this.operate('discard', req, body);
+  }
+}
