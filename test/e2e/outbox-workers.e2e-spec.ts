@@ -1,0 +1,140 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import request from 'supertest';
+import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
+import { EMBEDDING_DIMENSIONS } from '../../src/data-plane/memory.schemas';
+import { startTestService, type TestService } from '../support/service';
+import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/test-db';
+
+/**
+ * Worker processes against one PostgreSQL database: a worker killed in the middle of a job, and
+ * several workers at once. The embedding endpoint is a stand-in OpenAI-compatible server on
+ * loopback (no real provider can be reached here); it can hang a request so that a worker is
+ * caught mid-job, and it counts the texts it embedded.
+ */
+const ROOT = join(__dirname, '../..');
+const pgIt = usingPostgres() ? it : it.skip;
+const json = { 'Content-Type': 'application/json' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('outbox workers as processes (PostgreSQL only)', () => {
+  let server: Server | undefined;
+  let baseUrl = '';
+  let hangNext = false;
+  let received = 0;
+  const embedded = new Map<string, number>();
+  const hanging: ServerResponse[] = [];
+  const local = new LocalEmbeddingProvider(EMBEDDING_DIMENSIONS);
+  const children: ChildProcess[] = [];
+  let t: TestService | undefined;
+  let tdb: TestDatabase | undefined;
+
+  beforeAll(async () => {
+    if (!usingPostgres()) return;
+    server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      let raw = '';
+      req.on('data', (d: Buffer) => (raw += d.toString()));
+      req.on('end', () => {
+        received += 1;
+        if (hangNext) {
+          hangNext = false;
+          hanging.push(res); // never answered: the worker is stuck in this job
+          return;
+        }
+        const body = JSON.parse(raw) as { input: string[] };
+        for (const text of body.input) embedded.set(text, (embedded.get(text) ?? 0) + 1);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ data: body.input.map((text, index) => ({ index, embedding: local.embedOne(text) })) }));
+      });
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+    baseUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    tdb = await createTestDatabase({ kind: 'pg' });
+    t = await startTestService({ tdb, env: { AIONIS_ROLES: 'api,projector' } });
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const r of hanging) r.destroy();
+    await t?.stop();
+    await tdb?.dispose();
+    await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  });
+
+  function startWorker(name: string, extra: Record<string, string> = {}): { child: ChildProcess; out: () => string } {
+    const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        DATABASE_URL: tdb!.url ?? '',
+        PORT: '0',
+        DATA_DIR: join(tmpdir(), `aionis-worker-${name}-${process.pid}`),
+        KEY_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
+        AIONIS_ROLES: 'worker',
+        EMBEDDING_PROVIDER: 'openai',
+        EMBEDDING_BASE_URL: baseUrl,
+        EMBEDDING_TIMEOUT_MS: '60000',
+        OUTBOX_POLL_INTERVAL_MS: '50',
+        LOG_FORMAT: 'json',
+        LOG_LEVEL: 'warn',
+        ...extra,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    return { child, out: () => out };
+  }
+
+  async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+    const end = Date.now() + ms;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await sleep(50);
+    }
+  }
+
+  const jobs = async () =>
+    (await sql<{ status: string; attempts: number; claimed_by: string | null }>`SELECT status, attempts, claimed_by FROM memory_outbox ORDER BY created_at`.execute(tdb!.database.db)).rows;
+
+  pgIt('a worker killed in the middle of a job: another reclaims it and the job ends done exactly once', async () => {
+    const api = request(t!.url);
+    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201);
+    const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201)).body.api_key as string;
+    hangNext = true;
+    await api.post('/v1/memory/write').set({ 'x-api-key': key, ...json }).send({ scope: 's', input_text: 'k', nodes: [{ client_id: 'k1', type: 'event', title: 'killed mid job' }] }).expect(200);
+    const first = startWorker('first');
+    await until('the first worker to be stuck in the job', async () => received === 1 && (await jobs())[0]?.status === 'processing');
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.on('exit', r));
+    expect((await jobs())[0]).toMatchObject({ status: 'processing', attempts: 1 });
+
+    startWorker('second', { OUTBOX_CLAIM_TIMEOUT_MS: '1000' });
+    await until('the job to be reclaimed and done', async () => (await jobs())[0]?.status === 'done');
+    expect((await jobs())[0]).toMatchObject({ status: 'done', attempts: 2 });
+    expect(embedded.get('killed mid job')).toBe(1);
+    const found = await api.post('/v1/memory/find').set({ 'x-api-key': key, ...json }).send({ scope: 's' });
+    expect(found.body.nodes[0]).toMatchObject({ embedding_status: 'ready', embedding_model: 'openai:text-embedding-3-small' });
+  }, 90_000);
+
+  pgIt('several workers at once never run a job twice', async () => {
+    const api = request(t!.url);
+    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'many-co' }).expect(201);
+    const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'many-co' }).expect(201)).body.api_key as string;
+    startWorker('third');
+    startWorker('fourth');
+    for (let i = 0; i < 30; i++) {
+      await api.post('/v1/memory/write').set({ 'x-api-key': key, ...json }).send({ scope: 'm', input_text: `${i}`, nodes: [{ client_id: `m${i}`, type: 'event', title: `parallel job ${i}` }] }).expect(200);
+    }
+    await until('all jobs done', async () => (await jobs()).filter((j) => j.status === 'done').length === 31, 60_000);
+    for (let i = 0; i < 30; i++) expect(embedded.get(`parallel job ${i}`)).toBe(1);
+    const claimedBy = new Set((await jobs()).slice(1).map((j) => j.claimed_by));
+    expect(claimedBy.size).toBeGreaterThanOrEqual(1);
+  }, 120_000);
+});
