@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ControlPlaneModule } from '../control-plane/control-plane.module';
+import { QuotasModule } from '../control-plane/quotas/quotas.module';
+import { QuotaEnforcer } from './quotas/quota-enforcer';
+import { QuotaGuard } from './quotas/quota.guard';
+import { QuotaUsageController } from './quotas/quota-usage.controller';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { EMBEDDING_PROVIDER, EMBEDDING_PROVIDER_OVERRIDE, type EmbeddingProvider } from './embeddings/embedding-provider';
 import { createEmbeddingProvider } from './embeddings/provider.factory';
@@ -11,12 +15,14 @@ import { MemoryService } from './memory.service';
 
 /** The data plane: the hosted memory API, authenticated by API key (guard and verifier come from the control plane). */
 @Module({
-  imports: [ControlPlaneModule],
-  controllers: [MemoryController, DeadLettersController],
+  imports: [ControlPlaneModule, QuotasModule],
+  controllers: [MemoryController, DeadLettersController, QuotaUsageController],
   providers: [
     MemoryRepository,
     MemoryService,
     OutboxWorker,
+    QuotaEnforcer,
+    QuotaGuard,
     {
       provide: EMBEDDING_PROVIDER,
       useFactory: (config: AppConfig, override?: EmbeddingProvider) => override ?? createEmbeddingProvider(config),

@@ -10,6 +10,7 @@ import { EMBEDDING_PROVIDER, type EmbeddingProvider } from './embeddings/embeddi
 import { CommitsQuery, FindBody, RecallBody, RecallTextBody, VerifyBody, WriteBody } from './memory.schemas';
 import { MemoryRepository, type NodeRow } from './memory.repository';
 import { MemoryService, namespaceOf } from './memory.service';
+import { QuotaGuard, RateLimited } from './quotas/quota.guard';
 
 function principalOf(req: KeyRequest): KeyPrincipal {
   if (!req.principal) throw new Error('guard did not attach a principal');
@@ -44,7 +45,7 @@ function nodeView(n: NodeRow) {
 @ApiTags('memory')
 @ApiHeader({ name: 'x-api-key', required: false, description: 'API key (or Authorization: Bearer <key>)' })
 @Controller('v1/memory')
-@UseGuards(ApiKeyAuthGuard)
+@UseGuards(ApiKeyAuthGuard, QuotaGuard)
 export class MemoryController {
   constructor(
     private readonly memory: MemoryService,
@@ -66,6 +67,7 @@ export class MemoryController {
   @Post('recall')
   @HttpCode(200)
   @RequireScopes('memory:read')
+  @RateLimited('recall')
   @ApiOperation({ summary: 'Recall by a query embedding: ranked seeds, their neighbourhood, and a context text' })
   @ApiBody({ schema: jsonSchema(RecallBody) })
   async recall(@Req() req: KeyRequest, @Body() body: unknown) {
@@ -78,6 +80,7 @@ export class MemoryController {
   @Post('recall_text')
   @HttpCode(200)
   @RequireScopes('memory:read')
+  @RateLimited('recall')
   @ApiOperation({ summary: 'Recall by text: the query is embedded server-side with the configured provider' })
   @ApiBody({ schema: jsonSchema(RecallTextBody) })
   async recallText(@Req() req: KeyRequest, @Body() body: unknown) {
@@ -93,6 +96,7 @@ export class MemoryController {
   @Post('write')
   @HttpCode(200)
   @RequireScopes('memory:write')
+  @RateLimited('write')
   @ApiOperation({ summary: 'Write nodes and edges as one commit of the scope (idempotent for client ids)' })
   @ApiBody({ schema: jsonSchema(WriteBody) })
   async write(@Req() req: KeyRequest, @Body() body: unknown) {
@@ -111,6 +115,7 @@ export class MemoryController {
   @Post('find')
   @HttpCode(200)
   @RequireScopes('memory:read')
+  @RateLimited('recall')
   @ApiOperation({ summary: 'Find nodes by ids, client ids, type or text (title/summary), with cursor pagination' })
   @ApiBody({ schema: jsonSchema(FindBody) })
   async find(@Req() req: KeyRequest, @Body() body: unknown) {
@@ -136,6 +141,7 @@ export class MemoryController {
 
   @Get('commits')
   @RequireScopes('memory:read')
+  @RateLimited('recall')
   @ApiOperation({ summary: 'The commit chain of a scope, oldest first' })
   async commits(@Req() req: KeyRequest, @Query() query: unknown) {
     const p = principalOf(req);
@@ -158,6 +164,7 @@ export class MemoryController {
   @Post('commits/verify')
   @HttpCode(200)
   @RequireScopes('memory:read')
+  @RateLimited('recall')
   @ApiOperation({ summary: 'Recompute every hash of the scope’s commit chain' })
   @ApiBody({ schema: jsonSchema(VerifyBody), required: false })
   async verify(@Req() req: KeyRequest, @Body() body: unknown) {

@@ -69,6 +69,11 @@ export class MemoryRepository {
     return new Map(r.rows.map((x) => [x.client_id, x.node_id]));
   }
 
+  async countTenantNodes(trx: Executor, tenantId: string): Promise<number> {
+    const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM memory_nodes WHERE tenant_id = ${tenantId}`.execute(trx);
+    return r.rows[0]?.n ?? 0;
+  }
+
   async existingEdges(trx: Executor, n: Namespace, ids: readonly string[]): Promise<Map<string, number>> {
     if (ids.length === 0) return new Map();
     const r = await sql<{ edge_id: string; weight: number }>`

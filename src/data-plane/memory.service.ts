@@ -19,6 +19,7 @@ import {
 } from './memory.domain';
 import { cosine } from './embeddings/embedding-provider';
 import { MemoryRepository, type NodeRow } from './memory.repository';
+import { QuotaEnforcer } from './quotas/quota-enforcer';
 
 export interface WriteRequest {
   readonly scope: string;
@@ -55,6 +56,7 @@ export class MemoryService {
   constructor(
     private readonly repo: MemoryRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly quotas: QuotaEnforcer,
   ) {}
 
   async write(principal: KeyPrincipal, req: WriteRequest, now: Date = new Date()): Promise<WriteResult> {
@@ -116,6 +118,15 @@ export class MemoryService {
         return { ...result, commit_id: head.head_commit_id, commit_hash: head.head_hash, unchanged: true, embeddings_queued: 0 };
       }
 
+      const added = changedNodes.filter((x) => !existing.has(x.node_id)).length;
+      if (added > 0) {
+        // Stored-node limit (whole tenant, every project and scope), checked inside the write's transaction.
+        const max = (await this.quotas.quotaOf(principal.tenant_id)).values.max_stored_nodes;
+        const stored = await this.repo.countTenantNodes(trx, principal.tenant_id);
+        if (stored + added > max) {
+          throw new AppError('quota_exceeded', `this write would store ${stored + added} nodes; the tenant's limit is ${max}`, { quota: 'max_stored_nodes', limit: max, stored });
+        }
+      }
       const diff = canonicalDiff(changedNodes, changedEdges);
       const { commitHash: hash, diffSha256 } = commitHash({ namespace: n, parentHash: head.head_hash, inputSha256, actorKeyId: principal.key_id, diff });
       const commitId = randomUUID();

@@ -12,7 +12,7 @@ describe('memory API: write, find, commits (real server)', () => {
   beforeAll(async () => {
     t = await startTestService();
     api = request(t.url);
-    for (const id of ['mem-a', 'mem-b']) await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: id }).expect(201);
+    for (const id of ['mem-a', 'mem-b']) await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: id, tier: 'enterprise' }).expect(201);
     await api.post('/v1/admin/control/projects').set(t.auth).set(json).send({ tenant_id: 'mem-a', project_id: 'mem-a-p1' }).expect(201);
     const mk = async (name: string, body: Record<string, unknown>) => {
       keys[name] = (await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send(body).expect(201)).body.api_key as string;

@@ -25,11 +25,16 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
 
   async embed(texts: readonly string[], signal?: AbortSignal): Promise<number[][]> {
     let lastError: EmbeddingError | undefined;
+    const aborted = () => new EmbeddingError('embedding request aborted by the caller', false);
     for (let attempt = 0; attempt <= this.options.retries; attempt++) {
+      if (signal?.aborted) throw aborted();
       if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2)));
+      if (signal?.aborted) throw aborted();
       try {
         return await this.once(texts, signal);
       } catch (err) {
+        // The caller's own abort is final, not a provider failure to retry.
+        if (signal?.aborted) throw aborted();
         lastError = err instanceof EmbeddingError ? err : new EmbeddingError(err instanceof Error ? err.message : String(err), true);
         if (!lastError.retryable) throw lastError;
       }
@@ -54,14 +59,19 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
     const body = (await res.json().catch(() => null)) as { data?: { embedding?: unknown; index?: number }[] } | null;
     const data = body?.data;
     if (!Array.isArray(data) || data.length !== texts.length) throw new EmbeddingError('embedding response has the wrong shape', false);
-    const out: number[][] = new Array<number[]>(texts.length);
+    const out: (number[] | undefined)[] = new Array<number[] | undefined>(texts.length).fill(undefined);
     for (const [i, item] of data.entries()) {
       const v = item.embedding;
       if (!Array.isArray(v) || v.length !== this.dimensions || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
         throw new EmbeddingError(`embedding ${i} is not ${this.dimensions} finite numbers`, false);
       }
-      out[item.index ?? i] = v as number[];
+      const index = item.index ?? i;
+      // Each input exactly once: a duplicate, negative or out-of-range index would pair vectors with the wrong texts.
+      if (!Number.isInteger(index) || index < 0 || index >= texts.length || out[index] !== undefined) {
+        throw new EmbeddingError(`embedding response has an invalid or repeated index ${String(index)}`, false);
+      }
+      out[index] = v as number[];
     }
-    return out;
+    return out as number[][];
   }
 }

@@ -197,6 +197,27 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX memory_outbox_tenant ON memory_outbox (tenant_id, status)`.execute(db);
     },
   },
+  '0005_quota_enforcement': {
+    async up(db: Kysely<unknown>) {
+      // Shared by every API process: a token bucket per tenant and endpoint class, updated under
+      // its row lock (exact: never admits more than the limit), and monthly operation counters.
+      await sql`
+        CREATE TABLE rate_limit_buckets (
+          tenant_id text NOT NULL,
+          endpoint_class text NOT NULL,
+          tokens double precision NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, endpoint_class)
+        )`.execute(db);
+      await sql`
+        CREATE TABLE quota_usage (
+          tenant_id text NOT NULL,
+          period text NOT NULL,
+          operations bigint NOT NULL DEFAULT 0,
+          PRIMARY KEY (tenant_id, period)
+        )`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'headers_too_large',
   'tenant_mismatch',
   'edge_endpoint_not_found',
+  'quota_exceeded',
   'concurrency_conflict',
   'precondition_failed',
   'idempotency_key_reused',

@@ -34,6 +34,7 @@ export const HTTP_STATUS: { readonly [K in ErrorCode]: number } = {
   headers_too_large: 431,
   tenant_mismatch: 403,
   edge_endpoint_not_found: 422,
+  quota_exceeded: 403,
   concurrency_conflict: 409,
   precondition_failed: 412,
   idempotency_key_reused: 422,
@@ -72,6 +73,7 @@ const TITLES: { readonly [K in ErrorCode]: string } = {
   headers_too_large: 'Request headers are too large',
   tenant_mismatch: 'The tenant in the request is not the key’s tenant',
   edge_endpoint_not_found: 'An edge names a node that does not exist',
+  quota_exceeded: 'Quota exceeded',
   concurrency_conflict: 'Conflicting concurrent change',
   precondition_failed: 'Precondition failed',
   idempotency_key_reused: 'Idempotency key reused for a different request',
@@ -139,5 +141,11 @@ export function problemOf(error: AppError, requestId: string, instance: string):
 
 export function writeProblem(res: Response, problem: Problem): void {
   if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  if (problem.code === 'rate_limited') {
+    if (typeof problem.retry_after === 'number') res.setHeader('Retry-After', String(problem.retry_after));
+    if (typeof problem.limit === 'number') res.setHeader('X-RateLimit-Limit', String(problem.limit));
+    res.setHeader('X-RateLimit-Remaining', '0');
+    if (typeof problem.reset === 'number') res.setHeader('X-RateLimit-Reset', String(problem.reset));
+  }
   res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
 }

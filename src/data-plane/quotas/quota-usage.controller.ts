@@ -1,0 +1,36 @@
+import { Controller, Get, Param, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { z } from 'zod';
+import { AdminAuthGuard } from '../../control-plane/operators/admin-auth.guard';
+import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
+import { AppError } from '../../platform/errors/app-error';
+import { parseInput } from '../../platform/http/validation';
+import { QuotaEnforcer } from './quota-enforcer';
+
+const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN) });
+
+/** Quota use, for the tenant's operators: this month's operations and stored nodes against their limits. */
+@ApiTags('quotas')
+@ApiBearerAuth()
+@Controller('v1/admin/control/tenants/:tenant_id/quota/usage')
+@UseGuards(AdminAuthGuard)
+export class QuotaUsageController {
+  constructor(private readonly enforcer: QuotaEnforcer) {}
+
+  @Get()
+  @ApiOperation({ summary: "This month's operations and stored nodes, with the limits in force" })
+  async usage(@Param() params: unknown) {
+    const { tenant_id } = parseInput(Params, params, 'params');
+    const q = await this.enforcer.quotaOf(tenant_id).catch(() => undefined);
+    if (!q) throw new AppError('tenant_not_found', `tenant ${tenant_id} does not exist`, { tenant_id });
+    const u = await this.enforcer.usage(tenant_id);
+    return {
+      tenant_id,
+      tier: q.tier,
+      period: u.period,
+      operations: { used: u.operations, limit: q.values.monthly_operations },
+      stored_nodes: { used: u.stored_nodes, limit: q.values.max_stored_nodes },
+      rate_limits: { write: { rps: q.values.write_rps, burst: q.values.write_burst }, recall: { rps: q.values.recall_rps, burst: q.values.recall_burst } },
+    };
+  }
+}
