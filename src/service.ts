@@ -6,6 +6,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { EmbeddingProvider } from './data-plane/embeddings/embedding-provider';
+import { TelemetryRecorder } from './data-plane/telemetry/telemetry-recorder';
 import { type BootstrapResult, ensureBootstrapOperator } from './control-plane/operators/bootstrap';
 import type { AppConfig, LogLevel } from './platform/config/config';
 import { resolveSecrets, type Secrets } from './platform/config/secrets';
@@ -142,6 +143,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(requestContextMiddleware);
     app.use(httpMetricsMiddleware(metrics));
     app.use(jsonBodyMiddleware(config.http.bodyLimit));
+    app.use(app.get(TelemetryRecorder).middleware());
     app.useGlobalFilters(new ProblemFilter());
     const openapi = SwaggerModule.createDocument(
       app,

@@ -125,7 +125,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
 
   pgIt('several workers at once never run a job twice', async () => {
     const api = request(t!.url);
-    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'many-co' }).expect(201);
+    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'many-co', tier: 'enterprise' }).expect(201);
     const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'many-co' }).expect(201)).body.api_key as string;
     startWorker('third');
     startWorker('fourth');

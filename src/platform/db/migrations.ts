@@ -218,6 +218,28 @@ const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0006_telemetry': {
+    async up(db: Kysely<unknown>) {
+      // Per-minute rollups of authenticated memory requests; flushed in batches, never a row per request.
+      // buckets[i] counts requests with latency <= TELEMETRY_BOUNDS_MS[i] (last = +inf).
+      await sql`
+        CREATE TABLE telemetry_rollups (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          key_id text NOT NULL,
+          endpoint text NOT NULL,
+          minute timestamptz NOT NULL,
+          total bigint NOT NULL,
+          status_2xx bigint NOT NULL,
+          status_4xx bigint NOT NULL,
+          status_429 bigint NOT NULL,
+          status_5xx bigint NOT NULL,
+          latency_sum_ms double precision NOT NULL,
+          buckets bigint[] NOT NULL,
+          PRIMARY KEY (tenant_id, minute, endpoint, project_key, key_id)
+        )`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -1,0 +1,73 @@
+/** Latency bucket upper bounds (ms) of the telemetry histograms; the last bucket is +inf. */
+export const TELEMETRY_BOUNDS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000] as const;
+export const BUCKETS = TELEMETRY_BOUNDS_MS.length + 1;
+
+export interface Rollup {
+  total: number;
+  status_2xx: number;
+  status_4xx: number;
+  status_429: number;
+  status_5xx: number;
+  latency_sum_ms: number;
+  buckets: number[];
+}
+
+export const emptyRollup = (): Rollup => ({ total: 0, status_2xx: 0, status_4xx: 0, status_429: 0, status_5xx: 0, latency_sum_ms: 0, buckets: new Array<number>(BUCKETS).fill(0) });
+
+export function bucketOf(ms: number): number {
+  const i = TELEMETRY_BOUNDS_MS.findIndex((b) => ms <= b);
+  return i === -1 ? BUCKETS - 1 : i;
+}
+
+/** Add one request to a rollup (pure on the rollup it is given). */
+export function record(r: Rollup, status: number, ms: number): void {
+  r.total += 1;
+  if (status === 429) r.status_429 += 1;
+  else if (status >= 500) r.status_5xx += 1;
+  else if (status >= 400) r.status_4xx += 1;
+  else r.status_2xx += 1;
+  r.latency_sum_ms += ms;
+  r.buckets[bucketOf(ms)]! += 1;
+}
+
+export function merge(a: Rollup, b: Rollup): Rollup {
+  return {
+    total: a.total + b.total,
+    status_2xx: a.status_2xx + b.status_2xx,
+    status_4xx: a.status_4xx + b.status_4xx,
+    status_429: a.status_429 + b.status_429,
+    status_5xx: a.status_5xx + b.status_5xx,
+    latency_sum_ms: a.latency_sum_ms + b.latency_sum_ms,
+    buckets: a.buckets.map((x, i) => x + (b.buckets[i] ?? 0)),
+  };
+}
+
+/** The p-quantile (0..1) from a histogram: the upper bound of the bucket holding it (null when empty; 5000+ for the last). */
+export function percentile(buckets: readonly number[], p: number): number | null {
+  const total = buckets.reduce((s, x) => s + x, 0);
+  if (total === 0) return null;
+  const rank = Math.ceil(p * total);
+  let seen = 0;
+  for (let i = 0; i < buckets.length; i++) {
+    seen += buckets[i]!;
+    if (seen >= rank) return i < TELEMETRY_BOUNDS_MS.length ? TELEMETRY_BOUNDS_MS[i]! : Number.POSITIVE_INFINITY;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
+/** Availability SLO targets by tier (error budget = 1 - target): what the timeseries burn is measured against. */
+export const SLO_TARGETS = { starter: 0.99, growth: 0.995, enterprise: 0.999 } as const;
+
+export function summary(r: Rollup) {
+  const errors = r.status_5xx + r.status_429;
+  const p = (q: number) => {
+    const v = percentile(r.buckets, q);
+    return v === null ? null : Number.isFinite(v) ? v : '>5000';
+  };
+  return {
+    requests: r.total,
+    status: { '2xx': r.status_2xx, '4xx': r.status_4xx, '429': r.status_429, '5xx': r.status_5xx },
+    error_rate: r.total === 0 ? 0 : Math.round((errors / r.total) * 1e6) / 1e6,
+    latency_ms: { mean: r.total === 0 ? null : Math.round((r.latency_sum_ms / r.total) * 100) / 100, p50: p(0.5), p95: p(0.95), p99: p(0.99) },
+  };
+}
