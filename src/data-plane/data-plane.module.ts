@@ -6,6 +6,7 @@ import { QuotaGuard } from './quotas/quota.guard';
 import { QuotaUsageController } from './quotas/quota-usage.controller';
 import { DashboardController } from './telemetry/dashboard.controller';
 import { TelemetryRecorder } from './telemetry/telemetry-recorder';
+import { VectorSupport } from './vector-support';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { EMBEDDING_PROVIDER, EMBEDDING_PROVIDER_OVERRIDE, type EmbeddingProvider } from './embeddings/embedding-provider';
 import { createEmbeddingProvider } from './embeddings/provider.factory';
@@ -26,6 +27,7 @@ import { MemoryService } from './memory.service';
     QuotaEnforcer,
     QuotaGuard,
     TelemetryRecorder,
+    VectorSupport,
     {
       provide: EMBEDDING_PROVIDER,
       useFactory: (config: AppConfig, override?: EmbeddingProvider) => override ?? createEmbeddingProvider(config),

@@ -156,6 +156,16 @@ export class MemoryRepository {
     return r.rows;
   }
 
+  /** pgvector path: exact cosine ranking in SQL (ties by node id, like the in-process scan). */
+  async nearestByVector(n: Namespace, query: readonly number[], limit: number, minSimilarity: number): Promise<{ id: string; similarity: number }[]> {
+    const q = sql`${sql.val([...query])}::real[]::vector`;
+    const r = await sql<{ id: string; similarity: number }>`
+      SELECT node_id::text AS id, 1 - (embedding_vec <=> ${q}) AS similarity FROM memory_nodes
+      WHERE ${inNs(n)} AND embedding_status = 'ready' AND embedding_vec IS NOT NULL AND 1 - (embedding_vec <=> ${q}) >= ${minSimilarity}
+      ORDER BY embedding_vec <=> ${q}, memory_nodes.node_id LIMIT ${limit}`.execute(this.database.db);
+    return r.rows.map((x) => ({ id: x.id, similarity: Number(x.similarity) }));
+  }
+
   async edgesTouching(n: Namespace, ids: readonly string[], limit: number): Promise<{ edge_id: string; type: string; src_id: string; dst_id: string; weight: number }[]> {
     if (ids.length === 0) return [];
     const r = await sql<{ edge_id: string; type: string; src_id: string; dst_id: string; weight: number }>`

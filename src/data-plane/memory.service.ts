@@ -20,6 +20,7 @@ import {
 import { cosine } from './embeddings/embedding-provider';
 import { MemoryRepository, type NodeRow } from './memory.repository';
 import { QuotaEnforcer } from './quotas/quota-enforcer';
+import { VectorSupport } from './vector-support';
 
 export interface WriteRequest {
   readonly scope: string;
@@ -57,7 +58,20 @@ export class MemoryService {
     private readonly repo: MemoryRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly quotas: QuotaEnforcer,
+    private readonly vectors: VectorSupport,
   ) {}
+
+  /** Exact top-k by cosine similarity: in SQL with pgvector, else by scanning the namespace's vectors here. */
+  async rank(n: Namespace, query: readonly number[], limit: number, minSimilarity: number, path: 'auto' | 'pgvector' | 'scan' = 'auto'): Promise<{ id: string; similarity: number }[]> {
+    const usePg = path === 'pgvector' || (path === 'auto' && this.vectors.enabled);
+    if (usePg) return this.repo.nearestByVector(n, query, limit, minSimilarity);
+    const candidates = await this.repo.readyVectors(n);
+    return candidates
+      .map((c) => ({ id: c.node_id, similarity: cosine(query, c.embedding) }))
+      .filter((c) => c.similarity >= minSimilarity)
+      .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
+      .slice(0, limit);
+  }
 
   async write(principal: KeyPrincipal, req: WriteRequest, now: Date = new Date()): Promise<WriteResult> {
     const n = namespaceOf(principal, req.scope);
@@ -160,12 +174,7 @@ export class MemoryService {
     q: { scope: string; embedding: readonly number[]; limit: number; hops: 1 | 2; maxNodes: number; maxEdges: number; minSimilarity: number },
   ): Promise<RecallResult> {
     const n = namespaceOf(principal, q.scope);
-    const candidates = await this.repo.readyVectors(n);
-    const ranked = candidates
-      .map((c) => ({ id: c.node_id, similarity: cosine(q.embedding, c.embedding) }))
-      .filter((c) => c.similarity >= q.minSimilarity)
-      .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
-      .slice(0, q.limit);
+    const ranked = await this.rank(n, q.embedding, q.limit, q.minSimilarity);
     const seedIds = ranked.map((r) => r.id);
     const nodeIds = new Set(seedIds);
     const edges = new Map<string, { edge_id: string; type: string; src_id: string; dst_id: string; weight: number }>();

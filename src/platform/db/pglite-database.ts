@@ -1,4 +1,8 @@
-import { PGlite } from '@electric-sql/pglite';
+import { type Extension, PGlite } from '@electric-sql/pglite';
+
+// The package exports this subpath only to node16+ module resolution; load it by name.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { vector } = require('@electric-sql/pglite/vector') as { vector: Extension };
 import { Kysely } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import type { Database, Session } from './database';
@@ -26,6 +30,8 @@ export class PGliteDatabase implements Database {
       ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
       ...(options.loadDataDir !== undefined ? { loadDataDir: options.loadDataDir } : {}),
       relaxedDurability: false,
+      // pgvector ships with PGlite 0.4: the memory API's vector search uses it when present.
+      extensions: { vector },
     });
     return new PGliteDatabase(pglite, options.dataDir !== undefined ? `pglite:${options.dataDir}` : 'pglite:memory');
   }
