@@ -87,7 +87,12 @@ export class MemoryController {
     const p = principalOf(req);
     const b = parseInput(RecallTextBody, body, 'body');
     checkTenant(p, b.tenant_id);
-    const [embedding] = await this.embeddings.embed([b.query_text]);
+    let embedding: number[] | undefined;
+    try {
+      [embedding] = await this.embeddings.embed([b.query_text]);
+    } catch (err) {
+      throw new AppError('service_unavailable', `the embedding provider is not available: ${err instanceof Error ? err.message : String(err)}`);
+    }
     if (!embedding) throw new AppError('service_unavailable', 'the embedding provider returned nothing');
     const result = await this.memory.recall(p, { ...this.recallOptions(b), embedding });
     return { ...result, query: { text: b.query_text, embedding_provider: this.embeddings.model } };

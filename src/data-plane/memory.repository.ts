@@ -160,9 +160,12 @@ export class MemoryRepository {
   async nearestByVector(n: Namespace, query: readonly number[], limit: number, minSimilarity: number): Promise<{ id: string; similarity: number }[]> {
     const q = sql`${sql.val([...query])}::real[]::vector`;
     const r = await sql<{ id: string; similarity: number }>`
-      SELECT node_id::text AS id, 1 - (embedding_vec <=> ${q}) AS similarity FROM memory_nodes
-      WHERE ${inNs(n)} AND embedding_status = 'ready' AND embedding_vec IS NOT NULL AND 1 - (embedding_vec <=> ${q}) >= ${minSimilarity}
-      ORDER BY embedding_vec <=> ${q}, memory_nodes.node_id LIMIT ${limit}`.execute(this.database.db);
+      SELECT node_id::text AS id, similarity FROM (
+        -- A zero vector has no direction: similarity 0, as in the in-process scan.
+        SELECT node_id, coalesce(1 - (embedding_vec <=> ${q}), 0) AS similarity FROM memory_nodes
+        WHERE ${inNs(n)} AND embedding_status = 'ready' AND embedding_vec IS NOT NULL) AS ranked
+      WHERE similarity >= ${minSimilarity}
+      ORDER BY similarity DESC, node_id LIMIT ${limit}`.execute(this.database.db);
     return r.rows.map((x) => ({ id: x.id, similarity: Number(x.similarity) }));
   }
 
