@@ -13,7 +13,11 @@ export interface ChainBreak {
  * report every break: an edited event, a removed or reordered event, a forged link.
  * Pure: an auditor runs it offline on an export.
  */
-export function verifyChains(events: Iterable<RecordedEvent>): { streams: number; events: number; breaks: ChainBreak[] } {
+export function verifyChains(
+  events: Iterable<RecordedEvent>,
+  /** For exports that start mid-stream: the expected first position and prev_hash per stream. */
+  anchors: ReadonlyMap<string, { position: number; prevHash: string }> = new Map(),
+): { streams: number; events: number; breaks: ChainBreak[] } {
   const byStream = new Map<string, RecordedEvent[]>();
   let count = 0;
   for (const e of events) {
@@ -25,8 +29,9 @@ export function verifyChains(events: Iterable<RecordedEvent>): { streams: number
   const breaks: ChainBreak[] = [];
   for (const [streamId, list] of byStream) {
     list.sort((a, b) => a.streamPosition - b.streamPosition);
-    let prev = GENESIS_HASH;
-    let expectedPosition = 1;
+    const anchor = anchors.get(streamId);
+    let prev = anchor?.prevHash ?? GENESIS_HASH;
+    let expectedPosition = anchor?.position ?? 1;
     for (const e of list) {
       const at = { streamId, streamPosition: e.streamPosition, eventId: e.eventId };
       if (e.streamPosition !== expectedPosition) breaks.push({ ...at, reason: 'position_gap' });
