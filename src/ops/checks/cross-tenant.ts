@@ -1,0 +1,103 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Database } from '../../platform/db/database';
+
+/** One named invariant, reported the same way by every gate. */
+export interface CheckResult {
+  readonly name: string;
+  readonly severity: 'error' | 'warning';
+  readonly pass: boolean;
+  readonly count: number;
+  readonly sample: unknown[];
+  readonly detail: string;
+}
+
+interface CheckDef {
+  readonly name: string;
+  readonly severity: 'error' | 'warning';
+  readonly detail: string;
+  /** Rows that violate the invariant (each a small JSON object). */
+  readonly violations: RawBuilder<Record<string, unknown>>;
+}
+
+/**
+ * The cross-tenant invariants: each query returns the rows that break one. Read-only.
+ * Tenant ids of streams are taken from es_streams (fixed at a stream's first append).
+ */
+const CHECKS: readonly CheckDef[] = [
+  {
+    name: 'api_key_project_in_key_tenant',
+    severity: 'error',
+    detail: "every API key bound to a project is bound to a project of the key's own tenant",
+    violations: sql`SELECT k.key_id, k.tenant_id, p.tenant_id AS project_tenant FROM rm_api_keys k JOIN rm_projects p ON p.project_id = k.project_id WHERE p.tenant_id <> k.tenant_id`,
+  },
+  {
+    name: 'api_key_project_exists',
+    severity: 'error',
+    detail: 'every API key bound to a project names a project that exists',
+    violations: sql`SELECT k.key_id, k.project_id FROM rm_api_keys k LEFT JOIN rm_projects p ON p.project_id = k.project_id WHERE k.project_id IS NOT NULL AND p.project_id IS NULL`,
+  },
+  {
+    name: 'read_model_tenant_matches_stream',
+    severity: 'error',
+    detail: "every tenant-owned read-model row carries the tenant of the stream it came from",
+    violations: sql`
+      SELECT 'rm_tenants' AS model, r.tenant_id AS row_tenant, s.tenant_id AS stream_tenant FROM rm_tenants r JOIN es_streams s ON s.stream_id = 'tenant-' || r.tenant_id WHERE s.tenant_id IS DISTINCT FROM r.tenant_id
+      UNION ALL SELECT 'rm_projects', r.tenant_id, s.tenant_id FROM rm_projects r JOIN es_streams s ON s.stream_id = 'project-' || r.project_id WHERE s.tenant_id IS DISTINCT FROM r.tenant_id
+      UNION ALL SELECT 'rm_api_keys', r.tenant_id, s.tenant_id FROM rm_api_keys r JOIN es_streams s ON s.stream_id = 'apikey-' || r.key_id WHERE s.tenant_id IS DISTINCT FROM r.tenant_id`,
+  },
+  {
+    name: 'memory_rows_match_commit_tenant',
+    severity: 'error',
+    detail: 'every memory node, edge and outbox job belongs to the same tenant, project and scope as the commit that wrote it',
+    violations: sql`
+      SELECT 'node' AS kind, n.node_id::text AS id, n.tenant_id, c.tenant_id AS commit_tenant FROM memory_nodes n JOIN memory_commits c ON c.commit_id = n.commit_id
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (n.tenant_id, n.project_key, n.scope)
+      UNION ALL SELECT 'edge', e.edge_id::text, e.tenant_id, c.tenant_id FROM memory_edges e JOIN memory_commits c ON c.commit_id = e.commit_id
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (e.tenant_id, e.project_key, e.scope)
+      UNION ALL SELECT 'outbox', o.job_id::text, o.tenant_id, c.tenant_id FROM memory_outbox o JOIN memory_commits c ON c.commit_id = o.commit_id
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (o.tenant_id, o.project_key, o.scope)`,
+  },
+  {
+    name: 'memory_rows_have_commits',
+    severity: 'error',
+    detail: 'every memory node, edge and outbox job names a commit that exists',
+    violations: sql`
+      SELECT 'node' AS kind, n.node_id::text AS id FROM memory_nodes n LEFT JOIN memory_commits c ON c.commit_id = n.commit_id WHERE c.commit_id IS NULL
+      UNION ALL SELECT 'edge', e.edge_id::text FROM memory_edges e LEFT JOIN memory_commits c ON c.commit_id = e.commit_id WHERE c.commit_id IS NULL
+      UNION ALL SELECT 'outbox', o.job_id::text FROM memory_outbox o LEFT JOIN memory_commits c ON c.commit_id = o.commit_id WHERE c.commit_id IS NULL`,
+  },
+  {
+    name: 'commit_parent_same_namespace',
+    severity: 'error',
+    detail: "every commit's parent is a commit of the same tenant, project and scope",
+    violations: sql`
+      SELECT c.commit_id::text AS commit_id, c.tenant_id, p.tenant_id AS parent_tenant FROM memory_commits c JOIN memory_commits p ON p.commit_id = c.parent_commit_id
+      WHERE (p.tenant_id, p.project_key, p.scope) IS DISTINCT FROM (c.tenant_id, c.project_key, c.scope)`,
+  },
+  {
+    name: 'telemetry_tenant_exists',
+    severity: 'warning',
+    detail: 'no telemetry for tenants that do not exist',
+    violations: sql`SELECT DISTINCT t.tenant_id FROM telemetry_rollups t LEFT JOIN rm_tenants r ON r.tenant_id = t.tenant_id WHERE r.tenant_id IS NULL`,
+  },
+  {
+    name: 'memory_tenant_exists',
+    severity: 'error',
+    detail: 'no memory rows for tenants that do not exist',
+    violations: sql`SELECT DISTINCT m.tenant_id FROM memory_scopes m LEFT JOIN rm_tenants r ON r.tenant_id = m.tenant_id WHERE r.tenant_id IS NULL`,
+  },
+];
+
+export const CROSS_TENANT_CHECKS = CHECKS.map((c) => c.name);
+
+/** Run every cross-tenant check (read-only, one snapshot per check). */
+export async function runCrossTenantChecks(database: Database, sampleSize = 5): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  for (const c of CHECKS) {
+    const count = await sql<{ n: number }>`SELECT count(*)::int AS n FROM (${c.violations}) AS v`.execute(database.db);
+    const sample = await sql<Record<string, unknown>>`SELECT * FROM (${c.violations}) AS v LIMIT ${sampleSize}`.execute(database.db);
+    const n = count.rows[0]?.n ?? 0;
+    results.push({ name: c.name, severity: c.severity, pass: n === 0, count: n, sample: sample.rows, detail: c.detail });
+  }
+  return results;
+}
