@@ -1,7 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
 
 /**
@@ -10,44 +10,27 @@ import { createPgDatabase, usingPostgres } from '../support/test-db';
  * not asserted), and a rotation must never refuse the old key before its grace ends.
  * PostgreSQL only: the embedded database admits one process.
  */
-const ROOT = join(__dirname, '../..');
 const pgIt = usingPostgres() ? it : it.skip;
 const TOKEN = 'aio_admin_propagation-test-0123456789abcdef012';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Instance {
-  child: ChildProcess;
+  proc: ServiceProcess;
   url: string;
 }
 
 async function startInstance(databaseUrl: string, name: string): Promise<Instance> {
-  const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      DATABASE_URL: databaseUrl,
-      PORT: '0',
-      DATA_DIR: join(tmpdir(), `aionis-prop-${name}-${process.pid}`),
-      KEY_PEPPER: 'propagation-pepper-0123456789abcdef0123456789',
-      ADMIN_BOOTSTRAP_TOKEN: TOKEN,
-      LOG_FORMAT: 'json',
-      LOG_LEVEL: 'error',
-      PROJECTOR_POLL_INTERVAL_MS: '250',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawnService({
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    DATA_DIR: join(tmpdir(), `aionis-prop-${name}-${process.pid}`),
+    KEY_PEPPER: 'propagation-pepper-0123456789abcdef0123456789',
+    ADMIN_BOOTSTRAP_TOKEN: TOKEN,
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'error',
+    PROJECTOR_POLL_INTERVAL_MS: '250',
   });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const m = /running at (http:\/\/\S+)/.exec(out);
-    if (m) return { child, url: m[1]! };
-    if (child.exitCode !== null) throw new Error(`instance ${name} exited:\n${out}`);
-    if (Date.now() > deadline) throw new Error(`instance ${name} did not start:\n${out}`);
-    await sleep(50);
-  }
+  return { proc, url: await proc.url() };
 }
 
 describe('key revocation and rotation across two API processes (PostgreSQL only)', () => {
@@ -66,12 +49,7 @@ describe('key revocation and rotation across two API processes (PostgreSQL only)
   }, 120_000);
 
   afterAll(async () => {
-    for (const i of [a, b]) {
-      if (i && i.child.exitCode === null) {
-        i.child.kill('SIGTERM');
-        await new Promise((r) => i.child.on('exit', r));
-      }
-    }
+    for (const i of [a, b]) await i?.proc.stop();
     await drop?.();
   });
 

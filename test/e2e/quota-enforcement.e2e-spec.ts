@@ -1,13 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { startTestService, type TestService } from '../support/service';
+import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
 
 const json = { 'Content-Type': 'application/json' };
-const ROOT = join(__dirname, '../..');
 
 async function tenantWithKey(api: ReturnType<typeof request>, auth: Record<string, string>, tenant: string, overrides: Record<string, number>): Promise<string> {
   await api.post('/v1/admin/control/tenants').set(auth).set(json).send({ tenant_id: tenant }).expect(201);
@@ -69,11 +68,10 @@ describe('quota enforcement on the memory API (real server)', () => {
 });
 
 describe('exact rate limits across two API processes (PostgreSQL only)', () => {
-  const children: ChildProcess[] = [];
+  const procs: ServiceProcess[] = [];
   let drop: (() => Promise<void>) | undefined;
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-    await new Promise((r) => setTimeout(r, 200));
+    for (const p of procs) await p.stop('SIGKILL');
     await drop?.();
   });
 
@@ -82,22 +80,9 @@ describe('exact rate limits across two API processes (PostgreSQL only)', () => {
     drop = db.drop;
     const token = 'aio_admin_ratelimit-test-0123456789abcdef0123';
     const start = async (name: string) => {
-      const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: db.url, PORT: '0', DATA_DIR: join(tmpdir(), `aionis-rl-${name}-${process.pid}`), KEY_PEPPER: 'ratelimit-pepper-0123456789abcdef0123456789', ADMIN_BOOTSTRAP_TOKEN: token, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(child);
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-      const until = Date.now() + 60_000;
-      for (;;) {
-        const m = /running at (http:\/\/\S+)/.exec(out);
-        if (m) return m[1]!;
-        if (child.exitCode !== null || Date.now() > until) throw new Error(`instance ${name} did not start:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      const proc = spawnService({ DATABASE_URL: db.url, PORT: '0', DATA_DIR: join(tmpdir(), `aionis-rl-${name}-${process.pid}`), KEY_PEPPER: 'ratelimit-pepper-0123456789abcdef0123456789', ADMIN_BOOTSTRAP_TOKEN: token, LOG_LEVEL: 'error', LOG_FORMAT: 'json' });
+      procs.push(proc);
+      return proc.url();
     };
     const a = await start('a');
     const b = await start('b');

@@ -1,44 +1,29 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { hashSecret, parseApiKey } from '../../src/control-plane/api-keys/key-format';
+import { type ServiceProcess, spawnService } from '../support/process';
 
 /**
  * A canary API key secret and the admin token must never leave the service except in the one
  * response that created them: not in logs (at the most verbose level), metrics, audit entries,
  * error bodies or any other response.
  */
-const ROOT = join(__dirname, '../..');
 
 describe('secret hygiene (real process, most verbose logs)', () => {
-  let child: ChildProcess | undefined;
+  let svc: ServiceProcess | undefined;
   let dataDir = '';
-  afterAll(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+  afterAll(async () => {
+    await svc?.stop('SIGKILL');
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('never shows a key secret, its digest, or the admin token anywhere but their creation response', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'aionis-hygiene-'));
-    child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'trace', LOG_FORMAT: 'json' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let logs = '';
-    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    const deadline = Date.now() + 60_000;
-    let url: string | undefined;
-    while (!url) {
-      url = /running at (http:\/\/\S+)/.exec(logs)?.[1];
-      if (child.exitCode !== null) throw new Error(`service exited:\n${logs}`);
-      if (Date.now() > deadline) throw new Error('service did not start');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    svc = spawnService({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'trace', LOG_FORMAT: 'json' });
+    const url = await svc.url();
     const adminToken = readFileSync(join(dataDir, 'bootstrap-admin.token'), 'utf8').trim();
     const pepper = readFileSync(join(dataDir, 'key-pepper'), 'utf8').trim();
     const auth = { Authorization: `Bearer ${adminToken}` };
@@ -76,8 +61,8 @@ describe('secret hygiene (real process, most verbose logs)', () => {
     keep(await api.get('/health/ready'));
     keep(await api.get('/v1/admin/control/operators').set(auth));
 
-    child.kill('SIGTERM');
-    await new Promise((r) => child!.on('exit', r));
+    await svc.stop();
+    const logs = svc.out();
 
     const everything = [logs, ...bodies].join('\n');
     expect(bodies.join('\n')).toContain('aionis_api_key_rejections_total'); // the scrape is in there

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
 
 /**
@@ -11,7 +11,6 @@ import { createPgDatabase, usingPostgres } from '../support/test-db';
  * looks for an HTTP server span and a pg span of the same trace, and for our metrics.
  * PostgreSQL only: the pg spans come from node-postgres, which the embedded database does not use.
  */
-const ROOT = join(__dirname, '../..');
 const pgIt = usingPostgres() ? it : it.skip;
 
 interface Received {
@@ -23,7 +22,7 @@ describe('OpenTelemetry export (PostgreSQL only)', () => {
   let collector: Server;
   let collectorUrl = '';
   const received: Received[] = [];
-  let child: ChildProcess | undefined;
+  let svc: ServiceProcess | undefined;
   let drop: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
@@ -45,7 +44,7 @@ describe('OpenTelemetry export (PostgreSQL only)', () => {
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await svc?.stop('SIGKILL');
     await new Promise<void>((r) => collector.close(() => r()));
     await drop?.();
   });
@@ -54,34 +53,18 @@ describe('OpenTelemetry export (PostgreSQL only)', () => {
     const db = await createPgDatabase('aionis_otel');
     drop = db.drop;
     const token = 'aio_admin_otel-test-token-0123456789abcdef0123';
-    child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
-      cwd: ROOT,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '/tmp',
-        DATABASE_URL: db.url,
-        PORT: '0',
-        DATA_DIR: join(tmpdir(), `aionis-otel-${process.pid}`),
-        KEY_PEPPER: 'otel-test-pepper-0123456789abcdef0123456789',
-        ADMIN_BOOTSTRAP_TOKEN: token,
-        OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-        OTEL_METRIC_EXPORT_INTERVAL: '500',
-        LOG_FORMAT: 'json',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    svc = spawnService({
+      DATABASE_URL: db.url,
+      PORT: '0',
+      DATA_DIR: join(tmpdir(), `aionis-otel-${process.pid}`),
+      KEY_PEPPER: 'otel-test-pepper-0123456789abcdef0123456789',
+      ADMIN_BOOTSTRAP_TOKEN: token,
+      OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_METRIC_EXPORT_INTERVAL: '500',
+      LOG_FORMAT: 'json',
     });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const deadline = Date.now() + 60_000;
-    let url: string | undefined;
-    while (!url) {
-      url = /running at (http:\/\/\S+)/.exec(out)?.[1];
-      if (child.exitCode !== null) throw new Error(`service exited:\n${out}`);
-      if (Date.now() > deadline) throw new Error(`service did not start:\n${out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const url = await svc.url();
     await request(url).post('/v1/admin/control/tenants').set('Authorization', `Bearer ${token}`).send({ tenant_id: 'traced-co' }).expect(201);
 
     type Span = { traceId: string; name: string; kind: number; attributes?: { key: string }[] };
@@ -110,7 +93,6 @@ describe('OpenTelemetry export (PostgreSQL only)', () => {
     const trace = findTrace();
     expect(trace).toBeDefined();
     expect(metricNames()).toEqual(expect.arrayContaining(['aionis_http_requests', 'aionis_event_store_appends']));
-    child.kill('SIGTERM');
-    await new Promise((r) => child!.on('exit', r));
+    await svc.stop();
   }, 90_000);
 });
