@@ -240,6 +240,30 @@ const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '0007_projection_rebuilds': {
+    async up(db: Kysely<unknown>) {
+      // Blue/green rebuilds: one row per rebuild, its shadow table and its own checkpoint (written
+      // with the shadow rows in one transaction, so a killed rebuild resumes where it stopped).
+      await sql`
+        CREATE TABLE proj_rebuilds (
+          rebuild_id text PRIMARY KEY,
+          projection text NOT NULL,
+          target_version integer NOT NULL,
+          shadow_table text NOT NULL,
+          status text NOT NULL CHECK (status IN ('running', 'swapped', 'failed', 'aborted')),
+          last_transaction_id xid8 NOT NULL DEFAULT '0'::xid8,
+          last_global_position bigint NOT NULL DEFAULT 0,
+          events_read bigint NOT NULL DEFAULT 0,
+          events_applied bigint NOT NULL DEFAULT 0,
+          started_by text NOT NULL,
+          started_at timestamptz NOT NULL DEFAULT now(),
+          updated_at timestamptz NOT NULL DEFAULT now(),
+          finished_at timestamptz,
+          result jsonb
+        )`.execute(db);
+      await sql`CREATE UNIQUE INDEX proj_rebuilds_one_running ON proj_rebuilds (projection) WHERE status = 'running'`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

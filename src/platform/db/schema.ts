@@ -59,6 +59,23 @@ export interface ProjDeadLettersTable {
   resolved_at: ColumnType<Date | null, string | null | undefined, string | null>;
 }
 
+export interface ProjRebuildsTable {
+  rebuild_id: string;
+  projection: string;
+  target_version: number;
+  shadow_table: string;
+  status: string;
+  last_transaction_id: ColumnType<string, string | undefined, string>;
+  last_global_position: number;
+  events_read: number;
+  events_applied: number;
+  started_by: string;
+  started_at: ColumnType<Date, string | undefined, never>;
+  updated_at: ColumnType<Date, string | undefined, string>;
+  finished_at: ColumnType<Date | null, string | null | undefined, string | null>;
+  result: ColumnType<unknown, string | null | undefined, string | null>;
+}
+
 export interface ProjParkedStreamsTable {
   projection: string;
   stream_id: string;
@@ -147,6 +164,7 @@ export interface DB {
   proj_checkpoints: ProjCheckpointsTable;
   proj_dead_letters: ProjDeadLettersTable;
   proj_parked_streams: ProjParkedStreamsTable;
+  proj_rebuilds: ProjRebuildsTable;
   rm_tenants: RmTenantsTable;
   rm_operators: RmOperatorsTable;
   rm_projects: RmProjectsTable;
