@@ -1,15 +1,8 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '../../platform/db/database';
+import type { CheckResult } from './check-result';
 
-/** One named invariant, reported the same way by every gate. */
-export interface CheckResult {
-  readonly name: string;
-  readonly severity: 'error' | 'warning';
-  readonly pass: boolean;
-  readonly count: number;
-  readonly sample: unknown[];
-  readonly detail: string;
-}
+export type { CheckResult } from './check-result';
 
 interface CheckDef {
   readonly name: string;

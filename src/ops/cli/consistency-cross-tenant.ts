@@ -1,7 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { runCrossTenantChecks } from '../checks/cross-tenant';
-import { EXIT, openTarget, parseFlags, runCli } from './cli-support';
+import { openTarget, parseFlags, runCli } from './cli-support';
+import { reportGate, summarise } from './gate-report';
 
 /**
  * `npm run -s job:consistency-check:cross-tenant -- [--strict-warnings] [--json] [--out DIR] [--database-url URL]`
@@ -14,26 +13,8 @@ void runCli(async () => {
   const { database, release } = await openTarget(flags);
   try {
     const checks = await runCrossTenantChecks(database);
-    const failing = checks.filter((c) => !c.pass && (c.severity === 'error' || strict));
-    const summary = {
-      ok: failing.length === 0,
-      check_set: 'cross_tenant',
-      strict_warnings: strict,
-      database: database.target,
-      errors: checks.filter((c) => !c.pass && c.severity === 'error').length,
-      warnings: checks.filter((c) => !c.pass && c.severity === 'warning').length,
-      checks,
-    };
-    if (typeof flags.values.out === 'string') {
-      await mkdir(flags.values.out, { recursive: true });
-      await writeFile(join(flags.values.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    }
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else {
-      for (const c of checks) process.stdout.write(`${c.pass ? 'pass' : c.severity === 'error' ? 'FAIL' : 'warn'}  ${c.name} (${c.count})  ${c.detail}\n`);
-      process.stdout.write(summary.ok ? 'cross-tenant consistency: ok\n' : `cross-tenant consistency: FAILED (${failing.map((c) => c.name).join(', ')})\n`);
-    }
-    return summary.ok ? EXIT.ok : EXIT.gateFailed;
+    const summary = summarise('cross_tenant', checks, strict, { check_set: 'cross_tenant', database: database.target });
+    return await reportGate(summary, { json: flags.json, out: typeof flags.values.out === 'string' ? flags.values.out : undefined, title: 'cross-tenant consistency' });
   } finally {
     await release();
   }

@@ -1,0 +1,52 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckResult } from '../checks/check-result';
+import { EXIT } from './cli-support';
+
+export interface GateSummary {
+  readonly ok: boolean;
+  /** Which gate or check set produced this summary (e.g. cross_tenant, scope, health, preflight). */
+  readonly gate: string;
+  readonly strict_warnings: boolean;
+  readonly errors: number;
+  readonly warnings: number;
+  /** Names of the checks that made the gate fail. */
+  readonly failing: readonly string[];
+  readonly checks: readonly CheckResult[];
+  readonly [extra: string]: unknown;
+}
+
+/** Build the summary every gate reports: it fails on an error-level failure, or a warning with --strict-warnings. */
+export function summarise(gate: string, checks: readonly CheckResult[], strict: boolean, extra: Record<string, unknown> = {}): GateSummary {
+  const failing = checks.filter((c) => !c.pass && (c.severity === 'error' || strict));
+  return {
+    ok: failing.length === 0,
+    gate,
+    strict_warnings: strict,
+    errors: checks.filter((c) => !c.pass && c.severity === 'error').length,
+    warnings: checks.filter((c) => !c.pass && c.severity === 'warning').length,
+    failing: failing.map((c) => c.name),
+    ...extra,
+    checks,
+  };
+}
+
+/**
+ * Print the summary (one JSON document with --json, else one line per check), write
+ * `DIR/summary.json` with --out, and return the exit code: 0 pass, 2 failed gate.
+ */
+export async function reportGate(summary: GateSummary, opts: { json: boolean; out?: string | undefined; title: string }): Promise<number> {
+  if (opts.out) {
+    await mkdir(opts.out, { recursive: true });
+    await writeFile(join(opts.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  else {
+    for (const c of summary.checks) {
+      const mark = c.pass ? 'pass' : c.severity === 'error' || summary.strict_warnings ? 'FAIL' : 'warn';
+      process.stdout.write(`${mark.padEnd(4)}  ${c.name} (${c.count})  ${c.detail}\n`);
+    }
+    process.stdout.write(summary.ok ? `${opts.title}: ok\n` : `${opts.title}: FAILED (${summary.failing.join(', ')})\n`);
+  }
+  return summary.ok ? EXIT.ok : EXIT.gateFailed;
+}
