@@ -61,7 +61,7 @@ describe('job:consistency-check:cross-tenant', () => {
       .execute(async (trx) => {
         await sql.raw(corruption).execute(trx);
         // Run the checks inside the same transaction so they see the corruption; then roll back.
-        const results = await runCrossTenantChecks({ ...t.tdb.database, db: trx as unknown as typeof db });
+        const results = await runCrossTenantChecks({ ...t.tdb.database, db: trx as unknown as typeof db }, 5, { replay: false });
         failing = results.filter((r) => !r.pass).map((r) => r.name);
         throw new Error('rollback');
       })

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Database } from '../../platform/db/database';
 import type { CheckResult } from './check-result';
+import { compareWithReplay, type ReplayComparison, replayMatches } from './projection-replay';
 
 export type { CheckResult } from './check-result';
 
@@ -81,10 +82,13 @@ const CHECKS: readonly CheckDef[] = [
   },
 ];
 
-export const CROSS_TENANT_CHECKS = CHECKS.map((c) => c.name);
+export const CROSS_TENANT_CHECKS = [...CHECKS.map((c) => c.name), 'projection_equals_replay'];
 
-/** Run every cross-tenant check (read-only, one snapshot per check). */
-export async function runCrossTenantChecks(database: Database, sampleSize = 5): Promise<CheckResult[]> {
+/**
+ * Run every cross-tenant check (read-only, one snapshot per check). `replay: false` skips the
+ * replay comparison (it needs its own transaction, so callers already inside one must skip it).
+ */
+export async function runCrossTenantChecks(database: Database, sampleSize = 5, opts: { replay?: boolean } = {}): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const c of CHECKS) {
     const count = await sql<{ n: number }>`SELECT count(*)::int AS n FROM (${c.violations}) AS v`.execute(database.db);
@@ -92,5 +96,26 @@ export async function runCrossTenantChecks(database: Database, sampleSize = 5): 
     const n = count.rows[0]?.n ?? 0;
     results.push({ name: c.name, severity: c.severity, pass: n === 0, count: n, sample: sample.rows, detail: c.detail });
   }
+  if (opts.replay !== false) results.push(replayCheck(await compareWithReplay(database), sampleSize));
   return results;
+}
+
+function replayCheck(comparisons: readonly ReplayComparison[], sampleSize: number): CheckResult {
+  const bad = comparisons.filter((c) => !replayMatches(c));
+  const violations = bad.flatMap((c) => {
+    const out: Record<string, unknown>[] = [];
+    if (c.at === null) out.push({ projection: c.projection, problem: 'never ran (no checkpoint)' });
+    else if (c.version.live !== c.version.code) out.push({ projection: c.projection, at: c.at, problem: `live version ${c.version.live}, code version ${c.version.code}` });
+    for (const m of c.mismatches) out.push({ projection: c.projection, at: c.at, tenant: m.tenant, live: m.live, replay: m.replay });
+    if (c.parked.only_live.length + c.parked.only_replay.length > 0) out.push({ projection: c.projection, at: c.at, parked_only_live: c.parked.only_live.slice(0, 5), parked_only_replay: c.parked.only_replay.slice(0, 5) });
+    return out;
+  });
+  return {
+    name: 'projection_equals_replay',
+    severity: 'error',
+    pass: violations.length === 0,
+    count: violations.length,
+    sample: violations.slice(0, sampleSize),
+    detail: `every projection, rebuilt from the log into a scratch schema up to its live checkpoint P, equals the live read model at P (row hashes per tenant; ${comparisons.map((c) => `${c.projection}@${c.at ?? '-'}`).join(', ')})`,
+  };
 }

@@ -344,6 +344,30 @@ export async function readAllFrom(db: Executor, options: ReadAllOptions): Promis
   return r.rows.map(toRecorded);
 }
 
+/**
+ * Events after `after` up to and including `upTo`, in commit order, with no gap filter: use only
+ * with an `upTo` a gap-safe reader already reached (a projection checkpoint), because every
+ * transaction at or before such a position has finished, so the range can no longer change.
+ */
+export async function readAllBetween(db: Executor, options: { after: Checkpoint; upTo: Checkpoint; limit: number }): Promise<RecordedEvent[]> {
+  const r = await sql<EventRow>`
+    SELECT ${EVENT_COLUMNS} FROM es_events
+    WHERE (transaction_id, global_position) > (${options.after.transactionId}::xid8, ${options.after.globalPosition}::bigint)
+      AND (transaction_id, global_position) <= (${options.upTo.transactionId}::xid8, ${options.upTo.globalPosition}::bigint)
+    ORDER BY es_events.transaction_id, es_events.global_position
+    LIMIT ${options.limit}`.execute(db);
+  return r.rows.map(toRecorded);
+}
+
+/** The events with these ids, in commit order (ids that do not exist are simply absent). */
+export async function readEventsById(db: Executor, eventIds: readonly string[]): Promise<RecordedEvent[]> {
+  if (eventIds.length === 0) return [];
+  const r = await sql<EventRow>`
+    SELECT ${EVENT_COLUMNS} FROM es_events WHERE event_id = ANY(${sql.val(eventIds)}::uuid[])
+    ORDER BY es_events.transaction_id, es_events.global_position`.execute(db);
+  return r.rows.map(toRecorded);
+}
+
 export function lastCheckpoint(events: readonly RecordedEvent[], fallback: Checkpoint): Checkpoint {
   const last = events[events.length - 1];
   return last ? checkpointOf(last) : fallback;

@@ -60,6 +60,12 @@ class LostLockError extends Error {
   }
 }
 
+class OutdatedReleaseError extends Error {
+  constructor(projection: string, stored: number, own: number) {
+    super(`read model ${projection} is at version ${stored}, built by a newer release; this process runs version ${own} and will not write to it`);
+  }
+}
+
 class CheckpointMovedError extends Error {
   constructor(projection: string) {
     super(`checkpoint of ${projection} was moved by another runner`);
@@ -178,6 +184,10 @@ export class ProjectionRunner {
   private async runActive(session: Session): Promise<void> {
     const def = this.definition;
     let cp = await ensureCheckpoint(session.db, def);
+    if (cp.version > def.version) {
+      // A newer release rebuilt this read model (blue/green swap): this process must not write to it.
+      throw new OutdatedReleaseError(def.name, cp.version, def.version);
+    }
     if (cp.version !== def.version) {
       // Version change: rebuild in place from the start of the log. (Blue/green rebuilds: docs/architecture.md.)
       await session.db.transaction().execute(async (trx) => {
@@ -226,6 +236,10 @@ export class ProjectionRunner {
     if (!last) return;
     const to: Checkpoint = { transactionId: last.transactionId, globalPosition: last.globalPosition };
     const result = await session.db.transaction().execute(async (trx) => {
+      // The checkpoint row first, in every batch: a rebuild swap or a parked-event replay takes the
+      // same row lock before touching the read model, so they never interleave with a batch.
+      const locked = await sql<{ version: number }>`SELECT version FROM proj_checkpoints WHERE projection = ${def.name} FOR UPDATE`.execute(trx);
+      if (locked.rows[0]?.version !== def.version) throw new CheckpointMovedError(def.name);
       if (this.database.kind === 'pg') {
         // Fencing: write only while this very session still holds the lock.
         const held = await sql<{ held: boolean }>`
@@ -233,6 +247,8 @@ export class ProjectionRunner {
             AND classid = ${LOCK_NAMESPACE} AND objid = ${lockKey(def.name)} AND objsubid = 2 AND granted) AS held`.execute(trx);
         if (!held.rows[0]?.held) throw new LostLockError(def.name);
       }
+      // Re-read under the row lock: a replay of parked events may have released a stream.
+      this.parked = await loadParkedStreams(trx, def.name);
       const rows = await loadRows(trx, def, keysOf(def, events));
       const folded = foldBatch(def, events, rows, this.parked);
       await writeRows(trx, def, folded.changes);

@@ -1,4 +1,6 @@
+import { createHash, type Hash } from 'node:crypto';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { canonicalJson } from '../event-store/canonical-json';
 import type { DB } from '../db/schema';
 import type { Checkpoint } from '../event-store/event-store';
 import type { DeadLetter } from './fold';
@@ -232,4 +234,45 @@ export async function listDeadLetters(db: Executor, projection?: string, limit =
     status: r.status,
     createdAt: new Date(r.created_at).toISOString(),
   }));
+}
+
+export interface ModelHash {
+  readonly rows: number;
+  /** SHA-256 over the canonical JSON of every row, one per line, in primary-key order. */
+  readonly sha256: string;
+}
+
+/** The tenant a read-model row belongs to ('_global' for models without a tenant column). */
+export function rowTenant(def: AnyProjection, row: Record<string, unknown>): string {
+  if (!('tenant_id' in def.columns)) return '_global';
+  const t = row.tenant_id;
+  return typeof t === 'string' ? t : '_global';
+}
+
+/**
+ * Hash a read model per tenant, from its normalised rows (so PostgreSQL and PGlite, or a live
+ * table and a scratch copy, hash the same content the same way). Pages by primary key.
+ */
+export async function hashReadModel(db: Executor, def: AnyProjection, opts: { schema?: string; table?: string; tenantId?: string } = {}): Promise<Map<string, ModelHash>> {
+  const table = sql.table(opts.table ?? qualified(def, opts.schema));
+  const hashes = new Map<string, { rows: number; hash: Hash }>();
+  const tenantFilter = opts.tenantId !== undefined && 'tenant_id' in def.columns ? sql`AND tenant_id = ${opts.tenantId}` : sql``;
+  let after: string | null = null;
+  for (;;) {
+    const r: { rows: Record<string, unknown>[] } = await sql<Record<string, unknown>>`
+      SELECT * FROM ${table} WHERE (${after}::text IS NULL OR ${sql.ref(def.primaryKey)}::text COLLATE "C" > ${after}) ${tenantFilter}
+      ORDER BY ${sql.ref(def.primaryKey)}::text COLLATE "C" LIMIT 2000`.execute(db);
+    for (const raw of r.rows) {
+      const row = normaliseRow(def, raw);
+      const tenant = rowTenant(def, row);
+      let h = hashes.get(tenant);
+      if (!h) hashes.set(tenant, (h = { rows: 0, hash: createHash('sha256') }));
+      h.rows += 1;
+      h.hash.update(`${canonicalJson(row)}\n`);
+    }
+    const last = r.rows[r.rows.length - 1];
+    if (!last || r.rows.length < 2000) break;
+    after = String(last[def.primaryKey]);
+  }
+  return new Map([...hashes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([t, h]) => [t, { rows: h.rows, sha256: h.hash.digest('hex') }]));
 }
