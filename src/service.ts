@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { ConsoleLogger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { ConsoleLogger, Logger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -19,6 +19,7 @@ import { AppError } from './platform/errors/app-error';
 import { problemOf } from './platform/errors/problem';
 import { ProblemFilter } from './platform/errors/problem.filter';
 import { PostgresEventStore } from './platform/event-store/postgres-event-store';
+import { Sealer } from './platform/event-store/seals';
 import { jsonBodyMiddleware } from './platform/http/body';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
 import { requestContextMiddleware } from './platform/http/request-context';
@@ -172,6 +173,11 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       const port = typeof address === 'object' && address ? address.port : config.port;
       url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     }
+    // Worker role: a signed global seal over the new events every AUDIT_SEAL_INTERVAL_MS (docs/audit-seals.md).
+    const sealer = config.roles.has('worker')
+      ? new Sealer(database, secrets.sealKey, { intervalMs: config.audit.sealIntervalMs, metrics, logger: new Logger('Sealer') })
+      : undefined;
+    sealer?.start();
     const started = app;
     let closed = false;
     return {
@@ -182,6 +188,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       close: async () => {
         if (closed) return;
         closed = true;
+        await sealer?.stop();
         await started.close();
         await store.close();
         await metrics.shutdown();

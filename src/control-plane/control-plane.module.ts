@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { AuditController } from './audit/audit.controller';
 import { AuditRepository } from './audit/audit.repository';
+import { AuditPublicKeyController, SealsController } from './audit/seals.controller';
 import { ApiKeyAuthGuard } from './api-keys/api-key-auth.guard';
 import { ApiKeyCommandHandler } from './api-keys/api-key.commands';
 import { ApiKeysRepository, GetApiKeyHandler, ListApiKeysHandler } from './api-keys/api-key.queries';
@@ -25,7 +26,7 @@ import { TenantsController } from './tenants/tenants.controller';
  */
 @Module({
   imports: [CqrsModule.forRoot()],
-  controllers: [TenantsController, ProjectsController, ApiKeysController, WhoamiController, OperatorsController, AuditController],
+  controllers: [TenantsController, ProjectsController, ApiKeysController, WhoamiController, OperatorsController, AuditController, SealsController, AuditPublicKeyController],
   providers: [
     TenantCommandHandler,
     GetTenantHandler,

@@ -1,9 +1,21 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { keyIdOf, parseSealPublicKey } from '../../platform/config/seal-key';
 import type { Database } from '../../platform/db/database';
 import { canonicalJson } from '../../platform/event-store/canonical-json';
-import { type Checkpoint, compareCheckpoints, type RecordedEvent, START } from '../../platform/event-store/event-store';
+import { type Checkpoint, checkpointOf, compareCheckpoints, parseCheckpoint, type RecordedEvent, START } from '../../platform/event-store/event-store';
 import { readAllFrom } from '../../platform/event-store/postgres-event-store';
+import {
+  HashListDigest,
+  lastSeal,
+  proveTenant,
+  type SealBody,
+  sealLinkProblems,
+  sealsForExport,
+  type TenantProof,
+  verifySealSignature,
+  verifyTenantProof,
+} from '../../platform/event-store/seals';
 import { verifyChains } from '../../platform/event-store/verify';
 
 export const EXPORT_FORMAT = 'aionis-audit-export/1';
@@ -17,6 +29,14 @@ export interface StreamSummary {
   head_hash: string;
 }
 
+/** A global seal as an export carries it: the signed body and this tenant's proof against its tenants_root. */
+export interface ExportSeal {
+  body: SealBody;
+  signature: string;
+  key_id: string;
+  tenant_proof: TenantProof;
+}
+
 export interface ExportManifest {
   format: typeof EXPORT_FORMAT;
   tenant_id: string;
@@ -28,6 +48,18 @@ export interface ExportManifest {
   events: number;
   streams: Record<string, StreamSummary>;
   file_sha256: string;
+  /**
+   * Global seals covering the export (docs/audit-seals.md): for an unfiltered export every seal up
+   * to `position`, from seal 1; for a --from/--to window the seals whose ranges meet the exported
+   * events. Absent in exports made before seals existed.
+   */
+  seals?: ExportSeal[];
+  /** SPKI PEM of the key that signed the last seal (null: no seals). Trust it only after comparing it with the published key. */
+  seal_public_key?: string | null;
+  /** Every signing key the seals name (key rotation), by key id. */
+  seal_public_keys?: Record<string, string>;
+  /** Exported events after the last seal's range: not covered by any seal yet. */
+  unsealed_events?: number;
 }
 
 /**
@@ -44,6 +76,12 @@ export async function exportTenant(
   const streams: Record<string, StreamSummary> = {};
   let after: Checkpoint = START;
   let count = 0;
+  // Only events past the newest seal at the start can end up unsealed: remember just those positions.
+  const sealedAtStart = await lastSeal(database.db);
+  const unsealedFrom = sealedAtStart ? parseCheckpoint(sealedAtStart.body.to) : START;
+  const recent: Checkpoint[] = [];
+  let first: Checkpoint | undefined;
+  let lastExported: Checkpoint | undefined;
   for (;;) {
     const page = await readAllFrom(database.db, { after, limit: 5000 });
     if (page.length === 0) break;
@@ -53,6 +91,9 @@ export async function exportTenant(
       if (opts.to && e.recordedAt >= opts.to) continue;
       await write(`${canonicalJson(e)}\n`);
       count += 1;
+      first ??= checkpointOf(e);
+      lastExported = checkpointOf(e);
+      if (compareCheckpoints(e, unsealedFrom) > 0) recent.push(checkpointOf(e));
       const s = streams[e.streamId];
       if (!s) streams[e.streamId] = { first_position: e.streamPosition, last_position: e.streamPosition, count: 1, anchor_prev_hash: e.prevHash, head_hash: e.hash };
       else {
@@ -66,7 +107,49 @@ export async function exportTenant(
     after = { transactionId: last.transactionId, globalPosition: last.globalPosition };
   }
   progress(count);
-  return { format: EXPORT_FORMAT, tenant_id: opts.tenantId, from: opts.from ?? null, to: opts.to ?? null, position: `${after.transactionId}:${after.globalPosition}`, events: count, streams };
+  // A window carries the seals its events fall in; a whole export every seal up to its position.
+  const filtered = Boolean(opts.from || opts.to);
+  const meets = first && lastExported ? { first, last: lastExported } : undefined;
+  const sealed = filtered && !meets ? { seals: [], keys: {} } : await coveringSeals(database, opts.tenantId, { upTo: after, ...(filtered ? { meets } : {}) });
+  const lastSealed = sealed.seals.at(-1);
+  const lastTo = lastSealed ? parseCheckpoint(lastSealed.body.to) : undefined;
+  // Every exported event at or before unsealedFrom lies in a seal the export includes (seals only grow).
+  const unsealed = lastTo ? recent.filter((c) => compareCheckpoints(c, lastTo) > 0).length : count;
+  return {
+    format: EXPORT_FORMAT,
+    tenant_id: opts.tenantId,
+    from: opts.from ?? null,
+    to: opts.to ?? null,
+    position: `${after.transactionId}:${after.globalPosition}`,
+    events: count,
+    streams,
+    seals: sealed.seals,
+    seal_public_key: lastSealed ? (sealed.keys[lastSealed.body.key_id] ?? null) : null,
+    seal_public_keys: sealed.keys,
+    unsealed_events: unsealed,
+  };
+}
+
+/** The seals to carry, each reduced to its body, signature and this tenant's proof (the other tenants' entries are dropped here). */
+async function coveringSeals(
+  database: Database,
+  tenantId: string,
+  opts: { upTo: Checkpoint; meets?: { first: Checkpoint; last: Checkpoint } | undefined },
+): Promise<{ seals: ExportSeal[]; keys: Record<string, string> }> {
+  const seals: ExportSeal[] = [];
+  const keys: Record<string, string> = {};
+  for (;;) {
+    const page = await sealsForExport(database.db, { upTo: opts.upTo, ...(opts.meets ? { meets: opts.meets } : {}), afterSealNo: seals.at(-1)?.body.seal_no ?? 0, limit: 1000 });
+    for (const s of page) {
+      seals.push({ body: s.body, signature: s.signature, key_id: s.body.key_id, tenant_proof: proveTenant(s.tenants, tenantId) });
+      keys[s.body.key_id] ??= publicKeyPem(s.public_key);
+    }
+    if (page.length < 1000) return { seals, keys };
+  }
+}
+
+function publicKeyPem(rawBase64: string): string {
+  return parseSealPublicKey(rawBase64).export({ format: 'pem', type: 'spki' }).toString();
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -76,17 +159,43 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 export interface VerifyFinding {
-  readonly check: 'file_sha256' | 'parse' | 'order' | 'chain' | 'manifest_streams' | 'manifest_counts' | 'manifest_heads';
+  readonly check: 'file_sha256' | 'parse' | 'order' | 'chain' | 'manifest_streams' | 'manifest_counts' | 'manifest_heads' | 'seal';
   readonly detail: string;
   readonly event_id?: string;
   readonly stream_id?: string;
   readonly stream_position?: number;
   readonly line?: number;
+  readonly seal_no?: number;
 }
 
-/** Verify an export against its manifest, offline: file hash, commit order, hash chains, counts and heads. */
-export function verifyExport(lines: readonly string[], fileSha256: string, manifest: ExportManifest): VerifyFinding[] {
+export interface VerifyOptions {
+  /** The seal keys the auditor trusts (--public-key). Absent: the manifest's own keys, which prove nothing against whoever wrote the manifest. */
+  readonly trustedSealKeys?: readonly KeyObject[];
+}
+
+export interface SealReport {
+  readonly seals: number;
+  readonly last_seal_no: number | null;
+  readonly key_pinned: boolean;
+  /** Key ids the seals were checked against. */
+  readonly trusted_key_ids: readonly string[];
+  /** Exported events after the last seal: nothing vouches for their presence or order yet. */
+  readonly unsealed_events: number;
+}
+
+/** Verify an export against its manifest, offline: file hash, commit order, hash chains, counts and heads, and the global seals. */
+export function verifyExport(lines: readonly string[], fileSha256: string, manifest: ExportManifest, options: VerifyOptions = {}): VerifyFinding[] {
+  return verifyExportReport(lines, fileSha256, manifest, options).findings;
+}
+
+export function verifyExportReport(
+  lines: readonly string[],
+  fileSha256: string,
+  manifest: ExportManifest,
+  options: VerifyOptions = {},
+): { findings: VerifyFinding[]; seals: SealReport } {
   const findings: VerifyFinding[] = [];
+  const noSeals: SealReport = { seals: 0, last_seal_no: null, key_pinned: options.trustedSealKeys !== undefined, trusted_key_ids: [], unsealed_events: 0 };
   if (fileSha256 !== manifest.file_sha256) findings.push({ check: 'file_sha256', detail: `file SHA-256 ${fileSha256} differs from the manifest's ${manifest.file_sha256}` });
   const events: RecordedEvent[] = [];
   for (const [i, line] of lines.entries()) {
@@ -95,7 +204,7 @@ export function verifyExport(lines: readonly string[], fileSha256: string, manif
       events.push(JSON.parse(line) as RecordedEvent);
     } catch {
       findings.push({ check: 'parse', detail: `line ${i + 1} is not JSON`, line: i + 1 });
-      return findings;
+      return { findings, seals: noSeals };
     }
   }
   for (let i = 1; i < events.length; i++) {
@@ -124,5 +233,131 @@ export function verifyExport(lines: readonly string[], fileSha256: string, manif
   }
   for (const id of seen.keys()) if (!manifest.streams[id]) findings.push({ check: 'manifest_streams', detail: `stream ${id} is in the file but not in the manifest`, stream_id: id });
   if (events.length !== manifest.events) findings.push({ check: 'manifest_counts', detail: `${events.length} events in the file, ${manifest.events} in the manifest` });
-  return findings;
+  let seals = noSeals;
+  try {
+    const checked = verifySeals(events, manifest, options);
+    findings.push(...checked.findings);
+    seals = checked.report;
+  } catch (err) {
+    // Malformed positions or seal bodies: the seals cannot vouch for anything.
+    findings.push({ check: 'seal', detail: `the seals could not be checked: ${err instanceof Error ? err.message : String(err)}` });
+  }
+  return { findings, seals };
+}
+
+function trustedKeys(manifest: ExportManifest, options: VerifyOptions, findings: VerifyFinding[]): Map<string, KeyObject> {
+  const trusted = new Map<string, KeyObject>();
+  if (options.trustedSealKeys) {
+    for (const k of options.trustedSealKeys) trusted.set(keyIdOf(k), k);
+    return trusted;
+  }
+  for (const pem of new Set([manifest.seal_public_key, ...Object.values(manifest.seal_public_keys ?? {})])) {
+    if (!pem) continue;
+    try {
+      // The id comes from the key itself, never from the manifest's label for it.
+      const k = parseSealPublicKey(pem);
+      trusted.set(keyIdOf(k), k);
+    } catch (err) {
+      findings.push({ check: 'seal', detail: `a seal public key in the manifest is unusable: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+  return trusted;
+}
+
+/**
+ * The global-seal checks: each seal's signature (by a trusted key), the chain of seals, the
+ * tenant's proof against each seal's tenants_root and, for an unfiltered export, that the
+ * tenant's exported events inside each seal's range are exactly the sealed ones, in the sealed
+ * order (count and digest of their hashes). Positions and hashes come from the file as given.
+ */
+function verifySeals(events: readonly RecordedEvent[], manifest: ExportManifest, options: VerifyOptions): { findings: VerifyFinding[]; report: SealReport } {
+  const findings: VerifyFinding[] = [];
+  const seals = manifest.seals ?? [];
+  const trusted = trustedKeys(manifest, options, findings);
+  const pinned = options.trustedSealKeys !== undefined;
+  const unfiltered = manifest.from === null && manifest.to === null;
+  const exportEnd = parseCheckpoint(manifest.position);
+  const ranges = seals.map((s) => ({ from: parseCheckpoint(s.body.from), to: parseCheckpoint(s.body.to) }));
+
+  // The tenant's exported events per seal range, in file order (which the order check holds to commit order).
+  const found = seals.map(() => ({ digest: new HashListDigest(), first: undefined as RecordedEvent | undefined }));
+  let unsealed = 0;
+  const lastTo = ranges.at(-1)?.to;
+  for (const e of events) {
+    const at = checkpointOf(e);
+    if (!lastTo || compareCheckpoints(at, lastTo) > 0) {
+      unsealed += 1;
+      continue;
+    }
+    const i = sealIndexFor(ranges, at);
+    if (i === undefined) continue;
+    found[i]!.digest.add(e.hash);
+    found[i]!.first ??= e;
+  }
+
+  let prev: SealBody | undefined;
+  for (const [i, s] of seals.entries()) {
+    const b = s.body;
+    const seal = (detail: string, e?: RecordedEvent): VerifyFinding => ({
+      check: 'seal',
+      seal_no: b.seal_no,
+      detail,
+      ...(e ? { event_id: e.eventId, stream_id: e.streamId, stream_position: e.streamPosition } : {}),
+    });
+    const key = trusted.get(b.key_id);
+    if (b.key_id !== s.key_id) findings.push(seal(`seal ${b.seal_no}: its body names key ${b.key_id}, the manifest ${s.key_id}`));
+    if (!key) findings.push(seal(`seal ${b.seal_no} is signed with key ${b.key_id}, which is not ${pinned ? 'a pinned key' : 'in the manifest'} (trusted: ${[...trusted.keys()].join(', ') || 'none'})`));
+    else if (!verifySealSignature(b, s.signature, key)) findings.push(seal(`seal ${b.seal_no}: the signature does not verify (the seal body or signature was altered)`));
+    // Seal 1 opens the chain of an unfiltered export; a window starts wherever its first seal is.
+    if (i > 0 || unfiltered) for (const p of sealLinkProblems(prev, b)) findings.push(seal(p));
+    prev = b;
+    const proofOk = verifyTenantProof(b.tenants_root, manifest.tenant_id, s.tenant_proof);
+    if (!proofOk) findings.push(seal(`seal ${b.seal_no}: the tenant's entry and proof do not lead to the sealed tenants_root`));
+    if (!unfiltered) continue;
+    if (compareCheckpoints(ranges[i]!.to, exportEnd) > 0) {
+      findings.push(seal(`seal ${b.seal_no} ends at ${b.to}, after the export's position ${manifest.position}`));
+      continue;
+    }
+    if (!proofOk) continue;
+    const got = found[i]!;
+    const sealed = s.tenant_proof.entry;
+    const count = got.digest.count;
+    const digest = got.digest.digest();
+    if ((sealed?.count ?? 0) === count && (count === 0 || sealed?.digest === digest)) continue;
+    const what =
+      count === (sealed?.count ?? 0)
+        ? 'the same number of events, but not the sealed ones in the sealed order (edited, replaced or reordered)'
+        : count < (sealed?.count ?? 0)
+          ? `${(sealed?.count ?? 0) - count} event(s) fewer than sealed (dropped or moved out of the range)`
+          : `${count - (sealed?.count ?? 0)} event(s) more than sealed (added or moved into the range)`;
+    // With nothing sealed for the tenant in this range, the first exported event in it is the intruder.
+    findings.push(seal(`seal ${b.seal_no} (${b.from} .. ${b.to}): the export has ${count} event(s) of ${manifest.tenant_id} in the range, the seal ${sealed?.count ?? 0}: ${what}`, sealed ? undefined : got.first));
+  }
+  if (manifest.unsealed_events !== undefined && manifest.unsealed_events !== unsealed) {
+    findings.push({ check: 'manifest_counts', detail: `${unsealed} event(s) after the last seal in the file, ${manifest.unsealed_events} in the manifest` });
+  }
+  return {
+    findings,
+    report: {
+      seals: seals.length,
+      last_seal_no: seals.at(-1)?.body.seal_no ?? null,
+      key_pinned: pinned,
+      trusted_key_ids: [...trusted.keys()],
+      unsealed_events: unsealed,
+    },
+  };
+}
+
+/** Index of the seal whose range (from, to] holds `at`; ranges ascending and disjoint. */
+function sealIndexFor(ranges: readonly { from: Checkpoint; to: Checkpoint }[], at: Checkpoint): number | undefined {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = ranges[mid]!;
+    if (compareCheckpoints(at, r.to) > 0) lo = mid + 1;
+    else if (compareCheckpoints(at, r.from) <= 0) hi = mid - 1;
+    else return mid;
+  }
+  return undefined;
 }

@@ -43,8 +43,8 @@ void runCli(async () => {
     await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
     const manifest: ExportManifest = { ...summary, exported_at: new Date().toISOString(), file_sha256: await sha256File(out) };
     await writeFile(`${out}.manifest.json`, `${JSON.stringify(manifest, null, 2)}\n`);
-    if (flags.json) process.stdout.write(`${JSON.stringify({ ok: true, file: out, manifest: `${out}.manifest.json`, events: manifest.events, streams: Object.keys(manifest.streams).length, position: manifest.position, file_sha256: manifest.file_sha256 })}\n`);
-    else process.stdout.write(`exported ${manifest.events} events of ${tenant} in ${Object.keys(manifest.streams).length} streams to ${out} (manifest ${out}.manifest.json)\n`);
+    if (flags.json) process.stdout.write(`${JSON.stringify({ ok: true, file: out, manifest: `${out}.manifest.json`, events: manifest.events, streams: Object.keys(manifest.streams).length, position: manifest.position, file_sha256: manifest.file_sha256, seals: manifest.seals?.length ?? 0, unsealed_events: manifest.unsealed_events ?? manifest.events })}\n`);
+    else process.stdout.write(`exported ${manifest.events} events of ${tenant} in ${Object.keys(manifest.streams).length} streams to ${out} (manifest ${out}.manifest.json; ${manifest.seals?.length ?? 0} global seals, ${manifest.unsealed_events ?? manifest.events} events not sealed yet)\n`);
     return EXIT.ok;
   } finally {
     await release();

@@ -1,27 +1,72 @@
+import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type ExportManifest, EXPORT_FORMAT, sha256File, verifyExport } from '../audit/audit-export';
+import { keyIdOf, parseSealPublicKey } from '../../platform/config/seal-key';
+import { type ExportManifest, EXPORT_FORMAT, sha256File, verifyExportReport } from '../audit/audit-export';
 import { EXIT, runCli, UsageError } from './cli-support';
 
+const USAGE = 'usage: npm run -s audit:verify -- FILE [--public-key KEY_FILE]... [--json]';
+
 /**
- * `npm run -s audit:verify -- FILE [--json]`: offline, no database. Checks FILE against
- * FILE.manifest.json: file hash, commit order, every per-stream hash chain, counts and heads.
+ * `npm run -s audit:verify -- FILE [--public-key KEY_FILE]... [--json]`: offline, no database.
+ * Checks FILE against FILE.manifest.json: file hash, commit order, every per-stream hash chain,
+ * counts and heads, and the global seals (signatures, their chain, and that the tenant's events in
+ * each sealed range are exactly the sealed ones in the sealed order). --public-key pins the seal
+ * key(s) the auditor trusts (PEM or base64 as served by /v1/audit/public-key; repeat it for rotated
+ * keys); without it the manifest's own key is used and the output says so.
  * Names the first bad event. Exit 0 verified, 2 not verified, 1 usage or read errors.
  */
+function parseArgs(args: readonly string[]): { file: string; json: boolean; keyFiles: string[] } {
+  let json = false;
+  const keyFiles: string[] = [];
+  const files: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--json') json = true;
+    else if (a === '--public-key' || a.startsWith('--public-key=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
+      if (!v) throw new UsageError(`--public-key needs a file\n${USAGE}`);
+      keyFiles.push(v);
+    } else if (a.startsWith('--')) throw new UsageError(`unknown argument ${a}\n${USAGE}`);
+    else files.push(a);
+  }
+  if (files.length !== 1) throw new UsageError(USAGE);
+  return { file: files[0]!, json, keyFiles };
+}
+
+async function readKey(path: string): Promise<KeyObject> {
+  try {
+    return parseSealPublicKey(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--public-key ${path}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 void runCli(async () => {
-  const args = process.argv.slice(2);
-  const json = args.includes('--json');
-  const files = args.filter((a) => a !== '--json');
-  if (files.length !== 1 || files[0]!.startsWith('--')) throw new UsageError('usage: npm run -s audit:verify -- FILE [--json]');
-  const file = files[0]!;
+  const { file, json, keyFiles } = parseArgs(process.argv.slice(2));
+  const pinned = keyFiles.length > 0 ? await Promise.all(keyFiles.map(readKey)) : undefined;
   const manifest = JSON.parse(await readFile(`${file}.manifest.json`, 'utf8')) as ExportManifest;
   if (manifest.format !== EXPORT_FORMAT) throw new UsageError(`${file}.manifest.json is not an ${EXPORT_FORMAT} manifest`);
   const lines = (await readFile(file, 'utf8')).split('\n');
-  const findings = verifyExport(lines, await sha256File(file), manifest);
+  const { findings, seals } = verifyExportReport(lines, await sha256File(file), manifest, pinned ? { trustedSealKeys: pinned } : {});
   const ok = findings.length === 0;
-  if (json) process.stdout.write(`${JSON.stringify({ ok, file, tenant_id: manifest.tenant_id, events: manifest.events, position: manifest.position, findings }, null, 2)}\n`);
-  else {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ok, file, tenant_id: manifest.tenant_id, events: manifest.events, position: manifest.position, seals, findings }, null, 2)}\n`);
+  } else {
     process.stdout.write(ok ? `verified: ${manifest.events} events of ${manifest.tenant_id}, every hash chain intact\n` : `NOT VERIFIED (${findings.length} finding(s)):\n`);
-    for (const f of findings) process.stdout.write(`  ${f.check}: ${f.detail}${f.event_id ? ` [event ${f.event_id}, ${f.stream_id}#${f.stream_position}]` : ''}\n`);
+    for (const f of findings) {
+      process.stdout.write(`  ${f.check}: ${f.detail}${f.event_id ? ` [event ${f.event_id}, ${f.stream_id}#${f.stream_position}]` : ''}\n`);
+    }
+    process.stdout.write(sealSummary(seals, pinned));
   }
   return ok ? EXIT.ok : EXIT.gateFailed;
 });
+
+function sealSummary(s: { seals: number; last_seal_no: number | null; trusted_key_ids: readonly string[]; unsealed_events: number }, pinned: KeyObject[] | undefined): string {
+  const lines: string[] = [];
+  if (s.seals === 0) lines.push('seals: none in the manifest (no event of this export is covered by a global seal)');
+  else lines.push(`seals: ${s.seals} checked (up to seal ${s.last_seal_no}), against key(s) ${s.trusted_key_ids.join(', ')}`);
+  if (pinned) lines.push(`seal key pinned: ${pinned.map(keyIdOf).join(', ')}`);
+  else if (s.seals > 0) lines.push('WARNING: seal key NOT pinned (--public-key): the seals were checked against the key in the manifest, which whoever produced the export could have replaced');
+  if (s.unsealed_events > 0) lines.push(`${s.unsealed_events} event(s) after the last seal are not covered by a seal yet`);
+  return `${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { z } from 'zod';
+import { parseSealPrivateKey } from './seal-key';
 
 /**
  * The typed configuration, parsed once at boot from the environment.
@@ -47,6 +48,11 @@ export interface AppConfig {
     readonly trustProxy: boolean | number | string;
     readonly bodyLimit: string;
     readonly commandWaitMs: number;
+  };
+  readonly audit: {
+    /** PKCS#8 PEM of the Ed25519 seal-signing key; absent means read or create `dataDir/audit-seal-key.pem`. */
+    readonly sealPrivateKeyPem: string | undefined;
+    readonly sealIntervalMs: number;
   };
 }
 
@@ -143,6 +149,17 @@ const envSchema = z.object({
     ctx.addIssue({ code: 'custom', message: 'must be false, true, a hop count, loopback/linklocal/uniquelocal, or comma-separated addresses/CIDRs' });
     return z.NEVER;
   }),
+  AUDIT_SEAL_PRIVATE_KEY: optionalNonEmpty.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    try {
+      // Normalised to PEM so the rest of the service sees one form; the message never echoes the key.
+      return parseSealPrivateKey(v).export({ format: 'pem', type: 'pkcs8' }).toString();
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'must be an Ed25519 PKCS#8 private key' });
+      return z.NEVER;
+    }
+  }),
+  AUDIT_SEAL_INTERVAL_MS: intIn(1000, 86_400_000, 60_000),
 });
 
 /** Parse the environment into the typed config; throws ConfigError listing every bad variable. */
@@ -193,6 +210,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       trustProxy: e.TRUST_PROXY,
       bodyLimit: e.HTTP_BODY_LIMIT ?? '1mb',
       commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
+    },
+    audit: {
+      sealPrivateKeyPem: e.AUDIT_SEAL_PRIVATE_KEY,
+      sealIntervalMs: e.AUDIT_SEAL_INTERVAL_MS,
     },
   };
 }

@@ -264,6 +264,33 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE UNIQUE INDEX proj_rebuilds_one_running ON proj_rebuilds (projection) WHERE status = 'running'`.execute(db);
     },
   },
+  '0008_audit_seals': {
+    async up(db: Kysely<unknown>) {
+      // Global seals (docs/audit-seals.md): signed checkpoints over consecutive ranges of the log
+      // in commit order, (from, to]. seal_no is dense (1, 2, 3...): the primary key refuses a second
+      // seal with the same number. Like es_events, the table is append-only by convention (no trigger).
+      await sql`
+        CREATE TABLE es_seals (
+          seal_no bigint PRIMARY KEY CHECK (seal_no >= 1),
+          from_transaction_id xid8 NOT NULL,
+          from_global_position bigint NOT NULL,
+          to_transaction_id xid8 NOT NULL,
+          to_global_position bigint NOT NULL,
+          event_count integer NOT NULL CHECK (event_count >= 1),
+          range_digest text NOT NULL,
+          tenants jsonb NOT NULL,
+          tenants_root text NOT NULL,
+          prev_seal_hash text NOT NULL,
+          seal_hash text NOT NULL UNIQUE,
+          signature text NOT NULL,
+          key_id text NOT NULL,
+          public_key text NOT NULL,
+          sealed_at timestamptz NOT NULL
+        )`.execute(db);
+      // Exports look seals up by the end of their range.
+      await sql`CREATE INDEX es_seals_to ON es_seals (to_transaction_id, to_global_position)`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

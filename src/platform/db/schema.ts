@@ -170,4 +170,24 @@ export interface DB {
   rm_projects: RmProjectsTable;
   rm_api_keys: RmApiKeysTable;
   api_key_usage: ApiKeyUsageTable;
+  es_seals: EsSealsTable;
+}
+
+/** Global seals (migration 0008). `tenants`: {tenant id or "(global)": {count, digest}}. */
+export interface EsSealsTable {
+  seal_no: number;
+  from_transaction_id: string;
+  from_global_position: number;
+  to_transaction_id: string;
+  to_global_position: number;
+  event_count: number;
+  range_digest: string;
+  tenants: ColumnType<unknown, string, never>;
+  tenants_root: string;
+  prev_seal_hash: string;
+  seal_hash: string;
+  signature: string;
+  key_id: string;
+  public_key: string;
+  sealed_at: ColumnType<Date, string, never>;
 }
