@@ -2,6 +2,7 @@ import type { EventContext } from '../../src/control-plane/shared/decider';
 import {
   evolve,
   NO_TENANT,
+  TENANT_EVENT_TYPES,
   tenantDecider,
   type TenantCreated,
   type TenantEvent,
@@ -260,5 +261,101 @@ describe('tenant evolve', () => {
   it('folds a full history to the expected final state', () => {
     const s = tenantOf(foldEvents(tenantDecider, [created, suspended, reactivated, { type: 'TenantUpdated', data: { tenant_id: 'acme', display_name: 'Z' } }]));
     expect(s).toMatchObject({ status: 'active', display_name: 'Z', suspended_at: null, suspension_reason: null });
+  });
+});
+
+describe('perf tenants: TearDownPerfTenant', () => {
+  const perfCreated: TenantCreated = {
+    type: 'TenantCreated',
+    data: { tenant_id: 'perf-1a2b', display_name: 'perf run', tier: 'enterprise', metadata: { purpose: 'perf', run_id: 'r1' } },
+  };
+  const removed = { memory_nodes: 40, memory_commits: 40, telemetry_rollups: 2 };
+  const nothing = { memory_nodes: 0, memory_commits: 0, telemetry_rollups: 0 };
+  const tornDown: TenantEvent = { type: 'PerfTenantTornDown', data: { tenant_id: 'perf-1a2b', reason: 'run finished', removed } };
+
+  it('tears down a tenant created for perf, recording what was removed', () => {
+    given([perfCreated])
+      .when({ type: 'TearDownPerfTenant', tenant_id: 'perf-1a2b', reason: 'run finished', removed })
+      .then([{ type: 'PerfTenantTornDown', data: { tenant_id: 'perf-1a2b', reason: 'run finished', removed } }]);
+  });
+
+  it('refuses a normal tenant with tenant_not_perf', () => {
+    const err = given([created]).when({ type: 'TearDownPerfTenant', tenant_id: 'acme', reason: null, removed: nothing }).thenThrows('tenant_not_perf');
+    expect(err.details).toMatchObject({ tenant_id: 'acme' });
+  });
+
+  it('refuses a normal tenant even when its metadata says purpose perf', () => {
+    const acmePerfish: TenantCreated = { type: 'TenantCreated', data: { ...created.data, metadata: { purpose: 'perf' } } };
+    given([acmePerfish]).when({ type: 'TearDownPerfTenant', tenant_id: 'acme', reason: null, removed: nothing }).thenThrows('tenant_not_perf');
+  });
+
+  it('refuses a perf- tenant created without the marker', () => {
+    const unmarked: TenantCreated = { type: 'TenantCreated', data: { ...perfCreated.data, metadata: {} } };
+    given([unmarked]).when({ type: 'TearDownPerfTenant', tenant_id: 'perf-1a2b', reason: null, removed: nothing }).thenThrows('tenant_not_perf');
+  });
+
+  it('refuses a tenant that does not exist with tenant_not_found', () => {
+    given([]).when({ type: 'TearDownPerfTenant', tenant_id: 'perf-1a2b', reason: null, removed: nothing }).thenThrows('tenant_not_found');
+  });
+
+  it('is safe to repeat: nothing left means no event; late rows are swept and recorded', () => {
+    given([perfCreated, tornDown]).when({ type: 'TearDownPerfTenant', tenant_id: 'perf-1a2b', reason: 'retry', removed: nothing }).then([]);
+    const late = { memory_nodes: 0, memory_commits: 0, telemetry_rollups: 1 };
+    given([perfCreated, tornDown])
+      .when({ type: 'TearDownPerfTenant', tenant_id: 'perf-1a2b', reason: 'retry', removed: late })
+      .then([{ type: 'PerfTenantTornDown', data: { tenant_id: 'perf-1a2b', reason: 'retry', removed: late } }]);
+  });
+
+  it('a torn-down tenant cannot be reactivated, suspended, updated or re-tiered', () => {
+    given([perfCreated, tornDown]).when({ type: 'ReactivateTenant', tenant_id: 'perf-1a2b', reason: null }).thenThrows('tenant_torn_down');
+    given([perfCreated, tornDown]).when({ type: 'SuspendTenant', tenant_id: 'perf-1a2b', reason: null }).thenThrows('tenant_torn_down');
+    given([perfCreated, tornDown]).when({ type: 'UpdateTenant', tenant_id: 'perf-1a2b', display_name: 'again' }).thenThrows('tenant_torn_down');
+    given([perfCreated, tornDown]).when({ type: 'ChangeTenantTier', tenant_id: 'perf-1a2b', tier: 'starter' }).thenThrows('tenant_torn_down');
+  });
+
+  it('tears down a perf tenant that was suspended first', () => {
+    given([perfCreated, { type: 'TenantSuspended', data: { tenant_id: 'perf-1a2b', reason: 'paused' } }])
+      .when({ type: 'TearDownPerfTenant', tenant_id: 'perf-1a2b', reason: null, removed: nothing })
+      .then([{ type: 'PerfTenantTornDown', data: { tenant_id: 'perf-1a2b', reason: null, removed: nothing } }]);
+  });
+
+  it('keeps the perf marker fixed after creation', () => {
+    const unmarked: TenantCreated = { type: 'TenantCreated', data: { ...perfCreated.data, metadata: {} } };
+    // Adding the marker later would make the tenant's data deletable: refused.
+    given([unmarked]).when({ type: 'UpdateTenant', tenant_id: 'perf-1a2b', metadata: { purpose: 'perf' } }).thenThrows('validation_failed');
+    // Removing it from a perf tenant: refused too.
+    given([perfCreated]).when({ type: 'UpdateTenant', tenant_id: 'perf-1a2b', metadata: { run_id: 'r1' } }).thenThrows('validation_failed');
+    // Other metadata changes of a perf tenant, and "purpose" on a normal tenant, are ordinary updates.
+    given([perfCreated])
+      .when({ type: 'UpdateTenant', tenant_id: 'perf-1a2b', metadata: { purpose: 'perf', run_id: 'r2' } })
+      .then([{ type: 'TenantUpdated', data: { tenant_id: 'perf-1a2b', metadata: { purpose: 'perf', run_id: 'r2' } } }]);
+    given([created])
+      .when({ type: 'UpdateTenant', tenant_id: 'acme', metadata: { purpose: 'perf' } })
+      .then([{ type: 'TenantUpdated', data: { tenant_id: 'acme', metadata: { purpose: 'perf' } } }]);
+  });
+
+  it('reserves the torn-down metadata key for the teardown', () => {
+    given([]).when({ type: 'CreateTenant', tenant_id: 'perf-1a2b', display_name: 'x', tier: 'starter', metadata: { purpose: 'perf', perf_torn_down_at: 'now' } }).thenThrows('validation_failed');
+    given([created]).when({ type: 'UpdateTenant', tenant_id: 'acme', metadata: { perf_torn_down_at: 'now' } }).thenThrows('validation_failed');
+  });
+
+  it('evolve closes the tenant: suspended, reason, and the torn-down time in its metadata (the first teardown time stays)', () => {
+    let s = evolve(NO_TENANT, perfCreated, at('2026-01-01T00:00:00.000Z'));
+    s = evolve(s, tornDown, at('2026-01-01T00:05:00.000Z', 'op_gate'));
+    expect(tenantOf(s)).toMatchObject({
+      status: 'suspended',
+      suspended_at: '2026-01-01T00:05:00.000Z',
+      suspension_reason: 'perf teardown: run finished',
+      metadata: { purpose: 'perf', run_id: 'r1', perf_torn_down_at: '2026-01-01T00:05:00.000Z' },
+      updated_at: '2026-01-01T00:05:00.000Z',
+    });
+    const again = tenantOf(evolve(s, { type: 'PerfTenantTornDown', data: { tenant_id: 'perf-1a2b', reason: 'sweep', removed: { telemetry_rollups: 1 } } }, at('2026-01-01T00:06:00.000Z')));
+    expect(again).toMatchObject({ suspended_at: '2026-01-01T00:05:00.000Z', suspension_reason: 'perf teardown: run finished', updated_at: '2026-01-01T00:06:00.000Z' });
+    expect(again.metadata).toMatchObject({ perf_torn_down_at: '2026-01-01T00:05:00.000Z' });
+    expect(again).not.toBe(s);
+  });
+
+  it('the tenants projection handles PerfTenantTornDown', () => {
+    expect(TENANT_EVENT_TYPES).toContain('PerfTenantTornDown');
   });
 });

@@ -14,7 +14,7 @@ void runCli(async () => {
   try {
     const checks = await runCrossTenantChecks(database);
     const summary = summarise('cross_tenant', checks, strict, { check_set: 'cross_tenant', database: database.target });
-    return await reportGate(summary, { json: flags.json, out: typeof flags.values.out === 'string' ? flags.values.out : undefined, title: 'cross-tenant consistency' });
+    return await reportGate(summary, { json: flags.json, out: typeof flags.values.out === 'string' ? flags.values.out : undefined, title: 'cross-tenant consistency', record: { database, command: 'job:consistency-check:cross-tenant' } });
   } finally {
     await release();
   }

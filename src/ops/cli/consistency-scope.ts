@@ -49,7 +49,7 @@ void runCli(async () => {
       filter: { tenant_id: tenantId ?? null, scope: scope ?? null },
       options: { max_attempts: maxAttempts, claim_timeout_ms: claimTimeoutMs },
     });
-    return await reportGate(summary, { json: flags.json, out: typeof flags.values.out === 'string' ? flags.values.out : undefined, title: 'scope consistency' });
+    return await reportGate(summary, { json: flags.json, out: typeof flags.values.out === 'string' ? flags.values.out : undefined, title: 'scope consistency', record: { database, command: 'job:consistency-check:scope' } });
   } finally {
     await release();
   }

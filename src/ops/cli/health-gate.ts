@@ -80,7 +80,7 @@ void runCli(async () => {
       thresholds,
       options: { max_attempts: maxAttempts, claim_timeout_ms: claimTimeoutMs },
     });
-    return await reportGate(summary, { json: flags.json, out: typeof v.out === 'string' ? v.out : undefined, title: 'health gate' });
+    return await reportGate(summary, { json: flags.json, out: typeof v.out === 'string' ? v.out : undefined, title: 'health gate', record: { database, command: 'job:health-gate' } });
   } finally {
     await release();
   }

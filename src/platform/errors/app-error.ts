@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'tenant_already_suspended',
   'tenant_not_suspended',
   'tenant_suspended',
+  'tenant_not_perf',
+  'tenant_torn_down',
   'project_not_found',
   'project_already_exists',
   'project_archived',

@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { CheckResult } from '../checks/check-result';
+import {
+  authRequired,
+  cliDeploymentId,
+  clockSkew,
+  databaseMatchesServer,
+  databaseReachable,
+  deadLetters,
+  embeddingProviderReal,
+  eventStoreRoundTrip,
+  fetchRuntime,
+  keyPepperPolicy,
+  migrationsCurrent,
+  ownersNotBootstrapOnly,
+  projectionsCaughtUp,
+  rateLimitsEnforced,
+  runtimeFacts,
+  serverReady,
+} from '../preflight/checks';
+import { gateRunCheck, runGateCli, writeGateSummary } from '../preflight/run-gate';
+import { EXIT, parseFlags, runCli, UsageError } from './cli-support';
+import { reportGate, summarise } from './gate-report';
+import { PgDatabase } from '../../platform/db/pg-database';
+
+const HELP = `usage: npm run -s preflight:hosted -- [--run-gates] [--skip-build] [--strict-warnings] [--json] [--out DIR]
+         [--database-url URL] [--base-url URL] [--max-clock-skew-ms 1000] [--max-dead-letters 0]
+         [--stale-ms 30000] [--max-projection-lag-ms 30000] [--timeout-ms 5000] [--perf-requests N]
+  Targets a running deployment: --database-url (or DATABASE_URL, PostgreSQL) and --base-url (or
+  AIONIS_BASE_URL), with an operator token in AIONIS_ADMIN_TOKEN (any role; never on the command line).
+  --run-gates also runs gate:core:prod, job:consistency-check:cross-tenant --strict-warnings and
+  job:health-gate --strict-warnings --consistency-check-set scope (--skip-build and --perf-requests
+  are passed to gate:core:prod). Exit 0 pass, 2 a failed check, 1 usage or runtime error.`;
+
+function numberFlag(values: Record<string, string | boolean>, name: string, dflt: number, min = 0): number {
+  const raw = values[name];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}`);
+  return n;
+}
+
+/**
+ * `npm run -s preflight:hosted`: is this deployment fit for hosted traffic? Checks the deployment
+ * itself (its database and the running server's effective configuration), never this shell's
+ * environment beyond where to find the deployment. Read-only on business data: it writes only
+ * operational events, the event-store probe (one PreflightProbeRecorded event on its own
+ * preflight-<uuid> stream) and the record of its run (GateRunRecorded on `gate-runs`).
+ */
+void runCli(async () => {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  const flags = parseFlags(argv, {
+    'run-gates': 'bool',
+    'skip-build': 'bool',
+    'strict-warnings': 'bool',
+    out: 'string',
+    'base-url': 'string',
+    'max-clock-skew-ms': 'string',
+    'max-dead-letters': 'string',
+    'stale-ms': 'string',
+    'max-projection-lag-ms': 'string',
+    'timeout-ms': 'string',
+    'perf-requests': 'string',
+  });
+  const v = flags.values;
+  const strict = v['strict-warnings'] === true;
+  const out = typeof v.out === 'string' ? v.out : undefined;
+  const baseUrl = (typeof v['base-url'] === 'string' ? v['base-url'] : process.env.AIONIS_BASE_URL)?.trim();
+  const adminToken = process.env.AIONIS_ADMIN_TOKEN?.trim();
+  const maxSkewMs = numberFlag(v, 'max-clock-skew-ms', 1000);
+  const maxDeadLetters = numberFlag(v, 'max-dead-letters', 0);
+  const staleMs = numberFlag(v, 'stale-ms', 30_000, 1);
+  const maxLagMs = numberFlag(v, 'max-projection-lag-ms', 30_000, 0);
+  const timeoutMs = numberFlag(v, 'timeout-ms', 5000, 1);
+  const perfRequests = v['perf-requests'] === undefined ? undefined : String(numberFlag(v, 'perf-requests', 0, 1));
+  if (!flags.databaseUrl) throw new UsageError('give --database-url or DATABASE_URL (the deployment\'s PostgreSQL; an embedded deployment cannot be checked while it runs)');
+  if (!/^postgres(ql)?:\/\//.test(flags.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+  if (!baseUrl) throw new UsageError('give --base-url or AIONIS_BASE_URL (the running server, e.g. http://127.0.0.1:3000)');
+  if (!/^https?:\/\/\S+$/.test(baseUrl)) throw new UsageError('--base-url must be an http(s) URL');
+  if (!adminToken) throw new UsageError('set AIONIS_ADMIN_TOKEN to an operator token of the deployment (any role; the runtime facts need one)');
+  if ((v['skip-build'] === true || perfRequests !== undefined) && v['run-gates'] !== true) throw new UsageError('--skip-build and --perf-requests only apply with --run-gates');
+
+  const runId = randomUUID();
+  const database = new PgDatabase({ url: flags.databaseUrl, poolSize: 4, applicationName: 'aionis-preflight' });
+  const checks: CheckResult[] = [];
+  const gates: Record<string, unknown> = {};
+  try {
+    const reachable = await databaseReachable(database, timeoutMs);
+    checks.push(reachable);
+    if (reachable.pass) {
+      checks.push(await migrationsCurrent(database));
+      checks.push(await eventStoreRoundTrip(database, runId, timeoutMs));
+      checks.push(await projectionsCaughtUp(database, staleMs, maxLagMs));
+      checks.push(...(await deadLetters(database, maxDeadLetters)));
+    } else {
+      for (const name of ['migrations_current', 'event_store_round_trip', 'projections_caught_up', 'projection_dead_letters', 'outbox_dead_letters']) {
+        checks.push({ name, severity: 'error', pass: false, count: 1, sample: [], detail: 'not checked: the database is not reachable' });
+      }
+    }
+    checks.push(await serverReady(baseUrl, timeoutMs));
+    const runtime = await fetchRuntime(baseUrl, adminToken, timeoutMs);
+    checks.push(runtimeFacts(runtime));
+    checks.push(databaseMatchesServer(runtime, reachable.pass ? await cliDeploymentId(database) : null));
+    checks.push(await authRequired(baseUrl, timeoutMs));
+    checks.push(keyPepperPolicy(runtime));
+    checks.push(ownersNotBootstrapOnly(runtime));
+    checks.push(rateLimitsEnforced(runtime));
+    checks.push(embeddingProviderReal(runtime));
+    checks.push(reachable.pass ? await clockSkew(database, baseUrl, adminToken, maxSkewMs, timeoutMs) : { name: 'clock_skew', severity: 'error', pass: false, count: 1, sample: [], detail: 'not checked: the database is not reachable' });
+
+    if (v['run-gates'] === true) {
+      // The gates read DATABASE_URL from their environment (not argv: a password never shows in `ps`).
+      const env = { ...process.env, DATABASE_URL: flags.databaseUrl, AIONIS_BASE_URL: baseUrl, AIONIS_ADMIN_TOKEN: adminToken };
+      const runs: [check: string, cli: string, args: string[]][] = [
+        ['gate_core_prod', 'gate-core-prod', [...(v['skip-build'] === true ? ['--skip-build'] : []), ...(perfRequests ? ['--requests', perfRequests] : []), ...(out ? ['--out', join(out, 'gate-core-prod')] : [])]],
+        ['gate_consistency_cross_tenant', 'consistency-cross-tenant', ['--strict-warnings']],
+        ['gate_health_scope', 'health-gate', ['--strict-warnings', '--consistency-check-set', 'scope']],
+      ];
+      for (const [name, cli, args] of runs) {
+        const r = await runGateCli(cli, args, { env, timeoutMs: 30 * 60_000 });
+        checks.push(gateRunCheck(name, cli, r));
+        gates[cli] = { exit_code: r.run.exitCode, ok: r.summary?.ok ?? false, failing: r.summary?.failing ?? null, duration_ms: r.run.durationMs, summary_file: out ? join(out, cli, 'summary.json') : null };
+        await writeGateSummary(out, cli, r);
+      }
+    }
+
+    const summary = summarise('preflight', checks, strict, {
+      run_id: runId,
+      target: { database: database.target, base_url: baseUrl },
+      mode: { run_gates: v['run-gates'] === true, skip_build: v['skip-build'] === true, strict_warnings: strict },
+      thresholds: { max_clock_skew_ms: maxSkewMs, max_dead_letters: maxDeadLetters, stale_ms: staleMs, max_projection_lag_ms: maxLagMs },
+      runtime: runtime.facts,
+      ...(v['run-gates'] === true ? { gates } : {}),
+    });
+    // Recorded in the log (stream gate-runs) for the weekly governance report, when the database answers.
+    return await reportGate(summary, { json: flags.json, out, title: 'preflight:hosted', record: reachable.pass ? { database, command: 'preflight:hosted' } : undefined });
+  } finally {
+    await database.close();
+  }
+});

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { ControlPlaneModule } from '../control-plane/control-plane.module';
+import { PerfTeardownController } from '../control-plane/tenants/perf-teardown.controller';
+import { PENDING_WRITES, type PendingWrites, TearDownPerfTenantHandler } from '../control-plane/tenants/perf-teardown';
+import { KeyVerifier } from '../control-plane/api-keys/key-verifier';
+import { DataPlaneModule } from '../data-plane/data-plane.module';
+import { TelemetryRecorder } from '../data-plane/telemetry/telemetry-recorder';
+import { RuntimeController } from './runtime.controller';
+
+/**
+ * Operations endpoints that need both planes: the runtime facts preflight reads, and the perf
+ * tenant teardown (a tenant command that also removes the tenant's data-plane rows, after flushing
+ * this instance's buffered telemetry and key-usage rows).
+ */
+@Module({
+  imports: [ControlPlaneModule, DataPlaneModule],
+  controllers: [RuntimeController, PerfTeardownController],
+  providers: [
+    TearDownPerfTenantHandler,
+    {
+      provide: PENDING_WRITES,
+      useFactory: (telemetry: TelemetryRecorder, keys: KeyVerifier): PendingWrites[] => [{ flush: () => telemetry.flush() }, { flush: () => keys.flushUsage() }],
+      inject: [TelemetryRecorder, KeyVerifier],
+    },
+  ],
+})
+export class OpsModule {}

@@ -1,0 +1,62 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sql, type Kysely } from 'kysely';
+import { BOOTSTRAP_OPERATOR_ID } from '../../control-plane/operators/bootstrap';
+import { operatorStreamId } from '../../control-plane/shared/ids';
+import type { DB } from '../../platform/db/schema';
+import type { PepperProblem } from './pepper-policy';
+
+/**
+ * What `GET /v1/admin/ops/runtime` answers: the server's EFFECTIVE configuration and state, as
+ * the running process sees it (never the caller's shell). No secret values, only verdicts.
+ */
+export interface RuntimeFacts {
+  readonly version: string;
+  readonly roles: readonly string[];
+  readonly database: {
+    readonly kind: 'pg' | 'pglite';
+    /** Id of the deployment's first event (the bootstrap owner's creation): the same database answers the same id. */
+    readonly deployment_id: string | null;
+    readonly migrations_current: boolean;
+    readonly pending_migrations: readonly string[];
+  };
+  readonly pepper: { readonly source: 'env' | 'data_dir_existing' | 'data_dir_generated'; readonly meets_policy: boolean; readonly problems: readonly PepperProblem[] };
+  readonly auth: { readonly admin: 'operator_credentials'; readonly api_keys: 'required' };
+  readonly rate_limits: { readonly enforced: boolean; readonly store: 'database'; readonly endpoint_classes: readonly string[] };
+  readonly embeddings: { readonly provider: string; readonly model: string; readonly placeholder: boolean };
+  readonly owners: { readonly active_owner_ids: readonly string[]; readonly only_bootstrap: boolean };
+  readonly server_time: string;
+}
+
+/**
+ * The deployment's identity as stored in its database: the event id of the bootstrap owner's
+ * creation (written once, on first start). null on a database no service has started on.
+ */
+export async function deploymentId(db: Kysely<DB>): Promise<string | null> {
+  const r = await sql<{ event_id: string }>`
+    SELECT event_id::text AS event_id FROM es_events WHERE stream_id = ${operatorStreamId(BOOTSTRAP_OPERATOR_ID)} AND stream_position = 1`.execute(db);
+  return r.rows[0]?.event_id ?? null;
+}
+
+/** The directory of this project's package.json, walking up from here (works from src/ and from dist/src/). */
+export function repoRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 8; i++) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'aionis-hosted') return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the aionis-hosted package.json above this file');
+}
+
+let cachedVersion: string | undefined;
+export function serviceVersion(): string {
+  if (cachedVersion === undefined) {
+    try {
+      cachedVersion = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    } catch {
+      cachedVersion = 'unknown';
+    }
+  }
+  return cachedVersion;
+}

@@ -1,0 +1,55 @@
+import { Controller, Get, Inject, Res, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AdminAuthGuard } from '../control-plane/operators/admin-auth.guard';
+import { OperatorsRepository } from '../control-plane/operators/operators.repository';
+import { EMBEDDING_PROVIDER, type EmbeddingProvider } from '../data-plane/embeddings/embedding-provider';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { SECRETS, type Secrets } from '../platform/config/secrets';
+import { DATABASE, type Database } from '../platform/db/database';
+import { pendingMigrations } from '../platform/db/migrations';
+import { pepperPolicy } from './preflight/pepper-policy';
+import { deploymentId, type RuntimeFacts, serviceVersion } from './preflight/runtime-facts';
+
+/**
+ * `GET /v1/admin/ops/runtime`: the facts preflight checks, as this server process has them
+ * (effective configuration, not anyone's shell). Every role may read it. Secrets appear only as
+ * verdicts: the pepper's source and whether it meets the policy, never its value or length.
+ */
+@ApiTags('operations')
+@ApiBearerAuth()
+@Controller('v1/admin/ops')
+@UseGuards(AdminAuthGuard)
+export class RuntimeController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SECRETS) private readonly secrets: Secrets,
+    @Inject(DATABASE) private readonly database: Database,
+    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
+    private readonly operators: OperatorsRepository,
+  ) {}
+
+  @Get('runtime')
+  @ApiOperation({ summary: "The server's effective configuration and state, for preflight (every role; no secret values)" })
+  async runtime(@Res({ passthrough: true }) res: Response): Promise<RuntimeFacts> {
+    res.setHeader('Cache-Control', 'no-store');
+    const pending = await pendingMigrations(this.database.db);
+    const owners = await this.operators.list({ role: 'owner', status: 'active', limit: 200 });
+    const verdict = pepperPolicy(this.secrets.keyPepper);
+    const model = this.embeddings.model;
+    const provider = model.includes(':') ? model.slice(0, model.indexOf(':')) : this.config.embeddings.provider;
+    return {
+      version: serviceVersion(),
+      roles: [...this.config.roles],
+      database: { kind: this.database.kind, deployment_id: await deploymentId(this.database.db), migrations_current: pending.length === 0, pending_migrations: pending },
+      pepper: { source: this.secrets.keyPepperSource, meets_policy: verdict.meets_policy, problems: verdict.problems },
+      auth: { admin: 'operator_credentials', api_keys: 'required' },
+      // Token buckets in the database (rate_limit_buckets), enforced on every memory request; there is no switch to turn them off.
+      rate_limits: { enforced: true, store: 'database', endpoint_classes: ['write', 'recall'] },
+      // The local provider hashes n-grams: a placeholder with no semantic recall.
+      embeddings: { provider, model, placeholder: provider === 'local' },
+      owners: { active_owner_ids: owners.map((o) => o.operator_id), only_bootstrap: owners.length > 0 && owners.every((o) => o.bootstrap) },
+      server_time: new Date().toISOString(),
+    };
+  }
+}
