@@ -1,7 +1,9 @@
 import { BlockList, isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
 import { sql } from 'kysely';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { DATABASE, type Database } from '../../platform/db/database';
 import { METRICS, type Metrics } from '../../platform/telemetry/metrics';
@@ -74,19 +76,34 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
   private generation = 0;
   private readonly failures: Counter;
   private readonly successes: Counter;
+  private readonly instanceId = `${hostname()}:${process.pid}`;
+  private propagationCursor = 0;
+  /** Changes recorded before this instance started are not its to measure. */
+  private measuringSince = new Date().toISOString();
+  private propagationRunning = false;
+  private propagationPending = false;
 
   constructor(
     @Inject(DATABASE) private readonly database: Database,
     @Inject(SECRETS) private readonly secrets: Secrets,
     @Inject(METRICS) metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.failures = metrics.meter.createCounter('aionis_api_key_rejections', { description: 'API keys refused, by reason (never told to the caller)' });
     this.successes = metrics.meter.createCounter('aionis_api_key_verifications', { description: 'API keys accepted' });
   }
 
   async onModuleInit(): Promise<void> {
+    const measure = this.config.roles.has('api');
+    if (measure) {
+      const r = await sql<{ gp: number | null; now: Date }>`
+        SELECT (SELECT last_global_position FROM proj_checkpoints WHERE projection = 'api_keys') AS gp, clock_timestamp() AS now`.execute(this.database.db);
+      this.propagationCursor = Number(r.rows[0]?.gp ?? 0);
+      this.measuringSince = new Date(r.rows[0]?.now ?? Date.now()).toISOString();
+    }
     this.unlisten = await this.database.listen('aionis_projection_progress', (projection) => {
       if (INVALIDATING.has(projection)) this.flush();
+      if (measure && projection === 'api_keys') void this.recordPropagation();
     });
     this.flushTimer = setInterval(() => void this.flushUsage(), USAGE_FLUSH_MS);
     this.flushTimer.unref();
@@ -102,6 +119,40 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
   flush(): void {
     this.generation += 1;
     this.cache.clear();
+  }
+
+  /**
+   * Measured propagation (for the governance report): when this API instance dropped its cache
+   * after each key revocation or rotation the api_keys projection has applied, on the database
+   * clock, next to the event's own time. One sample per event and instance; never blocks a request.
+   */
+  private async recordPropagation(): Promise<void> {
+    if (this.propagationRunning) {
+      this.propagationPending = true;
+      return;
+    }
+    this.propagationRunning = true;
+    try {
+      do {
+        this.propagationPending = false;
+        // Commit order may differ from position order among concurrent transactions: look back a
+        // little below the cursor and let the primary key drop what was already recorded.
+        const r = await sql<{ gp: number }>`
+          INSERT INTO key_propagation_samples (event_global_position, event_id, key_id, change, instance_id, event_recorded_at, observed_at)
+          SELECT e.global_position, e.event_id, e.data->>'key_id', e.type, ${this.instanceId}, e.recorded_at, clock_timestamp()
+          FROM es_events e JOIN proj_checkpoints c ON c.projection = 'api_keys'
+          WHERE e.global_position > ${Math.max(0, this.propagationCursor - 1000)}
+            AND e.type IN ('ApiKeyRevoked', 'ApiKeyRotated') AND e.recorded_at >= ${this.measuringSince}::timestamptz
+            AND (e.transaction_id, e.global_position) <= (c.last_transaction_id, c.last_global_position)
+          ON CONFLICT DO NOTHING
+          RETURNING event_global_position AS gp`.execute(this.database.db);
+        for (const row of r.rows) this.propagationCursor = Math.max(this.propagationCursor, Number(row.gp));
+      } while (this.propagationPending);
+    } catch (err) {
+      this.logger.warn(`could not record key propagation: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      this.propagationRunning = false;
+    }
   }
 
   forget(keyId: string): void {

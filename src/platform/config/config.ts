@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { z } from 'zod';
+import { cronProblem } from './cron';
 import { parseSealPrivateKey } from './seal-key';
 
 /**
@@ -48,6 +49,16 @@ export interface AppConfig {
     readonly trustProxy: boolean | number | string;
     readonly bodyLimit: string;
     readonly commandWaitMs: number;
+  };
+  readonly governance: {
+    /** Where evidence bundles are archived: a directory (default DATA_DIR/archive) or an S3-compatible bucket. */
+    readonly archiveDir: string;
+    readonly s3: { readonly endpoint: string; readonly bucket: string; readonly prefix: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+    /** Five-field cron (UTC) of the scheduled weekly report; 'off' disables the schedule. */
+    readonly weeklyReportCron: string | 'off';
+    readonly keyRotationPolicyDays: number;
+    /** How often the scheduler checks whether the cron has fired. */
+    readonly schedulerTickMs: number;
   };
   readonly audit: {
     /** PKCS#8 PEM of the Ed25519 seal-signing key; absent means read or create `dataDir/audit-seal-key.pem`. */
@@ -160,6 +171,18 @@ const envSchema = z.object({
     }
   }),
   AUDIT_SEAL_INTERVAL_MS: intIn(1000, 86_400_000, 60_000),
+  ARCHIVE_DIR: optionalNonEmpty,
+  ARCHIVE_S3_ENDPOINT: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/\S+$/.test(v), { message: 'must be an http(s) URL' }),
+  ARCHIVE_S3_BUCKET: optionalNonEmpty.refine((v) => v === undefined || /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v), { message: 'must be an S3 bucket name' }),
+  ARCHIVE_S3_PREFIX: optionalNonEmpty,
+  ARCHIVE_S3_REGION: optionalNonEmpty,
+  ARCHIVE_S3_ACCESS_KEY_ID: optionalNonEmpty,
+  ARCHIVE_S3_SECRET_ACCESS_KEY: optionalNonEmpty,
+  GOVERNANCE_WEEKLY_REPORT_CRON: optionalNonEmpty.refine((v) => v === undefined || v === 'off' || cronProblem(v) === null, {
+    message: 'must be a five-field cron expression in UTC (minute hour day-of-month month day-of-week), e.g. "0 4 * * 1", or off',
+  }),
+  KEY_ROTATION_POLICY_DAYS: intIn(1, 3650, 90),
+  GOVERNANCE_SCHEDULER_TICK_MS: intIn(1000, 3_600_000, 30_000),
 });
 
 /** Parse the environment into the typed config; throws ConfigError listing every bad variable. */
@@ -170,9 +193,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
-  if (e.EMBEDDING_PROVIDER === 'openai' && !e.EMBEDDING_BASE_URL) {
-    throw new ConfigError(['EMBEDDING_BASE_URL: required when EMBEDDING_PROVIDER=openai (e.g. https://api.openai.com/v1)']);
+  const late: string[] = [];
+  if (e.EMBEDDING_PROVIDER === 'openai' && !e.EMBEDDING_BASE_URL) late.push('EMBEDDING_BASE_URL: required when EMBEDDING_PROVIDER=openai (e.g. https://api.openai.com/v1)');
+  const s3Vars = ['ARCHIVE_S3_ENDPOINT', 'ARCHIVE_S3_BUCKET', 'ARCHIVE_S3_ACCESS_KEY_ID', 'ARCHIVE_S3_SECRET_ACCESS_KEY'] as const;
+  const s3Set = s3Vars.filter((v) => e[v] !== undefined);
+  if (s3Set.length > 0 && s3Set.length < s3Vars.length) {
+    for (const v of s3Vars.filter((x) => e[x] === undefined)) late.push(`${v}: required when any ARCHIVE_S3_* variable is set (S3-compatible evidence archive)`);
   }
+  if (late.length > 0) throw new ConfigError(late);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -210,6 +238,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       trustProxy: e.TRUST_PROXY,
       bodyLimit: e.HTTP_BODY_LIMIT ?? '1mb',
       commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
+    },
+    governance: {
+      archiveDir: path.resolve(e.ARCHIVE_DIR ?? path.join(e.DATA_DIR, 'archive')),
+      s3:
+        e.ARCHIVE_S3_ENDPOINT && e.ARCHIVE_S3_BUCKET && e.ARCHIVE_S3_ACCESS_KEY_ID && e.ARCHIVE_S3_SECRET_ACCESS_KEY
+          ? {
+              endpoint: e.ARCHIVE_S3_ENDPOINT,
+              bucket: e.ARCHIVE_S3_BUCKET,
+              prefix: e.ARCHIVE_S3_PREFIX ?? 'aionis-evidence',
+              region: e.ARCHIVE_S3_REGION ?? 'us-east-1',
+              accessKeyId: e.ARCHIVE_S3_ACCESS_KEY_ID,
+              secretAccessKey: e.ARCHIVE_S3_SECRET_ACCESS_KEY,
+            }
+          : undefined,
+      weeklyReportCron: e.GOVERNANCE_WEEKLY_REPORT_CRON ?? '0 4 * * 1',
+      keyRotationPolicyDays: e.KEY_ROTATION_POLICY_DAYS,
+      schedulerTickMs: e.GOVERNANCE_SCHEDULER_TICK_MS,
     },
     audit: {
       sealPrivateKeyPem: e.AUDIT_SEAL_PRIVATE_KEY,

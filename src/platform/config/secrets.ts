@@ -59,4 +59,15 @@ export function resolveSealKey(config: AppConfig): Pick<Secrets, 'sealKey' | 'se
   return { sealKey: sealKeyFrom(parseSealPrivateKey(pem)), sealKeySource: 'data_dir_generated' };
 }
 
+/**
+ * The deployment's signing key for tools that run beside the service (CLIs): from the environment
+ * or DATA_DIR, never generated, so a tool can never sign with a key nobody else knows.
+ */
+export function existingSealKey(config: AppConfig): SealKey {
+  if (config.audit.sealPrivateKeyPem) return sealKeyFrom(parseSealPrivateKey(config.audit.sealPrivateKeyPem));
+  const file = join(config.dataDir, 'audit-seal-key.pem');
+  if (!existsSync(file)) throw new Error(`no signing key: set AUDIT_SEAL_PRIVATE_KEY to the service's key, or run where DATA_DIR holds audit-seal-key.pem (looked in ${file})`);
+  return sealKeyFrom(parseSealPrivateKey(readFileSync(file, 'utf8')));
+}
+
 export const SECRETS = Symbol('SECRETS');

@@ -291,6 +291,37 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX es_seals_to ON es_seals (to_transaction_id, to_global_position)`.execute(db);
     },
   },
+  '0009_governance_measurements': {
+    async up(db: Kysely<unknown>) {
+      // Operational measurements the governance report needs and the log cannot hold (they are
+      // about the system observing itself, written by every instance): when each API instance
+      // stopped trusting its key cache after a revocation or rotation, and projection lag incidents.
+      await sql`
+        CREATE TABLE key_propagation_samples (
+          event_global_position bigint NOT NULL,
+          event_id uuid NOT NULL,
+          key_id text NOT NULL,
+          change text NOT NULL,
+          instance_id text NOT NULL,
+          event_recorded_at timestamptz NOT NULL,
+          observed_at timestamptz NOT NULL,
+          PRIMARY KEY (event_global_position, instance_id)
+        )`.execute(db);
+      await sql`CREATE INDEX key_propagation_samples_recorded ON key_propagation_samples (event_recorded_at)`.execute(db);
+      await sql`
+        CREATE TABLE ops_incidents (
+          incident_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+          kind text NOT NULL,
+          subject text NOT NULL,
+          started_at timestamptz NOT NULL,
+          ended_at timestamptz,
+          peak_value double precision NOT NULL,
+          instance_id text NOT NULL
+        )`.execute(db);
+      // At most one open incident per kind and subject, across instances.
+      await sql`CREATE UNIQUE INDEX ops_incidents_open ON ops_incidents (kind, subject) WHERE ended_at IS NULL`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -171,6 +171,8 @@ export interface DB {
   rm_api_keys: RmApiKeysTable;
   api_key_usage: ApiKeyUsageTable;
   es_seals: EsSealsTable;
+  key_propagation_samples: KeyPropagationSamplesTable;
+  ops_incidents: OpsIncidentsTable;
 }
 
 /** Global seals (migration 0008). `tenants`: {tenant id or "(global)": {count, digest}}. */
@@ -190,4 +192,24 @@ export interface EsSealsTable {
   key_id: string;
   public_key: string;
   sealed_at: ColumnType<Date, string, never>;
+}
+
+export interface KeyPropagationSamplesTable {
+  event_global_position: number;
+  event_id: string;
+  key_id: string;
+  change: string;
+  instance_id: string;
+  event_recorded_at: ColumnType<Date, string, never>;
+  observed_at: ColumnType<Date, string, never>;
+}
+
+export interface OpsIncidentsTable {
+  incident_id: Generated<number>;
+  kind: string;
+  subject: string;
+  started_at: ColumnType<Date, string, never>;
+  ended_at: ColumnType<Date | null, string | null | undefined, string | null>;
+  peak_value: number;
+  instance_id: string;
 }

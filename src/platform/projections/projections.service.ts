@@ -76,6 +76,36 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
       this.metrics.registerProjectionLag(def.name, () => runner.lag);
       runner.start();
     }
+    this.incidentTimer = setInterval(() => void this.recordLagIncidents(), 2000);
+    this.incidentTimer.unref();
+  }
+
+  private incidentTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Lag incidents for the governance report (ops_incidents): the instance running a projection
+   * opens one when its lag passes PROJECTION_READY_MAX_LAG_MS, keeps its peak, and closes it when
+   * the lag is back under. Best effort: a failure here never touches projection work.
+   */
+  private async recordLagIncidents(): Promise<void> {
+    const limit = this.config.projector.readyMaxLagMs;
+    for (const runner of this.runners.values()) {
+      if (runner.state !== 'active') continue;
+      const lag = runner.lag.ms;
+      try {
+        if (lag > limit) {
+          await sql`
+            INSERT INTO ops_incidents (kind, subject, started_at, peak_value, instance_id)
+            VALUES ('projection_lag', ${runner.name}, clock_timestamp() - make_interval(secs => ${lag / 1000}), ${lag}, ${this.owner})
+            ON CONFLICT (kind, subject) WHERE ended_at IS NULL DO UPDATE SET peak_value = greatest(ops_incidents.peak_value, EXCLUDED.peak_value)`.execute(this.database.db);
+        } else {
+          await sql`UPDATE ops_incidents SET ended_at = clock_timestamp()
+            WHERE kind = 'projection_lag' AND subject = ${runner.name} AND ended_at IS NULL`.execute(this.database.db);
+        }
+      } catch {
+        /* measurement only */
+      }
+    }
   }
 
   /** Resolves once every local runner has started (active or standby), or the timeout passed. */
@@ -167,6 +197,7 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async stopAll(): Promise<void> {
+    if (this.incidentTimer) clearInterval(this.incidentTimer);
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
   }
 

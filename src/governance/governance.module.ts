@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { ControlPlaneModule } from '../control-plane/control-plane.module';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { EVIDENCE_STORE, evidenceStoreFrom } from './evidence/evidence-store.factory';
+import { GovernanceController } from './governance.controller';
+import { GovernanceService } from './governance.service';
+
+/** Governance and release evidence: the evidence archive, weekly reports and their schedule. */
+@Module({
+  // The admin guard comes from the control plane.
+  imports: [ControlPlaneModule],
+  controllers: [GovernanceController],
+  providers: [GovernanceService, { provide: EVIDENCE_STORE, useFactory: (config: AppConfig) => evidenceStoreFrom(config), inject: [APP_CONFIG] }],
+  exports: [GovernanceService, EVIDENCE_STORE],
+})
+export class GovernanceModule {}

@@ -1,0 +1,92 @@
+import { sql } from 'kysely';
+import type { LoggerService } from '@nestjs/common';
+import type { Database } from '../../platform/db/database';
+import { WrongExpectedRevisionError } from '../../platform/event-store/errors';
+import type { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
+import { type Cron, lastFireAtOrBefore, parseCron } from '../../platform/config/cron';
+import { previousIsoWeek } from './iso-week';
+
+const SYSTEM = { type: 'system' as const, id: 'governance-scheduler' };
+
+/**
+ * Runs the weekly report when the cron fires, at most once per period across every instance: the
+ * period is claimed by creating its stream (`governance-schedule-<fire time>`, expected revision
+ * no_stream), so of two instances that see the same fire time exactly one wins. A fire missed
+ * while every instance was down runs at the next start (up to 8 days back). No report runs while
+ * there is no tenant: a report on an empty system proves nothing.
+ */
+export class WeeklyReportScheduler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly cron: Cron;
+
+  constructor(
+    private readonly deps: {
+      database: Database;
+      eventStore: PostgresEventStore;
+      run: (week: ReturnType<typeof previousIsoWeek>) => Promise<{ bundleId: string; status: string }>;
+      logger: LoggerService;
+      instanceId: string;
+    },
+    expression: string,
+    private readonly tickMs = 30_000,
+  ) {
+    this.cron = parseCron(expression);
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.tickMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** One check; resolves when any run it started has finished. Exposed for tests. */
+  tick(now = new Date()): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.check(now).finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async check(now: Date): Promise<void> {
+    const fire = lastFireAtOrBefore(this.cron, now, 8);
+    if (!fire) return;
+    const period = fire.toISOString();
+    const stream = `governance-schedule-${period.replace(/[-:.]/g, '')}`;
+    try {
+      const exists = await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_streams WHERE stream_id = ${stream}`.execute(this.deps.database.db);
+      if ((exists.rows[0]?.n ?? 0) > 0) return;
+      const tenants = await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events WHERE type = 'TenantCreated'`.execute(this.deps.database.db);
+      if ((tenants.rows[0]?.n ?? 0) === 0) return;
+      const week = previousIsoWeek(fire);
+      const meta = () => ({ actor: SYSTEM, occurred_at: new Date().toISOString(), correlation_id: stream, causation_id: null, request_id: null, command_id: null });
+      try {
+        await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunClaimed', data: { period, week: week.label, instance: this.deps.instanceId } }], { expectedRevision: 'no_stream', tenantId: null, metadata: meta() });
+      } catch (err) {
+        if (err instanceof WrongExpectedRevisionError) return; // another instance has this period
+        throw err;
+      }
+      try {
+        const result = await this.deps.run(week);
+        await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunCompleted', data: { period, week: week.label, bundle_id: result.bundleId, status: result.status } }], { expectedRevision: 1, tenantId: null, metadata: meta() });
+        this.deps.logger.log(`weekly report ${week.label}: ${result.status} (bundle ${result.bundleId})`);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        await this.deps.eventStore
+          .append(stream, [{ type: 'GovernanceReportRunFailed', data: { period, week: week.label, error: message.slice(0, 2000) } }], { expectedRevision: 1, tenantId: null, metadata: meta() })
+          .catch(() => undefined);
+        this.deps.logger.error(`weekly report ${week.label} failed: ${message} (run it by hand: npm run job:governance-weekly-report -- --week ${week.label})`);
+      }
+    } catch (err) {
+      this.deps.logger.error(`governance scheduler: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}
