@@ -35,6 +35,7 @@ export class GovernanceService implements OnModuleInit, OnApplicationShutdown {
         eventStore: this.eventStore,
         logger: this.logger,
         instanceId: `${hostname()}:${process.pid}`,
+        which: this.config.governance.weeklyReportWeek,
         run: async (week) => {
           const r = await this.weeklyReport(week, { type: 'system', id: 'governance-scheduler' }, 'schedule');
           return { bundleId: r.bundle.id, status: r.report.status };

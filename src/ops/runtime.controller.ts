@@ -9,7 +9,7 @@ import { SECRETS, type Secrets } from '../platform/config/secrets';
 import { DATABASE, type Database } from '../platform/db/database';
 import { pendingMigrations } from '../platform/db/migrations';
 import { pepperPolicy } from './preflight/pepper-policy';
-import { deploymentId, type RuntimeFacts, serviceVersion } from './preflight/runtime-facts';
+import { deploymentId, type RuntimeFacts, serviceCommit, serviceVersion } from './preflight/runtime-facts';
 
 /**
  * `GET /v1/admin/ops/runtime`: the facts preflight checks, as this server process has them
@@ -40,6 +40,7 @@ export class RuntimeController {
     const provider = model.includes(':') ? model.slice(0, model.indexOf(':')) : this.config.embeddings.provider;
     return {
       version: serviceVersion(),
+      commit: serviceCommit(),
       roles: [...this.config.roles],
       database: { kind: this.database.kind, deployment_id: await deploymentId(this.database.db), migrations_current: pending.length === 0, pending_migrations: pending },
       pepper: { source: this.secrets.keyPepperSource, meets_policy: verdict.meets_policy, problems: verdict.problems },

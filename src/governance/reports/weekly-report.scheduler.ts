@@ -4,7 +4,7 @@ import type { Database } from '../../platform/db/database';
 import { WrongExpectedRevisionError } from '../../platform/event-store/errors';
 import type { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { type Cron, lastFireAtOrBefore, parseCron } from '../../platform/config/cron';
-import { previousIsoWeek } from './iso-week';
+import { type IsoWeek, isoWeekOf, previousIsoWeek } from './iso-week';
 
 const SYSTEM = { type: 'system' as const, id: 'governance-scheduler' };
 
@@ -12,8 +12,8 @@ const SYSTEM = { type: 'system' as const, id: 'governance-scheduler' };
  * Runs the weekly report when the cron fires, at most once per period across every instance: the
  * period is claimed by creating its stream (`governance-schedule-<fire time>`, expected revision
  * no_stream), so of two instances that see the same fire time exactly one wins. A fire missed
- * while every instance was down runs at the next start (up to 8 days back). No report runs while
- * there is no tenant: a report on an empty system proves nothing.
+ * while every instance was down runs at the next start (up to 8 days back). No report runs for a
+ * week in which there was no tenant yet: a report on an empty system proves nothing.
  */
 export class WeeklyReportScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -24,7 +24,9 @@ export class WeeklyReportScheduler {
     private readonly deps: {
       database: Database;
       eventStore: PostgresEventStore;
-      run: (week: ReturnType<typeof previousIsoWeek>) => Promise<{ bundleId: string; status: string }>;
+      run: (week: IsoWeek) => Promise<{ bundleId: string; status: string }>;
+      /** previous: the week that ended before the fire time; current: the week so far. */
+      which: 'previous' | 'current';
       logger: LoggerService;
       instanceId: string;
     },
@@ -64,9 +66,12 @@ export class WeeklyReportScheduler {
     try {
       const exists = await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_streams WHERE stream_id = ${stream}`.execute(this.deps.database.db);
       if ((exists.rows[0]?.n ?? 0) > 0) return;
-      const tenants = await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events WHERE type = 'TenantCreated'`.execute(this.deps.database.db);
+      const week = this.deps.which === 'current' ? isoWeekOf(fire) : previousIsoWeek(fire);
+      // Nothing to report on a week before the first tenant existed (a fresh deployment's first
+      // Monday); the period is not claimed, so it runs once there is something to report.
+      const tenants = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM es_events WHERE type = 'TenantCreated' AND recorded_at < ${week.end}::timestamptz`.execute(this.deps.database.db);
       if ((tenants.rows[0]?.n ?? 0) === 0) return;
-      const week = previousIsoWeek(fire);
       const meta = () => ({ actor: SYSTEM, occurred_at: new Date().toISOString(), correlation_id: stream, causation_id: null, request_id: null, command_id: null });
       try {
         await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunClaimed', data: { period, week: week.label, instance: this.deps.instanceId } }], { expectedRevision: 'no_stream', tenantId: null, metadata: meta() });

@@ -1,8 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { BOOTSTRAP_OPERATOR_ID } from '../../control-plane/operators/bootstrap';
 import { operatorStreamId } from '../../control-plane/shared/ids';
+import { buildInfo, projectRoot } from '../../platform/build-info';
 import type { DB } from '../../platform/db/schema';
 import type { PepperProblem } from './pepper-policy';
 
@@ -12,6 +11,8 @@ import type { PepperProblem } from './pepper-policy';
  */
 export interface RuntimeFacts {
   readonly version: string;
+  /** BUILD_COMMIT, else the git commit of the checkout the process runs from. */
+  readonly commit: string;
   readonly roles: readonly string[];
   readonly database: {
     readonly kind: 'pg' | 'pglite';
@@ -38,25 +39,21 @@ export async function deploymentId(db: Kysely<DB>): Promise<string | null> {
   return r.rows[0]?.event_id ?? null;
 }
 
-/** The directory of this project's package.json, walking up from here (works from src/ and from dist/src/). */
-export function repoRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 8; i++) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file) && (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'aionis-hosted') return dir;
-    dir = dirname(dir);
+/** The project root (where package.json is); one implementation, in platform/build-info. */
+export const repoRoot = projectRoot;
+
+export function serviceVersion(): string {
+  try {
+    return buildInfo().version;
+  } catch {
+    return 'unknown';
   }
-  throw new Error('cannot find the aionis-hosted package.json above this file');
 }
 
-let cachedVersion: string | undefined;
-export function serviceVersion(): string {
-  if (cachedVersion === undefined) {
-    try {
-      cachedVersion = (JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
-    } catch {
-      cachedVersion = 'unknown';
-    }
+export function serviceCommit(): string {
+  try {
+    return buildInfo().commit;
+  } catch {
+    return 'unknown';
   }
-  return cachedVersion;
 }

@@ -57,6 +57,8 @@ export interface AppConfig {
     /** Five-field cron (UTC) of the scheduled weekly report; 'off' disables the schedule. */
     readonly weeklyReportCron: string | 'off';
     readonly keyRotationPolicyDays: number;
+    /** Which week a scheduled run reports on: the one that just ended (default) or the week so far. */
+    readonly weeklyReportWeek: 'previous' | 'current';
     /** How often the scheduler checks whether the cron has fired. */
     readonly schedulerTickMs: number;
   };
@@ -183,6 +185,7 @@ const envSchema = z.object({
   }),
   KEY_ROTATION_POLICY_DAYS: intIn(1, 3650, 90),
   GOVERNANCE_SCHEDULER_TICK_MS: intIn(1000, 3_600_000, 30_000),
+  GOVERNANCE_WEEKLY_REPORT_WEEK: z.enum(['previous', 'current'], { message: 'must be previous or current' }).optional().transform((v) => v ?? 'previous'),
 });
 
 /** Parse the environment into the typed config; throws ConfigError listing every bad variable. */
@@ -255,6 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       weeklyReportCron: e.GOVERNANCE_WEEKLY_REPORT_CRON ?? '0 4 * * 1',
       keyRotationPolicyDays: e.KEY_ROTATION_POLICY_DAYS,
       schedulerTickMs: e.GOVERNANCE_SCHEDULER_TICK_MS,
+      weeklyReportWeek: e.GOVERNANCE_WEEKLY_REPORT_WEEK,
     },
     audit: {
       sealPrivateKeyPem: e.AUDIT_SEAL_PRIVATE_KEY,
