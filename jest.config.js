@@ -7,6 +7,8 @@ const common = {
   rootDir: __dirname,
 };
 module.exports = {
+  // Hooks start real servers and databases; on a loaded 2-core machine 5 s is not enough for that.
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/**/*.spec.ts'] },
     { ...common, displayName: 'int', testMatch: ['<rootDir>/test/**/*.int-spec.ts'], globalSetup: '<rootDir>/test/support/global-setup.ts', slowTestThreshold: 30 },

@@ -185,7 +185,10 @@ describe('global seals (real server)', () => {
     const key = parseSealPublicKey(publicKey.public_key_pem);
     expect(verifyExportReport(lines, 'x', manifestOf, { trustedSealKeys: [key] })).toMatchObject({ findings: [], seals: { key_pinned: true, unsealed_events: 0 } });
     const badSig = { ...manifestOf, seals: summary.seals!.map((x, i) => (i === 0 ? { ...x, body: { ...x.body, event_count: x.body.event_count + 1 } } : x)) };
-    expect(verifyExportReport(lines, 'x', badSig, { trustedSealKeys: [key] }).findings).toEqual([expect.objectContaining({ check: 'seal', detail: expect.stringMatching(/signature does not verify/) })]);
+    // The altered seal's signature fails; when the window also meets the next seal, its link to the altered one fails too.
+    const findings = verifyExportReport(lines, 'x', badSig, { trustedSealKeys: [key] }).findings;
+    expect(findings[0]).toEqual(expect.objectContaining({ check: 'seal', detail: expect.stringMatching(/signature does not verify/) }));
+    expect(findings.slice(1)).toEqual(summary.seals!.length > 1 ? [expect.objectContaining({ check: 'seal', detail: expect.stringMatching(/prev_seal_hash does not match/) })] : []);
   });
 
   it('detects an event dropped from between other streams, with its stream re-chained and the manifest fixed', () => {
