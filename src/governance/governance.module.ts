@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ControlPlaneModule } from '../control-plane/control-plane.module';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { ComplianceController } from './compliance/compliance.controller';
 import { EVIDENCE_STORE, evidenceStoreFrom } from './evidence/evidence-store.factory';
 import { GovernanceController } from './governance.controller';
 import { GovernanceService } from './governance.service';
@@ -9,7 +10,7 @@ import { GovernanceService } from './governance.service';
 @Module({
   // The admin guard comes from the control plane.
   imports: [ControlPlaneModule],
-  controllers: [GovernanceController],
+  controllers: [GovernanceController, ComplianceController],
   providers: [GovernanceService, { provide: EVIDENCE_STORE, useFactory: (config: AppConfig) => evidenceStoreFrom(config), inject: [APP_CONFIG] }],
   exports: [GovernanceService, EVIDENCE_STORE],
 })
