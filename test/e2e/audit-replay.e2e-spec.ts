@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,22 +7,18 @@ import { type ExportManifest, exportTenant, sha256File } from '../../src/ops/aud
 import { combineModelHashes, foldInto, stateHashAt, TENANT_MODELS, tenantHashes } from '../../src/ops/audit/state-hash';
 import { PGliteDatabase } from '../../src/platform/db/pglite-database';
 import { parseCheckpoint, type RecordedEvent } from '../../src/platform/event-store/event-store';
+import { runCliSync } from '../support/cli';
 import { startTestService, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
 
-const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
 const pgIt = usingPostgres() ? it : it.skip;
+type HashOut = Record<string, unknown> & { models: Record<string, { rows: number; sha256: string }>; state_hash: string };
+const cli = (file: string, args: string[], env: Record<string, string> = {}) => {
+  const r = runCliSync<HashOut>(file, args, env);
+  return { ...r, out: r.out ?? ({} as HashOut) };
+};
 
-function cli(file: string, args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli', file), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: r.status, stderr: r.stderr, out: JSON.parse(r.stdout || 'null') as Record<string, unknown> & { models: Record<string, { rows: number; sha256: string }>; state_hash: string } };
-}
 
 /**
  * An auditor replays a tenant's export into a fresh embedded database and gets one hash per read

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,10 +6,10 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { PERF_TEARDOWN_TABLES } from '../../src/control-plane/tenants/perf-teardown';
 import { leftoverRows } from '../../src/ops/perf/load-run';
+import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
 
-const ROOT = join(__dirname, '../..');
 // Every test spawns CLIs (about a second each when the machine is idle, several under load).
 jest.setTimeout(60_000);
 const json = { 'Content-Type': 'application/json' };
@@ -32,27 +31,9 @@ interface Summary {
   perf: { tenant_id: string; scope: string; write: { count: number; p95_ms: number } | null; recall: { count: number } | null; teardown: { event_recorded: boolean; leftover_rows: Record<string, number> } };
 }
 
-function gate(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; summary: Summary | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/gate-core-prod.ts'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => {
-      let summary: Summary | null = null;
-      try {
-        summary = JSON.parse(stdout) as Summary;
-      } catch {
-        summary = null;
-      }
-      resolve({ status, stdout, stderr, summary });
-    });
-  });
+async function gate(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; summary: Summary | null }> {
+  const r = await runCli<Summary>('gate-core-prod.ts', args, env);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, summary: r.out };
 }
 
 const checkOf = (s: Summary | null, name: string): Check | undefined => s?.checks.find((c) => c.name === name);

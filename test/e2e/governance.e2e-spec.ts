@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,12 +6,16 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { isoWeekOf } from '../../src/governance/reports/iso-week';
 import { generateWeeklyReport } from '../../src/governance/reports/weekly-report.job';
+import { runCliSync } from '../support/cli';
 import { startTestService, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
 
-const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
 const pgIt = usingPostgres() ? it : it.skip;
+const cli = (file: string, args: string[], env: Record<string, string>) => {
+  const r = runCliSync(file, args, env);
+  return { ...r, out: r.out ?? {} };
+};
 
 async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -22,15 +25,6 @@ async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 1
   }
 }
 
-function cli(file: string, args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli', file), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return { status: r.status, stderr: r.stderr, out: JSON.parse(r.stdout || 'null') as Record<string, unknown> };
-}
 
 /** Weekly governance reports on a seeded system: numbers, determinism, the admin API, the CLI and the archive. */
 describe('governance weekly report', () => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -7,10 +6,10 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { ProjectionsService } from '../../src/platform/projections/projections.service';
+import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, TEST_PEPPER, type TestService } from '../support/service';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
 
-const ROOT = join(__dirname, '../..');
 // Every test spawns CLIs (about a second each when the machine is idle, several under load).
 jest.setTimeout(60_000);
 const json = { 'Content-Type': 'application/json' };
@@ -33,27 +32,9 @@ interface Summary {
 }
 
 /** Run the preflight CLI from source as a child process (async: the server under test runs in this process). */
-function preflight(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; summary: Summary | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/preflight-hosted.ts'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => {
-      let summary: Summary | null = null;
-      try {
-        summary = JSON.parse(stdout) as Summary;
-      } catch {
-        summary = null;
-      }
-      resolve({ status, stdout, stderr, summary });
-    });
-  });
+async function preflight(env: Record<string, string>, ...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; summary: Summary | null }> {
+  const r = await runCli<Summary>('preflight-hosted.ts', args, env);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, summary: r.out };
 }
 
 const failingOf = (s: Summary | null): string[] => s?.failing ?? ['(no summary)'];

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
@@ -8,6 +8,7 @@ import { compareWithReplay, replayMatches } from '../../src/ops/checks/projectio
 import { PostgresEventStore } from '../../src/platform/event-store/postgres-event-store';
 import { rebuildProjections } from '../../src/platform/projections/rebuild';
 import { replayParked } from '../../src/platform/projections/replay-parked';
+import { runCliSync as cli } from '../support/cli';
 import { counterProjection } from '../support/counter-projection';
 import { startTestService, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
@@ -46,14 +47,6 @@ async function caughtUp(t: TestService): Promise<boolean> {
   return r.rows[0]?.behind === 0;
 }
 
-function cli(file: string, args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli', file), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-}
 
 describe('blue/green projection rebuilds', () => {
   let t: TestService;

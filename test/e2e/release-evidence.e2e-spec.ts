@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,10 +5,10 @@ import { join, relative, sep } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { buildInfo } from '../../src/platform/build-info';
+import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
 
-const ROOT = join(__dirname, '../..');
 // release:gate runs take a few seconds each; the two evidence:bundle runs have their own timeouts.
 jest.setTimeout(60_000);
 const json = { 'Content-Type': 'application/json' };
@@ -49,26 +48,7 @@ interface BundleResult {
 
 /** Run a CLI from source as a child process (async: the server under test runs in this process). */
 function cli<T>(file: string, args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string; out: T | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli', file), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (status) => {
-      let out: T | null = null;
-      try {
-        out = JSON.parse(stdout) as T;
-      } catch {
-        out = null;
-      }
-      resolve({ status, stdout, stderr, out });
-    });
-  });
+  return runCli<T>(file, args, env);
 }
 
 const codes = (r: GateResult | null): string[] => (r ? [...new Set(r.reasons.map((x) => x.code))].sort() : ['(no output)']);
