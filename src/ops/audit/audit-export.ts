@@ -1,5 +1,6 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { keyIdOf, parseSealPublicKey } from '../../platform/config/seal-key';
 import type { Database } from '../../platform/db/database';
 import { canonicalJson } from '../../platform/event-store/canonical-json';
@@ -360,4 +361,15 @@ function sealIndexFor(ranges: readonly { from: Checkpoint; to: Checkpoint }[], a
     else return mid;
   }
   return undefined;
+}
+
+/**
+ * The lines of an export, read as a stream: an export past ~512 MiB (about 750,000 events) cannot
+ * be held as one string, so it is never read as one. Each line stays its own string.
+ */
+export async function readExportLines(path: string): Promise<string[]> {
+  const lines: string[] = [];
+  const rl = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
+  for await (const line of rl) lines.push(line);
+  return lines;
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { PGliteDatabase } from '../../platform/db/pglite-database';
 import type { RecordedEvent } from '../../platform/event-store/event-store';
-import { type ExportManifest, EXPORT_FORMAT, sha256File, verifyExport } from '../audit/audit-export';
+import { type ExportManifest, EXPORT_FORMAT, readExportLines, sha256File, verifyExport } from '../audit/audit-export';
 import { combineModelHashes, foldInto, TENANT_MODELS, tenantHashes } from '../audit/state-hash';
 import { EXIT, runCli, UsageError } from './cli-support';
 import { ProgressReporter } from './progress';
@@ -30,7 +30,7 @@ void runCli(async () => {
   if (manifest.from !== null || manifest.to !== null) {
     throw new UsageError('this export covers a time window (--from/--to): state can only be replayed from a complete export of the tenant');
   }
-  const lines = (await readFile(file, 'utf8')).split('\n');
+  const lines = await readExportLines(file);
   const findings = verifyExport(lines, await sha256File(file), manifest);
   if (findings.length > 0) {
     const out = { ok: false, file, tenant_id: manifest.tenant_id, reason: 'the export does not verify; run audit:verify for details', findings };

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { keyIdOf, parseSealPublicKey } from '../../platform/config/seal-key';
-import { type ExportManifest, EXPORT_FORMAT, sha256File, verifyExportReport } from '../audit/audit-export';
+import { type ExportManifest, EXPORT_FORMAT, readExportLines, sha256File, verifyExportReport } from '../audit/audit-export';
 import { EXIT, runCli, UsageError } from './cli-support';
 
 const USAGE = 'usage: npm run -s audit:verify -- FILE [--public-key KEY_FILE]... [--json]';
@@ -46,7 +46,7 @@ void runCli(async () => {
   const pinned = keyFiles.length > 0 ? await Promise.all(keyFiles.map(readKey)) : undefined;
   const manifest = JSON.parse(await readFile(`${file}.manifest.json`, 'utf8')) as ExportManifest;
   if (manifest.format !== EXPORT_FORMAT) throw new UsageError(`${file}.manifest.json is not an ${EXPORT_FORMAT} manifest`);
-  const lines = (await readFile(file, 'utf8')).split('\n');
+  const lines = await readExportLines(file);
   const { findings, seals } = verifyExportReport(lines, await sha256File(file), manifest, pinned ? { trustedSealKeys: pinned } : {});
   const ok = findings.length === 0;
   if (json) {
