@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import type { Database, Session } from '../db/database';
 import { type Checkpoint, compareCheckpoints, type RecordedEvent, type Subscription } from '../event-store/event-store';
 import type { PostgresEventStore } from '../event-store/postgres-event-store';
-import { foldBatch, keysOf } from './fold';
-import type { AnyProjection } from './projection';
+import { foldBatch, type FoldResult, keysOf } from './fold';
+import { type AnyProjection, handlesType } from './projection';
 import {
   advanceCheckpoint,
   dropReadModel,
@@ -84,6 +84,10 @@ export class ProjectionRunner {
   private session: Session | undefined;
   private subscription: Subscription | undefined;
   private position: Checkpoint | undefined;
+  /** The checkpoint as stored: behind `position` while only batches this projection ignores were read. */
+  private stored: Checkpoint | undefined;
+  /** Batch writes and checkpoint persists run one at a time (they share the session and `stored`). */
+  private writeChain: Promise<unknown> = Promise.resolve();
   private parked = new Set<string>();
   private stopping = false;
   private loopDone: Promise<void> | undefined;
@@ -200,11 +204,13 @@ export class ProjectionRunner {
       await ensureReadModel(session.db, def);
     }
     this.position = cp.position;
+    this.stored = cp.position;
     this.parked = await loadParkedStreams(session.db, def.name);
     await heartbeat(session.db, def.name, this.options.owner);
     this.setState('active');
     this.lastProgressAt = Date.now();
     this.heartbeatTimer = setInterval(() => {
+      void this.persistSkipped(session).catch(() => undefined);
       void heartbeat(session.db, def.name, this.options.owner)
         .then(() => {
           this.lastProgressAt = Date.now();
@@ -228,13 +234,46 @@ export class ProjectionRunner {
     await this.subscription.done;
   }
 
+  /** Run one checkpoint-writing step at a time. */
+  private exclusive<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.writeChain.then(step, step);
+    this.writeChain = run.catch(() => undefined);
+    return run;
+  }
+
   private async applyBatch(session: Session, events: readonly RecordedEvent[]): Promise<void> {
     const def = this.definition;
-    const from = this.position;
-    if (!from) throw new Error('runner has no position');
     const last = events[events.length - 1];
     if (!last) return;
     const to: Checkpoint = { transactionId: last.transactionId, globalPosition: last.globalPosition };
+    if (!events.some((e) => handlesType(def, e.type))) {
+      // Nothing here for this read model: no write transaction. The position moves in memory
+      // (waiters see it at once: no row changed); the stored checkpoint follows with the next
+      // batch that writes, or within a heartbeat. Re-reading such a range after a crash is harmless.
+      this.position = to;
+      this.lastProgressAt = Date.now();
+      this.options.events?.onBatch?.(def.name, 0, 0, to);
+      this.resolveWaiters();
+      if (events.length < this.options.batchSize) this.lagValue = { events: 0, ms: 0 };
+      return;
+    }
+    const result = await this.exclusive(() => this.writeBatch(session, events, to));
+    for (const s of result.newlyParked.keys()) this.parked.add(s);
+    this.position = to;
+    this.lastProgressAt = Date.now();
+    this.options.events?.onBatch?.(def.name, result.applied, result.deadLetters.length, to);
+    this.resolveWaiters();
+    if (events.length < this.options.batchSize) this.lagValue = { events: 0, ms: 0 };
+  }
+
+  /**
+   * The batch transaction: checkpoint row lock, fencing, rows, dead letters, and the
+   * compare-and-set from the stored checkpoint to `to`. `events` empty = only persist the position.
+   */
+  private async writeBatch(session: Session, events: readonly RecordedEvent[], to: Checkpoint) {
+    const def = this.definition;
+    const from = this.stored;
+    if (!from) throw new Error('runner has no position');
     const result = await session.db.transaction().execute(async (trx) => {
       // The checkpoint row first, in every batch: a rebuild swap or a parked-event replay takes the
       // same row lock before touching the read model, so they never interleave with a batch.
@@ -247,24 +286,36 @@ export class ProjectionRunner {
             AND classid = ${LOCK_NAMESPACE} AND objid = ${lockKey(def.name)} AND objsubid = 2 AND granted) AS held`.execute(trx);
         if (!held.rows[0]?.held) throw new LostLockError(def.name);
       }
-      // Re-read under the row lock: a replay of parked events may have released a stream.
-      this.parked = await loadParkedStreams(trx, def.name);
-      const rows = await loadRows(trx, def, keysOf(def, events));
-      const folded = foldBatch(def, events, rows, this.parked);
-      await writeRows(trx, def, folded.changes);
-      if (folded.deadLetters.length > 0) await recordDeadLetters(trx, def.name, folded.deadLetters, folded.newlyParked);
-      await this.options.hooks?.beforeCheckpoint?.(events);
+      let folded: FoldResult = { changes: new Map(), deadLetters: [], newlyParked: new Map(), applied: 0 };
+      if (events.length > 0) {
+        // Re-read under the row lock: a replay of parked events may have released a stream.
+        this.parked = await loadParkedStreams(trx, def.name);
+        const rows = await loadRows(trx, def, keysOf(def, events));
+        folded = foldBatch(def, events, rows, this.parked);
+        await writeRows(trx, def, folded.changes);
+        if (folded.deadLetters.length > 0) await recordDeadLetters(trx, def.name, folded.deadLetters, folded.newlyParked);
+        await this.options.hooks?.beforeCheckpoint?.(events);
+      }
       const moved = await advanceCheckpoint(trx, def.name, from, to, folded.applied);
       if (!moved) throw new CheckpointMovedError(def.name);
-      await sql`SELECT pg_notify('aionis_projection_progress', ${def.name})`.execute(trx);
+      if (events.length > 0) await sql`SELECT pg_notify('aionis_projection_progress', ${def.name})`.execute(trx);
       return folded;
     });
-    for (const s of result.newlyParked.keys()) this.parked.add(s);
-    this.position = to;
-    this.lastProgressAt = Date.now();
-    this.options.events?.onBatch?.(def.name, result.applied, result.deadLetters.length, to);
-    this.resolveWaiters();
-    if (events.length < this.options.batchSize) this.lagValue = { events: 0, ms: 0 };
+    this.stored = to;
+    return result;
+  }
+
+  /** Store the position reached through ignored batches (heartbeat and stop). */
+  private async persistSkipped(session: Session): Promise<void> {
+    await this.exclusive(async () => {
+      const pos = this.position;
+      if (!pos || !this.stored || compareCheckpoints(pos, this.stored) <= 0 || this.stateValue !== 'active') return;
+      try {
+        await this.writeBatch(session, [], pos);
+      } catch {
+        // Moved by a swap or a lost lock: the next batch that writes fails the same way and restarts the runner.
+      }
+    });
   }
 
   private async refreshLag(): Promise<void> {
@@ -312,6 +363,7 @@ export class ProjectionRunner {
     const s = this.session;
     this.session = undefined;
     if (s) {
+      await this.persistSkipped(s).catch(() => undefined);
       if (this.database.kind === 'pglite') {
         await sql`SELECT pg_advisory_unlock(${LOCK_NAMESPACE}, ${lockKey(this.name)})`.execute(s.db).catch(() => undefined);
       }

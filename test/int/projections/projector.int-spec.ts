@@ -85,6 +85,29 @@ describe(`projector engine (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
     expect(r.lag).toEqual({ events: 0, ms: 0 });
   });
 
+  it('writes nothing for batches it does not handle: the position moves in memory, the stored checkpoint follows within a heartbeat', async () => {
+    const r = runner();
+    r.start();
+    await appendCounted('first', 1);
+    await waitUntil('first applied', async () => (await counts()).size === 1);
+    const before = await sql<{ updated_at: Date }>`SELECT updated_at FROM proj_checkpoints WHERE projection = ${counterProjection.name}`.execute(tdb.database.db);
+    const unrelated = await store.append('other', Array.from({ length: 5 }, (_, i) => ({ type: 'Unrelated', data: { i } })), { expectedRevision: 'any', tenantId: null, metadata: meta() });
+    // Read-your-writes waiters see the new position at once: no row of this read model changed.
+    expect(await r.waitFor(unrelated.position, 2000)).toBe(true);
+    expect(await counts()).toHaveProperty('size', 1);
+    // The stored checkpoint catches up by the heartbeat (200 ms here), applying nothing.
+    await waitUntil('checkpoint persisted', async () => (await readCheckpoint(tdb.database.db, counterProjection.name))?.position.globalPosition === unrelated.position.globalPosition);
+    const cp = await readCheckpoint(tdb.database.db, counterProjection.name);
+    expect(cp?.eventsApplied).toBe(1);
+    const after = await sql<{ updated_at: Date }>`SELECT updated_at FROM proj_checkpoints WHERE projection = ${counterProjection.name}`.execute(tdb.database.db);
+    expect(new Date(after.rows[0]!.updated_at).getTime()).toBeGreaterThan(new Date(before.rows[0]!.updated_at).getTime());
+    // A handled event after that is applied with a compare-and-set from the stored position.
+    await appendCounted('second', 2);
+    await waitUntil('second applied', async () => (await counts()).size === 3);
+    expect((await readCheckpoint(tdb.database.db, counterProjection.name))?.eventsApplied).toBe(3);
+    expect(r.state).toBe('active');
+  });
+
   it('rolls back rows when it fails between writing them and the checkpoint, then applies them exactly once', async () => {
     const ids = await appendCounted('crashy', 12);
     let failures = 0;
