@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { ProjectionsService } from '../../src/platform/projections/projections.service';
+import type { CheckResult } from '../../src/ops/checks/check-result';
 import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, TEST_PEPPER, type TestService } from '../support/service';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
@@ -14,13 +15,7 @@ import { createPgDatabase, usingPostgres } from '../support/test-db';
 jest.setTimeout(60_000);
 const json = { 'Content-Type': 'application/json' };
 
-interface Check {
-  name: string;
-  severity: 'error' | 'warning';
-  pass: boolean;
-  count: number;
-  detail: string;
-}
+type Check = CheckResult;
 interface Summary {
   ok: boolean;
   gate: string;

@@ -50,3 +50,30 @@ export async function runCli(main: () => Promise<number>): Promise<void> {
     process.exitCode = EXIT.runtime;
   }
 }
+
+/** A numeric flag, or its default; out of range or not a number is a usage error. */
+export function numberFlag(values: Record<string, string | boolean>, name: string, dflt: number, min = 0, max = Number.MAX_SAFE_INTEGER, integer = false): number {
+  const raw = values[name];
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new UsageError(max === Number.MAX_SAFE_INTEGER ? `--${name} must be ${integer ? 'a whole number' : 'a number'} >= ${min}` : `--${name} must be ${integer ? 'a whole number' : 'a number'} between ${min} and ${max}`);
+  }
+  return n;
+}
+
+/**
+ * The deployment a runtime gate targets: its PostgreSQL (--database-url / DATABASE_URL), its
+ * running server (--base-url / AIONIS_BASE_URL) and an operator token (AIONIS_ADMIN_TOKEN).
+ * Each missing or malformed one is a usage error; `tokenWhy` says in the message what the token is for.
+ */
+export function deploymentTarget(flags: CommonFlags & { readonly values: Record<string, string | boolean> }, tokenWhy: string, databaseWhy = "the deployment's PostgreSQL"): { databaseUrl: string; baseUrl: string; adminToken: string } {
+  const baseUrl = (typeof flags.values['base-url'] === 'string' ? flags.values['base-url'] : process.env.AIONIS_BASE_URL)?.trim();
+  const adminToken = process.env.AIONIS_ADMIN_TOKEN?.trim();
+  if (!flags.databaseUrl) throw new UsageError(`give --database-url or DATABASE_URL (${databaseWhy})`);
+  if (!/^postgres(ql)?:\/\//.test(flags.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
+  if (!baseUrl) throw new UsageError('give --base-url or AIONIS_BASE_URL (the running server, e.g. http://127.0.0.1:3000)');
+  if (!/^https?:\/\/\S+$/.test(baseUrl)) throw new UsageError('--base-url must be an http(s) URL');
+  if (!adminToken) throw new UsageError(`set AIONIS_ADMIN_TOKEN to ${tokenWhy}`);
+  return { databaseUrl: flags.databaseUrl, baseUrl, adminToken };
+}

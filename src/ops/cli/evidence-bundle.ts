@@ -25,7 +25,7 @@ import { PgDatabase } from '../../platform/db/pg-database';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import type { CheckResult } from '../checks/check-result';
 import { gateRunCheck, runChild, runGateCli, writeGateSummary } from '../preflight/run-gate';
-import { EXIT, parseFlags, runCli, UsageError } from './cli-support';
+import { deploymentTarget, EXIT, parseFlags, runCli, UsageError } from './cli-support';
 import { recordGateRun, summarise } from './gate-report';
 
 const HELP = `usage: npm run -s evidence:bundle -- --release VERSION [--skip-build] [--perf-requests N] [--strict-warnings]
@@ -60,16 +60,10 @@ void runCli(async () => {
   if (!isReleaseVersion(release)) throw new UsageError(`--release ${JSON.stringify(release)} is not ${RELEASE_VERSION_RULE}`);
   const strict = v['strict-warnings'] === true;
   const skipBuild = v['skip-build'] === true;
-  const baseUrl = (typeof v['base-url'] === 'string' ? v['base-url'] : process.env.AIONIS_BASE_URL)?.trim();
-  const adminToken = process.env.AIONIS_ADMIN_TOKEN?.trim();
   const perfRaw = v['perf-requests'];
   if (perfRaw !== undefined && (typeof perfRaw !== 'string' || !/^\d+$/.test(perfRaw) || Number(perfRaw) < 1)) throw new UsageError('--perf-requests must be a whole number >= 1');
   const perfRequests = typeof perfRaw === 'string' ? perfRaw : undefined;
-  if (!flags.databaseUrl) throw new UsageError("give --database-url or DATABASE_URL (the deployment's PostgreSQL)");
-  if (!/^postgres(ql)?:\/\//.test(flags.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
-  if (!baseUrl) throw new UsageError('give --base-url or AIONIS_BASE_URL (the running server)');
-  if (!/^https?:\/\/\S+$/.test(baseUrl)) throw new UsageError('--base-url must be an http(s) URL');
-  if (!adminToken) throw new UsageError('set AIONIS_ADMIN_TOKEN to an owner or operator token of the deployment (gate:core:prod creates and tears down a perf tenant)');
+  const { databaseUrl, baseUrl, adminToken } = deploymentTarget(flags, 'an owner or operator token of the deployment (gate:core:prod creates and tears down a perf tenant)');
   const out = typeof v.out === 'string' ? v.out : undefined;
   if (out) {
     const existing = await readdir(out).catch((err: NodeJS.ErrnoException) => {
@@ -78,7 +72,7 @@ void runCli(async () => {
     });
     if (existing.length > 0) throw new UsageError(`--out ${out} is not empty: the bundle covers every file in it, so give a new or empty directory`);
   }
-  const config = loadConfig({ ...process.env, DATABASE_URL: flags.databaseUrl });
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl });
   // Before minutes of gates: refuse at once when there is no key to sign with (it never makes one up).
   const key = existingSealKey(config);
   const store = evidenceStoreFrom(config);
@@ -92,7 +86,7 @@ void runCli(async () => {
   const checks: CheckResult[] = [];
   try {
     // 1. The gates, each writing its summary.json (a gate that produced none gets a failure summary).
-    const env = { ...process.env, DATABASE_URL: flags.databaseUrl, AIONIS_BASE_URL: baseUrl, AIONIS_ADMIN_TOKEN: adminToken };
+    const env = { ...process.env, DATABASE_URL: databaseUrl, AIONIS_BASE_URL: baseUrl, AIONIS_ADMIN_TOKEN: adminToken };
     const preArgs = ['--run-gates', ...(skipBuild ? ['--skip-build'] : []), ...(perfRequests ? ['--perf-requests', perfRequests] : []), ...(strict ? ['--strict-warnings'] : []), '--out', join(gatesDir, 'preflight')];
     say(`evidence:bundle ${release}: preflight:hosted ${preArgs.slice(0, -2).join(' ')} ...`);
     const pre = await runGateCli('preflight-hosted', preArgs, { env, timeoutMs: 60 * 60_000 });
@@ -126,7 +120,7 @@ void runCli(async () => {
 
     // 2. The deployment's state, from its own database (the one the gates checked; preflight's database_matches_server says so).
     say('evidence:bundle: governance state, seal head, SBOM ...');
-    const database = new PgDatabase({ url: flags.databaseUrl, poolSize: 2, applicationName: 'aionis-evidence-bundle' });
+    const database = new PgDatabase({ url: databaseUrl, poolSize: 2, applicationName: 'aionis-evidence-bundle' });
     try {
       const position = await logPosition(database.db);
       const governance = await governanceState(database.db, position);

@@ -4,7 +4,7 @@ import { runLoad } from '../perf/load-run';
 import { gateRunCheck, runChild, runGateCli, scriptCheck, writeGateSummary } from '../preflight/run-gate';
 import { repoRoot } from '../preflight/runtime-facts';
 import { PgDatabase } from '../../platform/db/pg-database';
-import { EXIT, parseFlags, runCli, UsageError } from './cli-support';
+import { deploymentTarget, EXIT, numberFlag, parseFlags, runCli } from './cli-support';
 import { reportGate, summarise } from './gate-report';
 
 const HELP = `usage: npm run -s gate:core:prod -- [--skip-build] [--strict-warnings] [--json] [--out DIR]
@@ -16,16 +16,6 @@ const HELP = `usage: npm run -s gate:core:prod -- [--skip-build] [--strict-warni
   scope it creates and tears down itself. Targets --database-url (or DATABASE_URL) and --base-url
   (or AIONIS_BASE_URL) with an operator token (owner or operator) in AIONIS_ADMIN_TOKEN.
   Exit 0 pass, 2 a failed check, 1 usage or runtime error.`;
-
-function numberFlag(values: Record<string, string | boolean>, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER, integer = false): number {
-  const raw = values[name];
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} must be ${integer ? 'a whole number' : 'a number'} between ${min} and ${max}`);
-  }
-  return n;
-}
 
 function skipped(name: string): CheckResult {
   // Never silent: a warning (so --strict-warnings refuses a release gate that did not build), marked skipped.
@@ -57,19 +47,13 @@ void runCli(async () => {
   const v = flags.values;
   const strict = v['strict-warnings'] === true;
   const out = typeof v.out === 'string' ? v.out : undefined;
-  const baseUrl = (typeof v['base-url'] === 'string' ? v['base-url'] : process.env.AIONIS_BASE_URL)?.trim();
-  const adminToken = process.env.AIONIS_ADMIN_TOKEN?.trim();
   const requests = numberFlag(v, 'requests', 200, 1, 100_000, true);
   const concurrency = numberFlag(v, 'concurrency', 4, 1, 256, true);
   const maxWriteP95Ms = numberFlag(v, 'max-write-p95-ms', 800, 0);
   const maxRecallP95Ms = numberFlag(v, 'max-recall-p95-ms', 1200, 0);
   const maxErrorRate = numberFlag(v, 'max-error-rate', 0.02, 0, 1);
   const timeoutMs = numberFlag(v, 'timeout-ms', 20_000, 1);
-  if (!flags.databaseUrl) throw new UsageError("give --database-url or DATABASE_URL (the deployment's PostgreSQL)");
-  if (!/^postgres(ql)?:\/\//.test(flags.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
-  if (!baseUrl) throw new UsageError('give --base-url or AIONIS_BASE_URL (the running server)');
-  if (!/^https?:\/\/\S+$/.test(baseUrl)) throw new UsageError('--base-url must be an http(s) URL');
-  if (!adminToken) throw new UsageError('set AIONIS_ADMIN_TOKEN to an owner or operator token (the load run creates and tears down its perf tenant)');
+  const { databaseUrl, baseUrl, adminToken } = deploymentTarget(flags, 'an owner or operator token (the load run creates and tears down its perf tenant)');
 
   const runId = randomUUID();
   const checks: CheckResult[] = [];
@@ -86,12 +70,12 @@ void runCli(async () => {
     }
   }
 
-  const database = new PgDatabase({ url: flags.databaseUrl, poolSize: 2, applicationName: 'aionis-gate-core-prod' });
+  const database = new PgDatabase({ url: databaseUrl, poolSize: 2, applicationName: 'aionis-gate-core-prod' });
   try {
     const perf = await runLoad({ baseUrl, adminToken, database, requests, concurrency, timeoutMs, maxWriteP95Ms, maxRecallP95Ms, maxErrorRate, runId });
     checks.push(...perf.checks);
     // The consistency gates run after the load run, so they also cover what it and its teardown did.
-    const env = { ...process.env, DATABASE_URL: flags.databaseUrl };
+    const env = { ...process.env, DATABASE_URL: databaseUrl };
     const gates: [check: string, cli: string, args: string[]][] = [
       ['health_gate', 'health-gate', ['--strict-warnings', '--consistency-check-set', 'scope']],
       ['consistency_cross_tenant', 'consistency-cross-tenant', ['--strict-warnings']],

@@ -20,7 +20,7 @@ import {
   serverReady,
 } from '../preflight/checks';
 import { gateRunCheck, runGateCli, writeGateSummary } from '../preflight/run-gate';
-import { EXIT, parseFlags, runCli, UsageError } from './cli-support';
+import { deploymentTarget, EXIT, numberFlag, parseFlags, runCli, UsageError } from './cli-support';
 import { reportGate, summarise } from './gate-report';
 import { PgDatabase } from '../../platform/db/pg-database';
 
@@ -32,14 +32,6 @@ const HELP = `usage: npm run -s preflight:hosted -- [--run-gates] [--skip-build]
   --run-gates also runs gate:core:prod, job:consistency-check:cross-tenant --strict-warnings and
   job:health-gate --strict-warnings --consistency-check-set scope (--skip-build and --perf-requests
   are passed to gate:core:prod). Exit 0 pass, 2 a failed check, 1 usage or runtime error.`;
-
-function numberFlag(values: Record<string, string | boolean>, name: string, dflt: number, min = 0): number {
-  const raw = values[name];
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}`);
-  return n;
-}
 
 /**
  * `npm run -s preflight:hosted`: is this deployment fit for hosted traffic? Checks the deployment
@@ -70,23 +62,17 @@ void runCli(async () => {
   const v = flags.values;
   const strict = v['strict-warnings'] === true;
   const out = typeof v.out === 'string' ? v.out : undefined;
-  const baseUrl = (typeof v['base-url'] === 'string' ? v['base-url'] : process.env.AIONIS_BASE_URL)?.trim();
-  const adminToken = process.env.AIONIS_ADMIN_TOKEN?.trim();
   const maxSkewMs = numberFlag(v, 'max-clock-skew-ms', 1000);
   const maxDeadLetters = numberFlag(v, 'max-dead-letters', 0);
   const staleMs = numberFlag(v, 'stale-ms', 30_000, 1);
   const maxLagMs = numberFlag(v, 'max-projection-lag-ms', 30_000, 0);
   const timeoutMs = numberFlag(v, 'timeout-ms', 5000, 1);
   const perfRequests = v['perf-requests'] === undefined ? undefined : String(numberFlag(v, 'perf-requests', 0, 1));
-  if (!flags.databaseUrl) throw new UsageError('give --database-url or DATABASE_URL (the deployment\'s PostgreSQL; an embedded deployment cannot be checked while it runs)');
-  if (!/^postgres(ql)?:\/\//.test(flags.databaseUrl)) throw new UsageError('--database-url must be a postgres:// or postgresql:// URL');
-  if (!baseUrl) throw new UsageError('give --base-url or AIONIS_BASE_URL (the running server, e.g. http://127.0.0.1:3000)');
-  if (!/^https?:\/\/\S+$/.test(baseUrl)) throw new UsageError('--base-url must be an http(s) URL');
-  if (!adminToken) throw new UsageError('set AIONIS_ADMIN_TOKEN to an operator token of the deployment (any role; the runtime facts need one)');
+  const { databaseUrl, baseUrl, adminToken } = deploymentTarget(flags, 'an operator token of the deployment (any role; the runtime facts need one)', "the deployment's PostgreSQL; an embedded deployment cannot be checked while it runs");
   if ((v['skip-build'] === true || perfRequests !== undefined) && v['run-gates'] !== true) throw new UsageError('--skip-build and --perf-requests only apply with --run-gates');
 
   const runId = randomUUID();
-  const database = new PgDatabase({ url: flags.databaseUrl, poolSize: 4, applicationName: 'aionis-preflight' });
+  const database = new PgDatabase({ url: databaseUrl, poolSize: 4, applicationName: 'aionis-preflight' });
   const checks: CheckResult[] = [];
   const gates: Record<string, unknown> = {};
   try {
@@ -115,7 +101,7 @@ void runCli(async () => {
 
     if (v['run-gates'] === true) {
       // The gates read DATABASE_URL from their environment (not argv: a password never shows in `ps`).
-      const env = { ...process.env, DATABASE_URL: flags.databaseUrl, AIONIS_BASE_URL: baseUrl, AIONIS_ADMIN_TOKEN: adminToken };
+      const env = { ...process.env, DATABASE_URL: databaseUrl, AIONIS_BASE_URL: baseUrl, AIONIS_ADMIN_TOKEN: adminToken };
       const runs: [check: string, cli: string, args: string[]][] = [
         ['gate_core_prod', 'gate-core-prod', [...(v['skip-build'] === true ? ['--skip-build'] : []), ...(perfRequests ? ['--requests', perfRequests] : []), ...(out ? ['--out', join(out, 'gate-core-prod')] : [])]],
         ['gate_consistency_cross_tenant', 'consistency-cross-tenant', ['--strict-warnings']],

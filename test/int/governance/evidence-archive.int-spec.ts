@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,18 +8,14 @@ import { FilesystemEvidenceStore } from '../../../src/governance/evidence/eviden
 import { listBundles } from '../../../src/governance/evidence/bundles';
 import { sealKeyFrom } from '../../../src/platform/config/seal-key';
 import { PostgresEventStore } from '../../../src/platform/event-store/postgres-event-store';
+import { runCliSync } from '../../support/cli';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db';
 
-const ROOT = join(__dirname, '../../..');
 const actor = { type: 'operator' as const, id: 'op_test' };
 
 function verify(args: string[]): { status: number | null; out: { ok: boolean; findings: { check: string; detail: string; path?: string }[] } } {
-  const r = spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/evidence-verify.ts'), ...args, '--json'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-    encoding: 'utf8',
-  });
-  return { status: r.status, out: JSON.parse(r.stdout || '{"ok":false,"findings":[]}') as never };
+  const r = runCliSync<{ ok: boolean; findings: { check: string; detail: string; path?: string }[] }>('evidence-verify.ts', [...args, '--json']);
+  return { status: r.status, out: r.out ?? { ok: false, findings: [] } };
 }
 
 /**
