@@ -3,8 +3,8 @@ import type { SealKey } from '../../platform/config/seal-key';
 import { parseSealPublicKey } from '../../platform/config/seal-key';
 import type { Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
-import { type Actor, type Checkpoint, compareCheckpoints, formatCheckpoint, parseCheckpoint, type RecordedEvent, START } from '../../platform/event-store/event-store';
-import { type PostgresEventStore, readAllBetween } from '../../platform/event-store/postgres-event-store';
+import { type Actor, type Checkpoint, compareCheckpoints, formatCheckpoint, parseCheckpoint, type RecordedEvent } from '../../platform/event-store/event-store';
+import { pagesUpTo, type PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { inSealRange, listSeals, RangeAccumulator, type Seal, sealLinkProblems, verifySealSignature } from '../../platform/event-store/seals';
 import { verifyChains } from '../../platform/event-store/verify';
 import { archiveBundle, logPosition } from '../evidence/evidence-archive';
@@ -61,14 +61,7 @@ export async function generateWeeklyReport(database: Database, opts: { week: Iso
       const position = opts.position ?? (await logPosition(trx));
       const upTo = parseCheckpoint(position);
       const events: RecordedEvent[] = [];
-      let after: Checkpoint = START;
-      for (;;) {
-        const page = await readAllBetween(trx, { after, upTo, limit: 5000 });
-        const last = page[page.length - 1];
-        if (!last) break;
-        events.push(...page);
-        after = { transactionId: last.transactionId, globalPosition: last.globalPosition };
-      }
+      for await (const page of pagesUpTo(trx, { upTo, limit: 5000 })) events.push(...page);
       const chain = verifyChains(events);
       const seals: Seal[] = [];
       for (let afterNo = 0; ; ) {

@@ -4,8 +4,8 @@ import { PROJECTIONS } from '../../../projections';
 import type { Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
 import { canonicalJson, sha256Hex } from '../../platform/event-store/canonical-json';
-import { type Checkpoint, compareCheckpoints, formatCheckpoint, type RecordedEvent, START } from '../../platform/event-store/event-store';
-import { readAllBetween } from '../../platform/event-store/postgres-event-store';
+import { type Checkpoint, compareCheckpoints, formatCheckpoint, type RecordedEvent } from '../../platform/event-store/event-store';
+import { pagesUpTo, readAllBetween } from '../../platform/event-store/postgres-event-store';
 import { foldBatch, keysOf } from '../../platform/projections/fold';
 import { type AnyProjection, handlesType } from '../../platform/projections/projection';
 import { hashReadModel, loadRows, type ModelHash, readCheckpoint, writeRows } from '../../platform/projections/projection-store';
@@ -32,7 +32,14 @@ export function combineModelHashes(models: Record<string, ModelHash>): string {
  * Fold events (pages in commit order) into fresh tables for `defs`, in `schema` (created by the
  * caller) or unqualified, exactly as the projector would: same fold, same parking of poison events.
  */
-export async function foldInto(db: Executor, defs: readonly AnyProjection[], pages: AsyncIterable<readonly RecordedEvent[]>, schema?: string): Promise<Map<string, AnyProjection>> {
+export async function foldInto(
+  db: Executor,
+  defs: readonly AnyProjection[],
+  pages: AsyncIterable<readonly RecordedEvent[]>,
+  schema?: string,
+  /** Told of every event the fold sends to the dead letters (poison or parked behind one). */
+  onDeadLetter?: (projection: string, eventId: string) => void,
+): Promise<Map<string, AnyProjection>> {
   const tables = new Map<string, AnyProjection>();
   for (const def of defs) {
     const table = schema ? `${schema}.${def.table}` : def.table;
@@ -48,6 +55,7 @@ export async function foldInto(db: Executor, defs: readonly AnyProjection[], pag
       const folded = foldBatch(def, page, rows, p);
       await writeRows(db, target, folded.changes);
       for (const s of folded.newlyParked.keys()) p.add(s);
+      for (const l of folded.deadLetters) onDeadLetter?.(def.name, l.event.eventId);
     }
   }
   return tables;
@@ -94,17 +102,7 @@ export async function stateHashAt(database: Database, tenantId: string, position
       }
       const schema = `aionis_scratch_${randomBytes(6).toString('hex')}`;
       await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(trx);
-      async function* pages(): AsyncIterable<RecordedEvent[]> {
-        let after: Checkpoint = START;
-        for (;;) {
-          const page = await readAllBetween(trx, { after, upTo: position, limit: 2000 });
-          const last = page[page.length - 1];
-          if (!last) return;
-          yield page;
-          after = { transactionId: last.transactionId, globalPosition: last.globalPosition };
-        }
-      }
-      const tables = await foldInto(trx, TENANT_MODELS, pages(), schema);
+      const tables = await foldInto(trx, TENANT_MODELS, pagesUpTo(trx, { upTo: position, limit: 2000 }), schema);
       const models = await tenantHashes(trx, tables, tenantId);
       const laterOwn = await sql<{ n: number }>`
         SELECT count(*)::int AS n FROM es_events WHERE tenant_id = ${tenantId}

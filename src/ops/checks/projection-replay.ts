@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { PROJECTIONS } from '../../../projections';
 import type { Database } from '../../platform/db/database';
-import { type Checkpoint, formatCheckpoint, START } from '../../platform/event-store/event-store';
-import { readAllBetween } from '../../platform/event-store/postgres-event-store';
-import { foldBatch, keysOf } from '../../platform/projections/fold';
+import { formatCheckpoint, type RecordedEvent } from '../../platform/event-store/event-store';
+import { pagesUpTo } from '../../platform/event-store/postgres-event-store';
 import type { AnyProjection } from '../../platform/projections/projection';
-import { hashReadModel, loadRows, type ModelHash, readCheckpoint, writeRows } from '../../platform/projections/projection-store';
+import { hashReadModel, type ModelHash, readCheckpoint } from '../../platform/projections/projection-store';
+import { foldInto } from '../audit/state-hash';
 
 export interface ReplayComparison {
   readonly projection: string;
@@ -44,25 +44,16 @@ export async function compareWithReplay(database: Database, defs: readonly AnyPr
         }
         const schema = `aionis_scratch_${randomBytes(6).toString('hex')}`;
         await sql`CREATE SCHEMA ${sql.id(schema)}`.execute(trx);
-        const scratch = `${schema}.${def.table}`;
-        for (const stmt of def.ddl(scratch)) await sql.raw(stmt).execute(trx);
-        const scratchDef: AnyProjection = { ...def, table: scratch };
-        const parkedStreams = new Set<string>();
         const parkedEvents = new Set<string>();
-        let after: Checkpoint = START;
         let replayed = 0;
-        for (;;) {
-          const page = await readAllBetween(trx, { after, upTo: cp.position, limit: batchSize });
-          const last = page[page.length - 1];
-          if (!last) break;
-          const rows = await loadRows(trx, scratchDef, keysOf(def, page));
-          const folded = foldBatch(def, page, rows, parkedStreams);
-          await writeRows(trx, scratchDef, folded.changes);
-          for (const s of folded.newlyParked.keys()) parkedStreams.add(s);
-          for (const l of folded.deadLetters) parkedEvents.add(l.event.eventId);
-          replayed += page.length;
-          after = { transactionId: last.transactionId, globalPosition: last.globalPosition };
+        async function* counted(): AsyncIterable<RecordedEvent[]> {
+          for await (const page of pagesUpTo(trx, { upTo: cp!.position, limit: batchSize })) {
+            replayed += page.length;
+            yield page;
+          }
         }
+        const tables = await foldInto(trx, [def], counted(), schema, (_p, eventId) => parkedEvents.add(eventId));
+        const scratchDef = tables.get(def.name)!;
         const live = await hashReadModel(trx, def);
         const replay = await hashReadModel(trx, scratchDef);
         const tenants = [...new Set([...live.keys(), ...replay.keys()])].sort();

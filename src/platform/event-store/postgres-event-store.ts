@@ -22,6 +22,7 @@ import {
   type ReadAllOptions,
   type RecordedEvent,
   type SubscribeOptions,
+  START,
   type Subscription,
 } from './event-store';
 import { CatchUpSubscription } from './subscription';
@@ -357,6 +358,18 @@ export async function readAllBetween(db: Executor, options: { after: Checkpoint;
     ORDER BY es_events.transaction_id, es_events.global_position
     LIMIT ${options.limit}`.execute(db);
   return r.rows.map(toRecorded);
+}
+
+/** readAllBetween as pages from the start of the log (or `after`) up to `upTo`, for folds and scans. */
+export async function* pagesUpTo(db: Executor, options: { upTo: Checkpoint; after?: Checkpoint; limit: number }): AsyncIterable<RecordedEvent[]> {
+  let after: Checkpoint = options.after ?? START;
+  for (;;) {
+    const page = await readAllBetween(db, { after, upTo: options.upTo, limit: options.limit });
+    const last = page[page.length - 1];
+    if (!last) return;
+    yield page;
+    after = { transactionId: last.transactionId, globalPosition: last.globalPosition };
+  }
 }
 
 /** The events with these ids, in commit order (ids that do not exist are simply absent). */

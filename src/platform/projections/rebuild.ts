@@ -115,8 +115,14 @@ export async function rebuildProjections(database: Database, store: PostgresEven
 
 const pgliteBusy = new WeakSet<Database>();
 
-function opsMetadata(actor: Actor, correlationId: string) {
-  return { actor, occurred_at: new Date().toISOString(), correlation_id: correlationId, causation_id: null, request_id: null, command_id: null };
+/** Record a rebuild step in the projection's ops stream, inside the step's own transaction. */
+async function recordOps(store: PostgresEventStore, trx: Executor, def: AnyProjection, type: string, data: Record<string, unknown>, actor: Actor, correlationId: string): Promise<void> {
+  await store.append(`projection-ops-${def.name}`, [{ type, data: { projection: def.name, version: def.version, ...data } }], {
+    expectedRevision: 'any',
+    tenantId: null,
+    trx: trx as Transaction<DB>,
+    metadata: { actor, occurred_at: new Date().toISOString(), correlation_id: correlationId, causation_id: null, request_id: null, command_id: null },
+  });
 }
 
 async function rebuildOne(db: Kysely<DB>, store: PostgresEventStore, def: AnyProjection, opts: RebuildOptions): Promise<RebuildResult> {
@@ -219,20 +225,17 @@ async function rebuildOne(db: Kysely<DB>, store: PostgresEventStore, def: AnyPro
       await clearLetters(trx, letters);
       const result = { mode: 'diff_only', position: formatCheckpoint(position), events_read: eventsRead, events_applied: eventsApplied, dead_letters: deadLetters, diff };
       await finishRebuild(trx, rebuildId, 'aborted', result);
-      await store.append(`projection-ops-${def.name}`, [{ type: 'ProjectionRebuildCompared', data: { rebuild_id: rebuildId, projection: def.name, version: def.version, ...result } }], {
-        expectedRevision: 'any',
-        tenantId: null,
-        trx: trx as Transaction<DB>,
-        metadata: opsMetadata(opts.actor, rebuildId),
-      });
+      await recordOps(store, trx, def, 'ProjectionRebuildCompared', { rebuild_id: rebuildId, ...result }, opts.actor, rebuildId);
     });
     report('done');
     return { rebuild_id: rebuildId, projection: def.name, version: def.version, resumed, swapped: false, position: formatCheckpoint(position), events_read: eventsRead, events_applied: eventsApplied, dead_letters: deadLetters, diff, duration_ms: Date.now() - started };
   }
 
   // 3. Swap, in one short transaction. Lock order = the projector's (checkpoint row, then table):
-  //    a projector batch waits on the row lock, then fails its compare-and-set and restarts from
-  //    the swapped-in checkpoint. Readers wait only for the rename.
+  //    a projector batch waits on the row lock; the swapped-in checkpoint is the live one it was
+  //    caught up to, so a runner at that position goes on (the new table holds the same state), one
+  //    at another position fails its compare-and-set and restarts from it, and one of an older
+  //    version stops. Readers wait only for the rename.
   let finalDeadLetters = deadLetters;
   await db.transaction().execute(async (trx) => {
     const hasCheckpoint = await lockCheckpointRow(trx, def.name);
@@ -245,12 +248,7 @@ async function rebuildOne(db: Kysely<DB>, store: PostgresEventStore, def: AnyPro
     finalDeadLetters = await countLetters(trx, def.name);
     const result = { mode: 'swap', position: formatCheckpoint(position), events_read: eventsRead, events_applied: eventsApplied, dead_letters: finalDeadLetters, diff };
     await finishRebuild(trx, rebuildId, 'swapped', result);
-    await store.append(`projection-ops-${def.name}`, [{ type: 'ProjectionRebuildSwapped', data: { rebuild_id: rebuildId, projection: def.name, version: def.version, ...result } }], {
-      expectedRevision: 'any',
-      tenantId: null,
-      trx: trx as Transaction<DB>,
-      metadata: opsMetadata(opts.actor, rebuildId),
-    });
+    await recordOps(store, trx, def, 'ProjectionRebuildSwapped', { rebuild_id: rebuildId, ...result }, opts.actor, rebuildId);
     // Not a business side effect: tells every instance's caches (e.g. the key verifier) that this read model changed.
     await sql`SELECT pg_notify('aionis_projection_progress', ${def.name})`.execute(trx);
   });
@@ -277,12 +275,7 @@ async function startRebuild(db: Kysely<DB>, store: PostgresEventStore, def: AnyP
     await createTable(trx, def, shadow);
     await clearLetters(trx, shadowLettersName(def));
     await insertRebuild(trx, { rebuildId, projection: def.name, targetVersion: def.version, shadowTable: shadow, startedBy: `${actor.type}:${actor.id}` });
-    await store.append(`projection-ops-${def.name}`, [{ type: 'ProjectionRebuildStarted', data: { rebuild_id: rebuildId, projection: def.name, version: def.version, shadow_table: shadow } }], {
-      expectedRevision: 'any',
-      tenantId: null,
-      trx,
-      metadata: opsMetadata(actor, randomUUID()),
-    });
+    await recordOps(store, trx, def, 'ProjectionRebuildStarted', { rebuild_id: rebuildId, shadow_table: shadow }, actor, randomUUID());
   });
   const row = await findRunningRebuild(db, def.name);
   if (!row) throw new Error(`rebuild ${rebuildId} vanished`);
