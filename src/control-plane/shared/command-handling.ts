@@ -80,16 +80,7 @@ export async function handleCommand<C extends { type: string }, E extends Domain
     const state = fold(decider, history);
     const events = decider.decide(command, state);
     if (events.length === 0) return { state, revision, position: null, events };
-    const metadata: EventMetadata = {
-      actor: ctx.actor,
-      occurred_at: ctx.now().toISOString(),
-      correlation_id: ctx.correlationId,
-      causation_id: ctx.causationId,
-      request_id: ctx.requestId,
-      command_id: commandId,
-      source_ip: ctx.sourceIp,
-      user_agent: ctx.userAgent,
-    };
+    const metadata = eventMetadata(ctx, commandId);
     let result: AppendResult;
     try {
       result = await store.append(
@@ -112,4 +103,18 @@ export async function handleCommand<C extends { type: string }, E extends Domain
     const next = events.reduce((s, e) => decider.evolve(s, e, ectx), state);
     return { state: next, revision: result.nextRevision, position: result.position, events };
   }
+}
+
+/** The envelope metadata of a command's events: actor, time and ids all from the command's context. */
+export function eventMetadata(ctx: CommandContext, commandId: string): EventMetadata {
+  return {
+    actor: ctx.actor,
+    occurred_at: ctx.now().toISOString(),
+    correlation_id: ctx.correlationId,
+    causation_id: ctx.causationId,
+    request_id: ctx.requestId,
+    command_id: commandId,
+    source_ip: ctx.sourceIp,
+    user_agent: ctx.userAgent,
+  };
 }

@@ -7,9 +7,9 @@ import { DATABASE, type Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
 import { AppError } from '../../platform/errors/app-error';
 import { DuplicateCommandRaceError, WrongExpectedRevisionError } from '../../platform/event-store/errors';
-import { type Checkpoint, EVENT_STORE, type EventMetadata, type EventStore } from '../../platform/event-store/event-store';
+import { type Checkpoint, EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { ProjectionsService } from '../../platform/projections/projections.service';
-import { type CommandContext, contextOfRecorded } from '../shared/command-handling';
+import { type CommandContext, contextOfRecorded, eventMetadata } from '../shared/command-handling';
 import { tenantStreamId } from '../shared/ids';
 import { perfTeardownRefusal, type RemovedRows, tenantDecider, type TenantEvent, type TenantState } from './tenant.domain';
 import type { TenantCommandResult } from './tenant.commands';
@@ -110,16 +110,7 @@ export class TearDownPerfTenantHandler implements ICommandHandler<TearDownPerfTe
       // Refuse before touching a single row of a tenant that is not a perf tenant.
       const refusal = perfTeardownRefusal(state, tenantId);
       if (refusal) throw refusal;
-      const metadata: EventMetadata = {
-        actor: context.actor,
-        occurred_at: context.now().toISOString(),
-        correlation_id: context.correlationId,
-        causation_id: context.causationId,
-        request_id: context.requestId,
-        command_id: commandId,
-        source_ip: context.sourceIp,
-        user_agent: context.userAgent,
-      };
+      const metadata = eventMetadata(context, commandId);
       try {
         const outcome = await this.database.db.transaction().execute(async (trx) => {
           const removed = await removeTenantData(trx, tenantId);
