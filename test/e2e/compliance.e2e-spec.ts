@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import request from 'supertest';
 import { loadComplianceMapping } from '../../src/governance/compliance/mapping';
 import { currentQuarter, periodBetween } from '../../src/governance/compliance/period';
@@ -99,6 +100,10 @@ describe('compliance controls and report', () => {
     expect(fields).toEqual(expect.arrayContaining(['body.outcome', 'body.runbook']));
     const ok = await api.post('/v1/admin/control/compliance/drills').set(t.auth).set(json).send({ runbook: 'runbooks/key-compromise.md', outcome: 'passed', notes: 'tabletop: leaked key in CI log' }).expect(201);
     expect(ok.body).toMatchObject({ runbook: 'runbooks/key-compromise.md', outcome: 'passed', actor: 'operator:op_bootstrap_owner', drill_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    // Appended through the one command path: a command id, the request's ids.
+    const drillEvent = await sql<{ command_id: string | null; request_id: string | null }>`
+      SELECT metadata->>'command_id' AS command_id, metadata->>'request_id' AS request_id FROM es_events WHERE event_id::text = ${ok.body.drill_id as string}`.execute(t.tdb.database.db);
+    expect(drillEvent.rows).toEqual([{ command_id: expect.stringMatching(/^cmd:[0-9a-f-]{36}$/), request_id: ok.headers['x-request-id'] }]);
     // The drill is in the audit trail like any other event (the audit read model catches up asynchronously).
     const until = Date.now() + 25_000;
     let trail = '';
@@ -126,6 +131,9 @@ describe('compliance controls and report', () => {
     expect({ cross: cross.failing, scope: scope.failing }).toEqual({ cross: [], scope: [] });
     await recordGateRun(db, cross, 'job:consistency-check:cross-tenant');
     await recordGateRun(db, scope, 'job:consistency-check:scope');
+    const gateRuns = await sql<{ command_id: string | null }>`SELECT metadata->>'command_id' AS command_id FROM es_events WHERE stream_id = 'gate-runs'`.execute(db.db);
+    expect(gateRuns.rows.length).toBeGreaterThanOrEqual(2);
+    expect(gateRuns.rows.every((r) => /^cmd:[0-9a-f-]{36}$/.test(r.command_id ?? ''))).toBe(true);
 
     // The weekly report through the admin API (archived as a signed governance-weekly bundle).
     await api.post('/v1/admin/control/governance/reports').set(t.auth).set(json).send({ week: isoWeekOf(new Date()).label }).expect(201);

@@ -52,6 +52,11 @@ describe('operators, roles and the audit trail (real server)', () => {
       const deniedAudit = await auditByRequest('denied-op-create');
       expect(deniedAudit.map((e) => e.type)).toEqual(['AdminActionDenied']);
       expect(deniedAudit[0]!.actor.id).toBe(opId);
+      // Appended through the one command path: a command id of its own, not the refused request's.
+      const deniedEvent = await sql<{ command_id: string | null }>`
+        SELECT metadata->>'command_id' AS command_id FROM es_events WHERE stream_id = 'security-admin' AND metadata->>'request_id' = 'denied-op-create'`.execute(t.tdb.database.db);
+      expect(deniedEvent.rows).toHaveLength(1);
+      expect(deniedEvent.rows[0]!.command_id).toMatch(/^cmd:[0-9a-f-]{36}$/);
 
       // Every role may read operators (never their token digests).
       const listed = await api.get('/v1/admin/control/operators').set(asOp);

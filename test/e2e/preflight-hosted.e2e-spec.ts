@@ -126,11 +126,14 @@ async function closedPort(): Promise<number> {
     expect(strict.status).toBe(2);
     expect(failingOf(strict.summary)).toEqual(['embedding_provider_real']);
     // The probe: one PreflightProbeRecorded event per run, each on its own preflight stream, no tenant.
-    const probes = await sql<{ stream_id: string; tenant_id: string | null; type: string }>`
-      SELECT stream_id, tenant_id, type FROM es_events WHERE stream_id LIKE 'preflight-%'`.execute(t.tdb.database.db);
+    const probes = await sql<{ stream_id: string; tenant_id: string | null; type: string; command_id: string | null; occurred_at: string; probed_at: string }>`
+      SELECT stream_id, tenant_id, type, metadata->>'command_id' AS command_id, metadata->>'occurred_at' AS occurred_at, data->>'probed_at' AS probed_at
+      FROM es_events WHERE stream_id LIKE 'preflight-%'`.execute(t.tdb.database.db);
     expect(probes.rows.length).toBeGreaterThanOrEqual(4);
     expect(new Set(probes.rows.map((p) => p.stream_id)).size).toBe(probes.rows.length);
     expect(probes.rows.every((p) => p.tenant_id === null && p.type === 'PreflightProbeRecorded')).toBe(true);
+    // Appended through the one command path: a command id, and dated when the probe was taken.
+    expect(probes.rows.every((p) => /^cmd:[0-9a-f-]{36}$/.test(p.command_id ?? '') && p.occurred_at === p.probed_at)).toBe(true);
   });
 
   it('dead letters over the threshold fail their check (projection and outbox separately)', async () => {

@@ -160,8 +160,12 @@ describe('blue/green projection rebuilds', () => {
     });
     await waitUntil('counter row', async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM rm_test_counter WHERE stream_id = 'counter-x'`.execute(t.tdb.database.db)).rows[0]?.n === 3);
     expect(await parked('test_counter')).toEqual([]);
-    const recorded = await sql<{ type: string }>`SELECT type FROM es_events WHERE stream_id = 'projection-ops-test_counter' ORDER BY global_position`.execute(t.tdb.database.db);
+    const recorded = await sql<{ type: string; command_id: string | null }>`
+      SELECT type, metadata->>'command_id' AS command_id FROM es_events WHERE stream_id = 'projection-ops-test_counter' ORDER BY global_position`.execute(t.tdb.database.db);
     expect(recorded.rows.map((x) => x.type)).toEqual(['ProjectionRebuildStarted', 'ProjectionRebuildSwapped', 'ProjectionDeadLettersReplayed']);
+    // Recorded through the one command path: each append has a command id of its own.
+    expect(recorded.rows.every((x) => /^cmd:[0-9a-f-]{36}$/.test(x.command_id ?? ''))).toBe(true);
+    expect(new Set(recorded.rows.map((x) => x.command_id)).size).toBe(3);
   }, 60_000);
 
   it('a rebuild writes nothing but its shadow and two audit events: no outbox jobs, no memory rows', async () => {

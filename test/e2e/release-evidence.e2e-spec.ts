@@ -99,8 +99,8 @@ const BUNDLE_FILES = [
   const gate = (...args: string[]) => cli<GateResult>('release-gate.ts', ['--json', ...args], env);
   const decisions = async (release: string) =>
     (
-      await sql<{ data: { decision: string; reasons: Reason[]; artifact_urls: string[]; bundle_id: string | null }; tenant_id: string | null }>`
-        SELECT data, tenant_id FROM es_events WHERE stream_id = ${`release-${release}`} AND type = 'ReleaseDecisionRecorded' ORDER BY stream_position`.execute(t.tdb.database.db)
+      await sql<{ data: { decision: string; reasons: Reason[]; artifact_urls: string[]; bundle_id: string | null }; tenant_id: string | null; command_id: string | null }>`
+        SELECT data, tenant_id, metadata->>'command_id' AS command_id FROM es_events WHERE stream_id = ${`release-${release}`} AND type = 'ReleaseDecisionRecorded' ORDER BY stream_position`.execute(t.tdb.database.db)
     ).rows;
 
   beforeAll(async () => {
@@ -125,7 +125,7 @@ const BUNDLE_FILES = [
     expect(codes(r.out)).toEqual(['no_bundle']);
     const recorded = await decisions('1.4.0');
     expect(recorded).toHaveLength(1);
-    expect(recorded[0]).toMatchObject({ tenant_id: null, data: { decision: 'no_go', artifact_urls: [link], reasons: [{ code: 'no_bundle' }] } });
+    expect(recorded[0]).toMatchObject({ tenant_id: null, command_id: expect.stringMatching(/^cmd:[0-9a-f-]{36}$/), data: { decision: 'no_go', artifact_urls: [link], reasons: [{ code: 'no_bundle' }] } });
   });
 
   it('evidence:bundle archives one signed bundle whose manifest covers every collected file (exit 0)', async () => {

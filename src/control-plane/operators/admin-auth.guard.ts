@@ -1,8 +1,8 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { randomUUID } from 'node:crypto';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
+import { eventMetadata, newCommandId, requestCommandContext } from '../../platform/event-store/command-context';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { AppError } from '../../platform/errors/app-error';
 import { contextOf } from '../../platform/http/request-context';
@@ -67,16 +67,8 @@ export class AdminAuthGuard implements CanActivate {
         {
           expectedRevision: 'any',
           tenantId: null,
-          metadata: {
-            actor: { type: 'operator', id: op.operator_id, display: op.display_name },
-            occurred_at: new Date().toISOString(),
-            correlation_id: ctx.correlationId,
-            causation_id: null,
-            request_id: ctx.requestId,
-            command_id: `denied:${randomUUID()}`,
-            source_ip: ctx.sourceIp,
-            user_agent: ctx.userAgent,
-          },
+          // Not the client's command (its Idempotency-Key and If-Match are for the refused action): a fresh command id.
+          metadata: eventMetadata(requestCommandContext(ctx, { type: 'operator', id: op.operator_id, display: op.display_name }), newCommandId()),
         },
       );
       await this.projections.waitFor('audit', denied.position, 2000);

@@ -1,26 +1,21 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../../platform/errors/app-error';
+import { type CommandContext, commandIdOf, eventMetadata } from '../../platform/event-store/command-context';
 import { WrongExpectedRevisionError } from '../../platform/event-store/errors';
-import type { Actor, AppendResult, Checkpoint, EventMetadata, EventStore, RecordedEvent } from '../../platform/event-store/event-store';
+import type { AppendResult, Checkpoint, EventStore, RecordedEvent } from '../../platform/event-store/event-store';
 import type { Decider, DomainEvent, EventContext } from './decider';
 
-/** Who asked, and the ids that tie the resulting events to the request. Built at the edge. */
-export interface CommandContext {
-  readonly actor: Actor;
-  readonly requestId: string | null;
-  readonly correlationId: string;
-  readonly causationId: string | null;
-  /** The client's Idempotency-Key, if any; scoped to the actor before use. */
-  readonly idempotencyKey: string | null;
-  /** If-Match: the revision the client last saw; a mismatch is a 412. */
-  readonly expectedRevision: number | null;
-  readonly sourceIp: string | null;
-  readonly userAgent: string | null;
-  /** The clock, injected so tests and replays are deterministic. */
-  readonly now: () => Date;
-  /** When the request arrived (absent for commands the service issues itself). */
-  readonly requestedAt?: Date;
-}
+// The command context and the one metadata builder live with the event store (platform code);
+// re-exported here so the control plane's existing imports keep working.
+export {
+  type CommandContext,
+  commandIdOf,
+  eventMetadata,
+  idempotentCommandId,
+  naturalCommandId,
+  newCommandId,
+  requestCommandContext,
+  systemCommandContext,
+} from '../../platform/event-store/command-context';
 
 export interface CommandOutcome<State> {
   readonly state: State;
@@ -57,9 +52,7 @@ export async function handleCommand<C extends { type: string }, E extends Domain
   command: C,
   ctx: CommandContext,
 ): Promise<CommandOutcome<S>> {
-  const commandId = ctx.idempotencyKey
-    ? `idem:${createHash('sha256').update(`${ctx.actor.type}:${ctx.actor.id}:${command.type}:${ctx.idempotencyKey}`).digest('hex')}`
-    : `cmd:${randomUUID()}`;
+  const commandId = commandIdOf(ctx, command.type);
   const replay = async (result: AppendResult): Promise<CommandOutcome<S>> => {
     // The same command already ran: answer with the state as of its append, write nothing.
     const upTo = (await store.readStream(target.streamId, { limit: result.nextRevision })).slice(0, result.nextRevision);
@@ -103,18 +96,4 @@ export async function handleCommand<C extends { type: string }, E extends Domain
     const next = events.reduce((s, e) => decider.evolve(s, e, ectx), state);
     return { state: next, revision: result.nextRevision, position: result.position, events };
   }
-}
-
-/** The envelope metadata of a command's events: actor, time and ids all from the command's context. */
-export function eventMetadata(ctx: CommandContext, commandId: string): EventMetadata {
-  return {
-    actor: ctx.actor,
-    occurred_at: ctx.now().toISOString(),
-    correlation_id: ctx.correlationId,
-    causation_id: ctx.causationId,
-    request_id: ctx.requestId,
-    command_id: commandId,
-    source_ip: ctx.sourceIp,
-    user_agent: ctx.userAgent,
-  };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../platform/db/database';
+import { eventMetadata, newCommandId, requestCommandContext } from '../../platform/event-store/command-context';
 import type { Actor, EventStore } from '../../platform/event-store/event-store';
 import { formatCheckpoint } from '../../platform/event-store/event-store';
 import { readEventsById } from '../../platform/event-store/postgres-event-store';
@@ -37,16 +38,7 @@ export async function recordDrill(
   const r = await store.append(DRILL_STREAM, [{ type: DRILL_EVENT_TYPE, data: drill, eventId }], {
     expectedRevision: 'any',
     tenantId: null,
-    metadata: {
-      actor: ctx.actor,
-      occurred_at: new Date().toISOString(),
-      correlation_id: ctx.correlationId,
-      causation_id: null,
-      request_id: ctx.requestId,
-      command_id: `drill:${eventId}`,
-      source_ip: ctx.sourceIp,
-      user_agent: ctx.userAgent,
-    },
+    metadata: eventMetadata(requestCommandContext(ctx, ctx.actor), newCommandId()),
   });
   const [event] = await readEventsById(database.db, [eventId]);
   return { drill_id: eventId, ...drill, recorded_at: event?.recordedAt ?? new Date().toISOString(), actor: `${ctx.actor.type}:${ctx.actor.id}`, log_position: formatCheckpoint(r.position) };

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { SealKey } from '../../platform/config/seal-key';
 import type { Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
+import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import { type Actor, formatCheckpoint } from '../../platform/event-store/event-store';
 import type { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { lockKey } from '../../platform/projections/projection-runner';
@@ -88,7 +88,8 @@ export async function archiveBundle(
       expectedRevision: head.revision === 0 ? 'no_stream' : head.revision,
       tenantId: null,
       trx,
-      metadata: { actor: input.actor, occurred_at: manifest.created_at, correlation_id: randomUUID(), causation_id: null, request_id: null, command_id: null },
+      // The archive event occurs when the manifest says the bundle was made.
+      metadata: eventMetadata(systemCommandContext({ actor: input.actor, now: () => new Date(manifest.created_at) }), newCommandId()),
     });
     return stored;
   });

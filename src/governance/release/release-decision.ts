@@ -1,8 +1,9 @@
-import { randomUUID, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { keyIdOf, parseSealPublicKey } from '../../platform/config/seal-key';
 import type { Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
+import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import type { Actor } from '../../platform/event-store/event-store';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { bundlePrefix, listBundles, type StoredBundle, verifyBundle, verifyChain } from '../evidence/bundles';
@@ -216,7 +217,7 @@ export async function recordReleaseDecision(database: Database, record: ReleaseD
   const r = await new PostgresEventStore(database).append(streamId, [{ type: 'ReleaseDecisionRecorded', data: { ...record } }], {
     expectedRevision: 'any',
     tenantId: null,
-    metadata: { actor, occurred_at: new Date().toISOString(), correlation_id: randomUUID(), causation_id: null, request_id: null, command_id: null },
+    metadata: eventMetadata(systemCommandContext({ actor }), newCommandId()),
   });
   return { stream_id: streamId, stream_position: r.nextRevision, global_position: r.position.globalPosition };
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { LoggerService } from '@nestjs/common';
 import type { Database } from '../../platform/db/database';
+import { eventMetadata, naturalCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import { WrongExpectedRevisionError } from '../../platform/event-store/errors';
 import type { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { type Cron, lastFireAtOrBefore, parseCron } from '../../platform/config/cron';
@@ -14,6 +15,10 @@ const SYSTEM = { type: 'system' as const, id: 'governance-scheduler' };
  * no_stream), so of two instances that see the same fire time exactly one wins. A fire missed
  * while every instance was down runs at the next start (up to 8 days back). No report runs for a
  * week in which there was no tenant yet: a report on an empty system proves nothing.
+ * The period is the natural idempotency key of its three events, so their command ids are
+ * deterministic (`governance-schedule:<period>:claim|completed|failed`): an instance that appends
+ * a claim another instance already made gets `duplicate` (or a wrong expected revision) back, and
+ * stands down either way.
  */
 export class WeeklyReportScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -72,21 +77,23 @@ export class WeeklyReportScheduler {
       const tenants = await sql<{ n: number }>`
         SELECT count(*)::int AS n FROM es_events WHERE type = 'TenantCreated' AND recorded_at < ${week.end}::timestamptz`.execute(this.deps.database.db);
       if ((tenants.rows[0]?.n ?? 0) === 0) return;
-      const meta = () => ({ actor: SYSTEM, occurred_at: new Date().toISOString(), correlation_id: stream, causation_id: null, request_id: null, command_id: null });
+      const ctx = systemCommandContext({ actor: SYSTEM, correlationId: stream });
+      const meta = (step: 'claim' | 'completed' | 'failed') => eventMetadata(ctx, naturalCommandId('governance-schedule', `${period}:${step}`));
       try {
-        await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunClaimed', data: { period, week: week.label, instance: this.deps.instanceId } }], { expectedRevision: 'no_stream', tenantId: null, metadata: meta() });
+        const claim = await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunClaimed', data: { period, week: week.label, instance: this.deps.instanceId } }], { expectedRevision: 'no_stream', tenantId: null, metadata: meta('claim') });
+        if (claim.duplicate) return; // another instance claimed this period first
       } catch (err) {
         if (err instanceof WrongExpectedRevisionError) return; // another instance has this period
         throw err;
       }
       try {
         const result = await this.deps.run(week);
-        await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunCompleted', data: { period, week: week.label, bundle_id: result.bundleId, status: result.status } }], { expectedRevision: 1, tenantId: null, metadata: meta() });
+        await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunCompleted', data: { period, week: week.label, bundle_id: result.bundleId, status: result.status } }], { expectedRevision: 1, tenantId: null, metadata: meta('completed') });
         this.deps.logger.log(`weekly report ${week.label}: ${result.status} (bundle ${result.bundleId})`);
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         await this.deps.eventStore
-          .append(stream, [{ type: 'GovernanceReportRunFailed', data: { period, week: week.label, error: message.slice(0, 2000) } }], { expectedRevision: 1, tenantId: null, metadata: meta() })
+          .append(stream, [{ type: 'GovernanceReportRunFailed', data: { period, week: week.label, error: message.slice(0, 2000) } }], { expectedRevision: 1, tenantId: null, metadata: meta('failed') })
           .catch(() => undefined);
         this.deps.logger.error(`weekly report ${week.label} failed: ${message} (run it by hand: npm run job:governance-weekly-report -- --week ${week.label})`);
       }

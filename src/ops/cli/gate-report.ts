@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from '../../platform/db/database';
+import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import type { CheckResult } from '../checks/check-result';
 import { EXIT } from './cli-support';
@@ -68,7 +68,7 @@ export async function recordGateRun(database: Database, summary: GateSummary, co
     await new PostgresEventStore(database).append(
       'gate-runs',
       [{ type: 'GateRunRecorded', data: { gate: summary.gate, ok: summary.ok, strict_warnings: summary.strict_warnings, errors: summary.errors, warnings: summary.warnings, failing: summary.failing, checks: summary.checks.map((c) => ({ name: c.name, severity: c.severity, pass: c.pass, count: c.count })) } }],
-      { expectedRevision: 'any', tenantId: null, metadata: { actor, occurred_at: new Date().toISOString(), correlation_id: randomUUID(), causation_id: null, request_id: null, command_id: null } },
+      { expectedRevision: 'any', tenantId: null, metadata: eventMetadata(systemCommandContext({ actor }), newCommandId()) },
     );
   } catch (err) {
     process.stderr.write(`warning: could not record the gate run: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -5,6 +5,7 @@ import { PROJECTIONS } from '../../../projections';
 import type { Database } from '../../platform/db/database';
 import { pendingMigrations } from '../../platform/db/migrations';
 import { canonicalJson } from '../../platform/event-store/canonical-json';
+import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import { GENESIS_HASH } from '../../platform/event-store/event-store';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { verifyChains } from '../../platform/event-store/verify';
@@ -68,18 +69,14 @@ export async function eventStoreRoundTrip(database: Database, runId: string, tim
   const store = new PostgresEventStore(database);
   const streamId = `${PREFLIGHT_STREAM_PREFIX}${randomUUID()}`;
   try {
-    const probe = { run_id: runId, host: hostname(), probed_at: new Date().toISOString() };
+    const probedAt = new Date();
+    const probe = { run_id: runId, host: hostname(), probed_at: probedAt.toISOString() };
+    // The event occurs when the probe was taken; the run id ties it to this preflight run.
+    const ctx = systemCommandContext({ actor: { type: 'system', id: 'preflight', display: 'preflight:hosted' }, correlationId: runId, now: () => probedAt });
     const appended = await store.append(streamId, [{ type: PREFLIGHT_EVENT_TYPE, data: probe }], {
       expectedRevision: 'no_stream',
       tenantId: null,
-      metadata: {
-        actor: { type: 'system', id: 'preflight', display: 'preflight:hosted' },
-        occurred_at: probe.probed_at,
-        correlation_id: runId,
-        causation_id: null,
-        request_id: null,
-        command_id: `preflight:${randomUUID()}`,
-      },
+      metadata: eventMetadata(ctx, newCommandId()),
     });
     const problems: string[] = [];
     const [byStream] = await store.readStream(streamId, { fromPosition: 1, limit: 2 });

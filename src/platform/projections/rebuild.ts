@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../db/database';
 import type { DB } from '../db/schema';
+import { eventMetadata, newCommandId, systemCommandContext } from '../event-store/command-context';
 import { type Actor, type Checkpoint, checkpointOf, formatCheckpoint, type RecordedEvent } from '../event-store/event-store';
 import { type PostgresEventStore, readAllBetween, readAllFrom } from '../event-store/postgres-event-store';
 import { foldBatch, keysOf } from './fold';
@@ -121,7 +122,7 @@ async function recordOps(store: PostgresEventStore, trx: Executor, def: AnyProje
     expectedRevision: 'any',
     tenantId: null,
     trx: trx as Transaction<DB>,
-    metadata: { actor, occurred_at: new Date().toISOString(), correlation_id: correlationId, causation_id: null, request_id: null, command_id: null },
+    metadata: eventMetadata(systemCommandContext({ actor, correlationId }), newCommandId()),
   });
 }
 

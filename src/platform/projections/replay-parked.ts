@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import type { Database } from '../db/database';
 import type { DB } from '../db/schema';
+import { eventMetadata, newCommandId, systemCommandContext } from '../event-store/command-context';
 import type { Actor } from '../event-store/event-store';
 import { type PostgresEventStore, readEventsById } from '../event-store/postgres-event-store';
 import { foldBatch, keysOf } from './fold';
@@ -91,7 +91,7 @@ export async function replayParked(
             expectedRevision: 'any',
             tenantId: null,
             trx: trx as Transaction<DB>,
-            metadata: { actor: opts.actor, occurred_at: new Date().toISOString(), correlation_id: randomUUID(), causation_id: null, request_id: null, command_id: null },
+            metadata: eventMetadata(systemCommandContext({ actor: opts.actor }), newCommandId()),
           },
         );
       }

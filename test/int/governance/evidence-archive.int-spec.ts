@@ -50,6 +50,16 @@ describe('evidence archive and evidence:verify', () => {
       });
       ids.push(b.id);
     }
+    // Appended through the one command path: a command id, dated by the manifest's created_at.
+    const archived = await sql<{ command_id: string | null; occurred_at: string; bundle_id: string }>`
+      SELECT metadata->>'command_id' AS command_id, metadata->>'occurred_at' AS occurred_at, data->>'bundle_id' AS bundle_id
+      FROM es_events WHERE stream_id = 'evidence-governance-weekly' ORDER BY stream_position`.execute(tdb.database.db);
+    const manifests = await listBundles(store, 'governance-weekly');
+    expect(archived.rows.map((r) => r.bundle_id)).toEqual(ids);
+    for (const r of archived.rows) {
+      expect(r.command_id).toMatch(/^cmd:[0-9a-f-]{36}$/);
+      expect(r.occurred_at).toBe(manifests.find((m) => m.id === r.bundle_id)?.manifest.created_at);
+    }
     writeFileSync(join(dir, 'key.pem'), key.publicKeyPem);
     writeFileSync(join(dir, 'other.pem'), sealKeyFrom(generateKeyPairSync('ed25519').privateKey).publicKeyPem);
   }, 60_000);
