@@ -4,16 +4,21 @@ import { evolveAggregateRow, stringField } from './support';
 
 export type ApiKeyRow = ApiKey & { readonly revision: number };
 
-/** rm_api_keys: one row per key, read by the admin API and by the key verifier (by key id). */
+/**
+ * rm_api_keys: one row per key, read by the admin API and by the key verifier (by key id).
+ * Version 3 added agent_id and team_id (null for keys created before bindings existed).
+ */
 export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
   name: 'api_keys',
-  version: 2,
+  version: 3,
   table: 'rm_api_keys',
   primaryKey: 'key_id',
   columns: {
     key_id: 'text',
     tenant_id: 'text',
     project_id: 'text',
+    agent_id: 'text',
+    team_id: 'text',
     label: 'text',
     scopes: 'jsonb',
     expires_at: 'timestamptz',
@@ -38,6 +43,8 @@ export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
       key_id text PRIMARY KEY,
       tenant_id text NOT NULL,
       project_id text,
+      agent_id text,
+      team_id text,
       label text NOT NULL,
       scopes jsonb NOT NULL,
       expires_at timestamptz,

@@ -52,13 +52,13 @@ describe('API keys (real server)', () => {
     const { key, api_key } = await createKey({ project_id: 'keyco-app', label: 'agent one', scopes: ['memory:read'] });
     expect(api_key).toMatch(/^aio_live_k[a-z2-7]{19}_[A-Za-z0-9_-]{43}[0-9a-f]{8}$/);
     expect(parseApiKey(api_key)?.keyId).toBe(key.key_id);
-    expect(key).toMatchObject({ tenant_id: 'keyco', project_id: 'keyco-app', label: 'agent one', scopes: ['memory:read'], status: 'active', state: 'active' });
+    expect(key).toMatchObject({ tenant_id: 'keyco', project_id: 'keyco-app', agent_id: null, team_id: null, label: 'agent one', scopes: ['memory:read'], status: 'active', state: 'active' });
     expect(key).not.toHaveProperty('secret_hash');
     expect(key.display).toBe(`aio_live_${key.key_id}_…${api_key.slice(-4)}`);
     for (const h of ['x-api-key', 'bearer'] as const) {
       const me = await whoami(api_key, h);
       expect(me.status).toBe(200);
-      expect(me.body).toEqual({ tenant_id: 'keyco', project_id: 'keyco-app', key_id: key.key_id, key_display: key.display, scopes: ['memory:read'] });
+      expect(me.body).toEqual({ tenant_id: 'keyco', project_id: 'keyco-app', agent_id: null, team_id: null, key_id: key.key_id, key_display: key.display, scopes: ['memory:read'] });
     }
     const got = await api.get(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth);
     expect(got.status).toBe(200);
@@ -164,6 +164,90 @@ describe('API keys (real server)', () => {
     await api.post(`/v1/admin/control/api-keys/${key.key_id}/revoke`).set(t.auth).set(json).send({ reason: 'grace no longer needed' }).expect(200);
     expectUnauthorized(await whoami(oldKey));
     expect((await whoami(rot.body.api_key as string)).status).toBe(200);
+  });
+
+  it('binds a key to an agent and a team: whoami, list and get show them, a rotation keeps them, nothing changes them', async () => {
+    const AGENT = 'agent:support-bot/eu@keyco';
+    const TEAM = 'team.support_1';
+    const { key, api_key } = await createKey({ project_id: 'keyco-app', agent_id: `  ${AGENT} `, team_id: TEAM, label: 'bound' });
+    expect(key).toMatchObject({ agent_id: AGENT, team_id: TEAM, project_id: 'keyco-app' });
+    const me = await whoami(api_key);
+    expect(me.status).toBe(200);
+    expect(me.body).toEqual({ tenant_id: 'keyco', project_id: 'keyco-app', agent_id: AGENT, team_id: TEAM, key_id: key.key_id, key_display: key.display, scopes: ['memory:read', 'memory:write'] });
+    expect((await whoami(api_key, 'bearer')).body).toMatchObject({ agent_id: AGENT, team_id: TEAM });
+
+    const got = await api.get(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ key_id: key.key_id, agent_id: AGENT, team_id: TEAM });
+    const list = await api.get('/v1/admin/control/api-keys?tenant_id=keyco&limit=200').set(t.auth);
+    expect(list.body.items.find((k: { key_id: string }) => k.key_id === key.key_id)).toMatchObject({ agent_id: AGENT, team_id: TEAM });
+    // Unbound keys show both as null.
+    expect(list.body.items.filter((k: { agent_id: unknown; team_id: unknown }) => k.agent_id === undefined || k.team_id === undefined)).toEqual([]);
+
+    // The binding is in the event (the log is the source of truth), and in the audit trail's view of it.
+    const events = await t.service.infra.store.readStream(apiKeyStreamId(key.key_id));
+    expect(events[0]).toMatchObject({ type: 'ApiKeyCreated', schemaVersion: 1, data: { agent_id: AGENT, team_id: TEAM } });
+    let audit: request.Response | undefined;
+    for (let i = 0; i < 50; i++) {
+      audit = await api.get('/v1/admin/control/audit-events').query({ resource_type: 'api_key', resource_id: key.key_id, type: 'ApiKeyCreated' }).set(t.auth);
+      if (audit.body.items?.length) break;
+      await sleep(100);
+    }
+    expect(audit?.body.items[0].data).toMatchObject({ agent_id: AGENT, team_id: TEAM });
+    expect(audit?.body.items[0].data).not.toHaveProperty('secret_hash');
+
+    // Immutable: the update body refuses them (strict schema), and writes nothing.
+    const beforePatch = await eventCount();
+    for (const body of [{ agent_id: 'someone-else' }, { team_id: 'other-team' }, { label: 'renamed', agent_id: null }]) {
+      const res = await api.patch(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth).set(json).send(body);
+      expect(res.status).toBe(400);
+      expect(res.body.code).toBe('validation_failed');
+    }
+    expect(await eventCount()).toBe(beforePatch);
+    const renamed = await api.patch(`/v1/admin/control/api-keys/${key.key_id}`).set(t.auth).set(json).send({ label: 'bound (renamed)', metadata: { x: 1 } });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ label: 'bound (renamed)', agent_id: AGENT, team_id: TEAM });
+    // A rotation body cannot re-bind either.
+    expect((await api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({ agent_id: 'x' })).status).toBe(400);
+
+    // Rotation: the successor speaks for the same agent and team.
+    const rot = await api.post(`/v1/admin/control/api-keys/${key.key_id}/rotate`).set(t.auth).set(json).send({ grace_seconds: 600, label: 'bound v2' });
+    expect(rot.status).toBe(201);
+    expect(rot.body.key).toMatchObject({ rotated_from: key.key_id, agent_id: AGENT, team_id: TEAM, project_id: 'keyco-app', label: 'bound v2' });
+    const succ = await whoami(rot.body.api_key as string);
+    expect(succ.status).toBe(200);
+    expect(succ.body).toMatchObject({ tenant_id: 'keyco', project_id: 'keyco-app', agent_id: AGENT, team_id: TEAM, key_id: rot.body.key.key_id });
+    expect((await whoami(api_key)).body).toMatchObject({ agent_id: AGENT, team_id: TEAM }); // the old key, in grace
+    expect((await api.get(`/v1/admin/control/api-keys/${rot.body.key.key_id}`).set(t.auth)).body).toMatchObject({ agent_id: AGENT, team_id: TEAM });
+
+    // Only one of the two: the other is null.
+    const agentOnly = await createKey({ agent_id: 'solo-agent' });
+    expect((await whoami(agentOnly.api_key)).body).toMatchObject({ agent_id: 'solo-agent', team_id: null, project_id: null });
+    const teamOnly = await createKey({ team_id: 'solo-team', agent_id: null });
+    expect((await whoami(teamOnly.api_key)).body).toMatchObject({ agent_id: null, team_id: 'solo-team' });
+  });
+
+  it('refuses a bad agent_id or team_id with 400 validation_failed and writes nothing', async () => {
+    const before = await eventCount();
+    const bad: [Record<string, unknown>, string, string][] = [
+      [{ agent_id: '' }, 'body.agent_id', 'must not be empty'],
+      [{ agent_id: '   ' }, 'body.agent_id', 'must not be empty'],
+      [{ agent_id: 'a'.repeat(129) }, 'body.agent_id', 'must be at most 128 characters'],
+      [{ agent_id: 'agent\u0001one' }, 'body.agent_id', 'must not contain control characters'],
+      [{ agent_id: 'agent\none' }, 'body.agent_id', 'must not contain control characters'],
+      [{ agent_id: 'agent\u007fone' }, 'body.agent_id', 'must not contain control characters'],
+      [{ team_id: 'team one' }, 'body.team_id', 'must be 1-128 characters: a letter or digit, then letters, digits, ".", "_", ":", "@", "/" or "-"'],
+      [{ team_id: '-team' }, 'body.team_id', 'must be 1-128 characters: a letter or digit, then letters, digits, ".", "_", ":", "@", "/" or "-"'],
+      [{ team_id: 7 }, 'body.team_id', expect.any(String) as unknown as string],
+    ];
+    for (const [body, field, message] of bad) {
+      const res = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'keyco', ...body });
+      expect({ body, status: res.status, code: res.body.code }).toEqual({ body, status: 400, code: 'validation_failed' });
+      expect(res.body.errors).toEqual([{ field, message }]);
+    }
+    // A NUL never gets that far: the body parser refuses it (jsonb cannot store it), also with a 400.
+    expect((await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'keyco', agent_id: 'agent\u0000one' })).status).toBe(400);
+    expect(await eventCount()).toBe(before);
   });
 
   it('binds a key only to a project of its own tenant, and rejects bad input without writing', async () => {

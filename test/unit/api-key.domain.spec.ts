@@ -1,4 +1,5 @@
 import type { EventContext } from '../../src/control-plane/shared/decider';
+import { CreateApiKeyBody, UpdateApiKeyBody } from '../../src/control-plane/api-keys/api-key.schemas';
 import {
   apiKeyDecider,
   type ApiKeyCreated,
@@ -13,9 +14,12 @@ import {
   keyUnusableReason,
   type ProjectSnapshot,
   type RotateApiKey,
+  successorTerms,
 } from '../../src/control-plane/api-keys/api-key.domain';
 import type { TenantSnapshot } from '../../src/control-plane/projects/project.domain';
+import { apiKeysProjection } from '../../projections/api-keys.projection';
 import { deciderSpec, foldEvents, TEST_CONTEXT } from './support/decider-spec';
+import { metadataFor, recorded } from './support/recorded-events';
 
 const given = deciderSpec(apiKeyDecider);
 
@@ -32,6 +36,8 @@ const create: CreateApiKey = {
   key: { key_id: KEY_ID, secret_hash: 'ab'.repeat(32), display: `aio_live_${KEY_ID}_…9f2a` },
   tenant: activeTenant,
   project: null,
+  agent_id: null,
+  team_id: null,
   label: 'ci runner',
   scopes: ['memory:read', 'memory:write'],
   expires_at: EXPIRES,
@@ -47,6 +53,8 @@ const created: ApiKeyCreated = {
     key_id: KEY_ID,
     tenant_id: 'acme',
     project_id: null,
+    agent_id: null,
+    team_id: null,
     label: 'ci runner',
     scopes: ['memory:read', 'memory:write'],
     expires_at: EXPIRES,
@@ -319,6 +327,175 @@ describe('api key decider', () => {
   });
 });
 
+describe('api key bindings (agent_id, team_id)', () => {
+  const AGENT = 'agent:support-bot/eu@acme.example';
+  const TEAM = 'team.support_1';
+  const boundCreated: ApiKeyCreated = { type: 'ApiKeyCreated', data: { ...created.data, agent_id: AGENT, team_id: TEAM } };
+
+  describe('CreateApiKey', () => {
+    it('given no key, when created with an agent and a team, then the event carries both', () => {
+      given([])
+        .when({ ...create, agent_id: AGENT, team_id: TEAM })
+        .then([boundCreated]);
+    });
+
+    it('given no key, when created with only one of them, then the other is null', () => {
+      given([])
+        .when({ ...create, agent_id: AGENT })
+        .then([{ type: 'ApiKeyCreated', data: { ...created.data, agent_id: AGENT, team_id: null } }]);
+      given([])
+        .when({ ...create, team_id: TEAM })
+        .then([{ type: 'ApiKeyCreated', data: { ...created.data, agent_id: null, team_id: TEAM } }]);
+    });
+
+    it('given no key, when created without either, then the event carries both as null', () => {
+      given([]).when(create).then([created]);
+      expect(created.data).toMatchObject({ agent_id: null, team_id: null });
+    });
+
+    it('given no key, when a binding breaks the id rule, then validation_failed names the field (the decider does not rely on the HTTP schema)', () => {
+      for (const [field, value] of [
+        ['agent_id', ''],
+        ['agent_id', ' agent'],
+        ['agent_id', 'a'.repeat(129)],
+        ['team_id', 'team\u0000x'],
+        ['team_id', '-team'],
+      ] as const) {
+        const err = given([])
+          .when({ ...create, [field]: value })
+          .thenThrows('validation_failed');
+        expect(err.details.errors).toStrictEqual([{ field: `body.${field}`, message: expect.stringMatching(/^must be 1-128 characters/) as unknown }]);
+      }
+      given([])
+        .when({ ...create, agent_id: 'a'.repeat(128), team_id: 'T' })
+        .then([{ type: 'ApiKeyCreated', data: { ...created.data, agent_id: 'a'.repeat(128), team_id: 'T' } }]);
+    });
+  });
+
+  describe('rotation', () => {
+    it('given a bound key, when its successor is created from successorTerms, then the successor carries the same agent and team', () => {
+      const old = keyOf(given([boundCreated]).state);
+      const terms = successorTerms(old, 'ci runner (2026-01)');
+      expect(terms).toStrictEqual({
+        tenant_id: 'acme',
+        project_id: null,
+        agent_id: AGENT,
+        team_id: TEAM,
+        label: 'ci runner (2026-01)',
+        scopes: ['memory:read', 'memory:write'],
+        expires_at: EXPIRES,
+        allowed_cidrs: ['10.0.0.0/8'],
+        metadata: { team: 'ml', limits: { rps: 5 } },
+        rotated_from: KEY_ID,
+      });
+      const { tenant_id: _t, project_id: _p, ...rest } = terms;
+      given([])
+        .when({ type: 'CreateApiKey', key: { key_id: SUCCESSOR_ID, secret_hash: 'cd'.repeat(32), display: `aio_live_${SUCCESSOR_ID}_…0b1c` }, tenant: activeTenant, project: null, now: NOW, ...rest })
+        .then([
+          {
+            type: 'ApiKeyCreated',
+            data: {
+              ...boundCreated.data,
+              key_id: SUCCESSOR_ID,
+              label: 'ci runner (2026-01)',
+              secret_hash: 'cd'.repeat(32),
+              display: `aio_live_${SUCCESSOR_ID}_…0b1c`,
+              rotated_from: KEY_ID,
+            },
+          },
+        ]);
+    });
+
+    it('given an unbound key, the successor is unbound too, and keeps the label unless one is given', () => {
+      const terms = successorTerms(keyOf(given([created]).state));
+      expect(terms).toMatchObject({ agent_id: null, team_id: null, label: 'ci runner', rotated_from: KEY_ID });
+    });
+
+    it('given a bound key, when rotated, then the old key keeps its binding', () => {
+      const s = keyOf(foldEvents(apiKeyDecider, [boundCreated, rotated('2026-01-10T01:00:00.000Z')]));
+      expect(s).toMatchObject({ agent_id: AGENT, team_id: TEAM, successor_key_id: SUCCESSOR_ID });
+    });
+  });
+
+  describe('immutability', () => {
+    it('given a bound key, when label and metadata are updated, then the binding is unchanged', () => {
+      given([boundCreated])
+        .when({ type: 'UpdateApiKey', key_id: KEY_ID, label: 'renamed', metadata: {} })
+        .then([{ type: 'ApiKeyUpdated', data: { key_id: KEY_ID, tenant_id: 'acme', label: 'renamed', metadata: {} } }]);
+      const s = keyOf(foldEvents(apiKeyDecider, [boundCreated, { type: 'ApiKeyUpdated', data: { key_id: KEY_ID, tenant_id: 'acme', label: 'renamed' } }, revoked]));
+      expect(s).toMatchObject({ agent_id: AGENT, team_id: TEAM, label: 'renamed', status: 'revoked' });
+    });
+
+    it('the update body refuses agent_id and team_id', () => {
+      for (const body of [{ agent_id: 'other' }, { team_id: 'other' }, { label: 'x', agent_id: null }]) {
+        const r = UpdateApiKeyBody.safeParse(body);
+        expect(r.success).toBe(false);
+        expect(r.error?.issues[0]).toMatchObject({ code: 'unrecognized_keys' });
+      }
+    });
+  });
+
+  describe('folding events written before bindings existed', () => {
+    const { agent_id: _a, team_id: _t, ...legacyData } = created.data;
+    const legacy = { type: 'ApiKeyCreated', data: legacyData } as ApiKeyCreated;
+
+    it('given an ApiKeyCreated without agent_id and team_id, then the key folds with both null', () => {
+      expect(legacyData).not.toHaveProperty('agent_id');
+      const s = keyOf(foldEvents(apiKeyDecider, [legacy, rotated('2026-01-10T01:00:00.000Z')]));
+      expect(s).toMatchObject({ agent_id: null, team_id: null, successor_key_id: SUCCESSOR_ID });
+      expect(successorTerms(s)).toMatchObject({ agent_id: null, team_id: null });
+    });
+
+    it('the rm_api_keys read model folds it to a row with null agent_id and team_id', () => {
+      const e = recorded({ streamId: `apikey-${KEY_ID}`, streamPosition: 1, globalPosition: 7, tenantId: 'acme', type: 'ApiKeyCreated', data: legacyData, metadata: metadataFor(NOW, 'op_old') });
+      const row = apiKeysProjection.evolve(null, e);
+      expect(row).toMatchObject({ key_id: KEY_ID, agent_id: null, team_id: null, revision: 1, created_by: 'op_old' });
+      expect(Object.keys(apiKeysProjection.columns)).toEqual(expect.arrayContaining(['agent_id', 'team_id']));
+      expect(Object.keys(row ?? {}).sort()).toStrictEqual(Object.keys(apiKeysProjection.columns).sort());
+    });
+  });
+});
+
+describe('CreateApiKeyBody (agent_id, team_id)', () => {
+  const parse = (extra: Record<string, unknown>) => CreateApiKeyBody.safeParse({ tenant_id: 'acme', ...extra });
+  const messages = (extra: Record<string, unknown>) => {
+    const r = parse(extra);
+    expect(r.success).toBe(false);
+    return r.error?.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  };
+
+  it('accepts and trims agent and team ids; absent or null means unbound', () => {
+    expect(parse({ agent_id: '  agent:support-bot/eu@acme.example \n', team_id: 'team.support_1' }).data).toMatchObject({ agent_id: 'agent:support-bot/eu@acme.example', team_id: 'team.support_1' });
+    expect(parse({}).data).not.toHaveProperty('agent_id');
+    expect(parse({ agent_id: null, team_id: null }).data).toMatchObject({ agent_id: null, team_id: null });
+    expect(parse({ agent_id: 'a'.repeat(128) }).success).toBe(true);
+    expect(parse({ agent_id: ` ${'a'.repeat(128)} ` }).data?.agent_id).toBe('a'.repeat(128));
+  });
+
+  it('refuses an id that is empty after trimming', () => {
+    expect(messages({ agent_id: '' })).toStrictEqual([{ path: 'agent_id', message: 'must not be empty' }]);
+    expect(messages({ team_id: ' \t ' })).toStrictEqual([{ path: 'team_id', message: 'must not be empty' }]);
+  });
+
+  it('refuses an id longer than 128 characters', () => {
+    expect(messages({ agent_id: 'a'.repeat(129) })).toStrictEqual([{ path: 'agent_id', message: 'must be at most 128 characters' }]);
+  });
+
+  it('refuses a control character anywhere inside', () => {
+    for (const c of ['\u0000', '\u0007', '\t', '\n', '\u001b', '\u007f', '\u0085']) {
+      expect(messages({ agent_id: `agent${c}x` })).toStrictEqual([{ path: 'agent_id', message: 'must not contain control characters' }]);
+    }
+  });
+
+  it('refuses other characters, a non-alphanumeric first character and non-strings', () => {
+    for (const v of ['agent one', '-agent', '.agent', 'agënt', 'a#b']) {
+      expect(messages({ team_id: v })).toStrictEqual([{ path: 'team_id', message: expect.stringMatching(/^must be 1-128 characters/) as unknown }]);
+    }
+    expect(parse({ agent_id: 42 }).success).toBe(false);
+    expect(parse({ agent_id: ['a'] }).success).toBe(false);
+  });
+});
+
 describe('api key evolve', () => {
   it('starts with no key', () => {
     expect(apiKeyDecider.initialState).toStrictEqual({ exists: false });
@@ -330,6 +507,8 @@ describe('api key evolve', () => {
       key_id: KEY_ID,
       tenant_id: 'acme',
       project_id: null,
+      agent_id: null,
+      team_id: null,
       label: 'ci runner',
       scopes: ['memory:read', 'memory:write'],
       expires_at: EXPIRES,

@@ -9,7 +9,7 @@ import { projectDecider, type TenantSnapshot } from '../projects/project.domain'
 import { type CommandContext, type CommandOutcome, handleCommand, loadAggregate } from '../shared/command-handling';
 import { apiKeyStreamId, projectStreamId, tenantStreamId } from '../shared/ids';
 import { tenantDecider, type Metadata } from '../tenants/tenant.domain';
-import { apiKeyDecider, type ApiKeyState, type ProjectSnapshot, type Scope } from './api-key.domain';
+import { apiKeyDecider, type ApiKeyState, type KeyTerms, type ProjectSnapshot, type Scope, successorTerms } from './api-key.domain';
 import { displayOf, generateApiKey, hashSecret } from './key-format';
 import { KeyVerifier } from './key-verifier';
 
@@ -21,12 +21,15 @@ export type ApiKeyRequest =
       type: 'create';
       tenant_id: string;
       project_id: string | null;
+      agent_id: string | null;
+      team_id: string | null;
       label: string;
       scopes: Scope[];
       expires_at: string | null;
       allowed_cidrs: string[];
       metadata: Metadata;
     }
+  /** Label and metadata only: a key's tenant, project, agent, team, scopes, expiry and CIDRs are fixed. */
   | { type: 'update'; key_id: string; label?: string; metadata?: Metadata }
   | { type: 'rotate'; key_id: string; grace_seconds: number; label?: string }
   | { type: 'revoke'; key_id: string; reason: string | null };
@@ -83,29 +86,27 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
     return outcome.position ? this.projections.waitForWrite('api_keys', outcome.position, this.config.http.commandWaitMs) : true;
   }
 
-  private async mint(
-    request: { tenant_id: string; project_id: string | null; label: string; scopes: Scope[]; expires_at: string | null; allowed_cidrs: string[]; metadata: Metadata },
-    rotatedFrom: string | null,
-    context: CommandContext,
-  ): Promise<{ outcome: CommandOutcome<ApiKeyState>; plaintext: string }> {
+  private async mint(terms: KeyTerms, context: CommandContext): Promise<{ outcome: CommandOutcome<ApiKeyState>; plaintext: string }> {
     const { token, keyId, secret } = generateApiKey('live');
-    const tenant = await this.tenantSnapshot(request.tenant_id);
-    const project = request.project_id !== null ? await this.projectSnapshot(request.project_id) : null;
+    const tenant = await this.tenantSnapshot(terms.tenant_id);
+    const project = terms.project_id !== null ? await this.projectSnapshot(terms.project_id) : null;
     const outcome = await handleCommand(
       this.store,
       apiKeyDecider,
-      { streamId: apiKeyStreamId(keyId), tenantId: request.tenant_id },
+      { streamId: apiKeyStreamId(keyId), tenantId: terms.tenant_id },
       {
         type: 'CreateApiKey',
         key: { key_id: keyId, secret_hash: hashSecret(this.secrets.keyPepper, secret), display: displayOf(token) },
         tenant,
         project,
-        label: request.label,
-        scopes: request.scopes,
-        expires_at: request.expires_at,
-        allowed_cidrs: request.allowed_cidrs,
-        metadata: request.metadata,
-        rotated_from: rotatedFrom,
+        agent_id: terms.agent_id,
+        team_id: terms.team_id,
+        label: terms.label,
+        scopes: terms.scopes,
+        expires_at: terms.expires_at,
+        allowed_cidrs: terms.allowed_cidrs,
+        metadata: terms.metadata,
+        rotated_from: terms.rotated_from,
         now: context.now().toISOString(),
       },
       // A fresh stream: the idempotency key (if any) belongs to the outer request, not to this append.
@@ -118,7 +119,7 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
     switch (request.type) {
       case 'create': {
         const { type: _t, ...rest } = request;
-        const { outcome, plaintext } = await this.mint(rest, null, context);
+        const { outcome, plaintext } = await this.mint({ ...rest, rotated_from: null }, context);
         return { key: outcome.state, revision: outcome.revision, plaintext, predecessor: null, readModelCurrent: await this.settle(outcome) };
       }
       case 'update': {
@@ -147,19 +148,8 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
     }
     // Check first (no successor is minted for a key that cannot be rotated).
     apiKeyDecider.decide({ type: 'RotateApiKey', key_id: old.key_id, successor_key_id: 'k-check', grace_seconds: request.grace_seconds, now: context.now().toISOString() }, old);
-    const successor = await this.mint(
-      {
-        tenant_id: old.tenant_id,
-        project_id: old.project_id,
-        label: request.label ?? old.label,
-        scopes: [...old.scopes],
-        expires_at: old.expires_at,
-        allowed_cidrs: [...old.allowed_cidrs],
-        metadata: old.metadata,
-      },
-      old.key_id,
-      context,
-    );
+    // The successor speaks for the same tenant, project, agent and team as the old key.
+    const successor = await this.mint(successorTerms(old, request.label), context);
     const successorId = successor.outcome.state.exists ? successor.outcome.state.key_id : '';
     try {
       const rotated = await handleCommand(

@@ -15,6 +15,14 @@ export type Scope = (typeof SCOPES)[number];
 export const GRACE_DEFAULT_SECONDS = 86_400;
 export const GRACE_MAX_SECONDS = 604_800;
 
+/**
+ * The agent and team a key may be bound to (the memory API's principal is `{tenant_id, agent_id,
+ * team_id}`): 1 to 128 characters, a letter or digit first, then letters, digits and `. _ : @ / -`.
+ * Fixed when the key is created; a rotation's successor inherits them; nothing changes them.
+ */
+export const BINDING_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/;
+export const BINDING_ID_RULE = '1-128 characters: a letter or digit, then letters, digits, ".", "_", ":", "@", "/" or "-"';
+
 export interface ProjectSnapshot {
   readonly project_id: string;
   readonly exists: boolean;
@@ -35,6 +43,9 @@ export type ApiKeyCreated = DomainEvent<
     key_id: string;
     tenant_id: string;
     project_id: string | null;
+    /** Absent in events written before keys could be bound: read as null (the change is additive, schema version 1). */
+    agent_id?: string | null;
+    team_id?: string | null;
     label: string;
     scopes: Scope[];
     expires_at: string | null;
@@ -56,6 +67,9 @@ export type CreateApiKey = {
   key: NewKeyMaterial;
   tenant: TenantSnapshot;
   project: ProjectSnapshot | null;
+  /** The agent and/or team the key speaks for (null = not bound); see BINDING_ID_PATTERN. */
+  agent_id: string | null;
+  team_id: string | null;
   label: string;
   scopes: Scope[];
   expires_at: string | null;
@@ -74,6 +88,9 @@ export interface ApiKey {
   readonly key_id: string;
   readonly tenant_id: string;
   readonly project_id: string | null;
+  /** Who the key speaks for on the memory API besides its tenant: fixed at creation. */
+  readonly agent_id: string | null;
+  readonly team_id: string | null;
   readonly label: string;
   readonly scopes: readonly Scope[];
   readonly expires_at: string | null;
@@ -109,6 +126,46 @@ export function keyUnusableReason(k: Pick<ApiKey, 'status' | 'expires_at' | 'gra
   return null;
 }
 
+/** What a new key is created with, apart from its secret: a create request's fields, or a predecessor's. */
+export interface KeyTerms {
+  readonly tenant_id: string;
+  readonly project_id: string | null;
+  readonly agent_id: string | null;
+  readonly team_id: string | null;
+  readonly label: string;
+  readonly scopes: Scope[];
+  readonly expires_at: string | null;
+  readonly allowed_cidrs: string[];
+  readonly metadata: Metadata;
+  readonly rotated_from: string | null;
+}
+
+/**
+ * The terms of a rotation's successor: the same tenant, project, agent, team, scopes, expiry,
+ * allowed CIDRs and metadata as the key it replaces (a rotation never changes who a key speaks
+ * for, nor extends its lifetime); only the label may be given anew.
+ */
+export function successorTerms(old: ApiKey, label?: string): KeyTerms {
+  return {
+    tenant_id: old.tenant_id,
+    project_id: old.project_id,
+    agent_id: old.agent_id,
+    team_id: old.team_id,
+    label: label ?? old.label,
+    scopes: [...old.scopes],
+    expires_at: old.expires_at,
+    allowed_cidrs: [...old.allowed_cidrs],
+    metadata: old.metadata,
+    rotated_from: old.key_id,
+  };
+}
+
+function requireBindingId(field: 'agent_id' | 'team_id', value: string | null): void {
+  if (value !== null && !BINDING_ID_PATTERN.test(value)) {
+    throw new AppError('validation_failed', `${field} must be ${BINDING_ID_RULE}`, { errors: [{ field: `body.${field}`, message: `must be ${BINDING_ID_RULE}` }] });
+  }
+}
+
 function existing(state: ApiKeyState, keyId: string): ApiKey {
   if (!state.exists) throw new AppError('api_key_not_found', `API key ${keyId} does not exist`, { key_id: keyId });
   return state;
@@ -130,6 +187,8 @@ export function decide(command: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[
       if (command.expires_at !== null && command.expires_at <= command.now) {
         throw new AppError('validation_failed', 'expires_at must be in the future', { errors: [{ field: 'body.expires_at', message: 'must be in the future' }] });
       }
+      requireBindingId('agent_id', command.agent_id);
+      requireBindingId('team_id', command.team_id);
       return [
         {
           type: 'ApiKeyCreated',
@@ -137,6 +196,8 @@ export function decide(command: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[
             key_id: command.key.key_id,
             tenant_id: command.tenant.tenant_id,
             project_id: p ? p.project_id : null,
+            agent_id: command.agent_id,
+            team_id: command.team_id,
             label: command.label,
             scopes: [...new Set(command.scopes)].sort(),
             expires_at: command.expires_at,
@@ -196,6 +257,8 @@ export function evolve(state: ApiKeyState, event: ApiKeyEvent, ctx: EventContext
         key_id: d.key_id,
         tenant_id: d.tenant_id,
         project_id: d.project_id,
+        agent_id: d.agent_id ?? null,
+        team_id: d.team_id ?? null,
         label: d.label,
         scopes: d.scopes,
         expires_at: d.expires_at,

@@ -1,55 +1,15 @@
-import { isIP } from 'node:net';
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { z } from 'zod';
 import { AppError } from '../../platform/errors/app-error';
-import { decodeCursor, encodeCursor, metadataSchema, parseInput, reasonSchema } from '../../platform/http/validation';
+import { decodeCursor, encodeCursor, parseInput } from '../../platform/http/validation';
 import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
 import { commandContext, jsonSchema } from '../shared/http';
-import { PROJECT_ID_PATTERN, TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
-import { type ApiKey, type ApiKeyState, effectiveEnd, GRACE_DEFAULT_SECONDS, GRACE_MAX_SECONDS, keyUnusableReason, SCOPES } from './api-key.domain';
+import { type ApiKey, type ApiKeyState, effectiveEnd, GRACE_DEFAULT_SECONDS, keyUnusableReason, SCOPES } from './api-key.domain';
 import { type ApiKeyCommandResult, type ApiKeyRequest, ExecuteApiKeyCommand } from './api-key.commands';
 import { type ApiKeyRecord, GetApiKeyQuery, ListApiKeysQuery } from './api-key.queries';
-
-const cidr = z.string().refine(
-  (c) => {
-    const [net, bits, extra] = c.split('/');
-    if (!net || bits === undefined || extra !== undefined || !/^\d{1,3}$/.test(bits)) return false;
-    const f = isIP(net);
-    return f !== 0 && Number(bits) <= (f === 4 ? 32 : 128);
-  },
-  { message: 'must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32' },
-);
-const label = z.string().trim().min(1).max(200);
-const keyId = z.string().regex(/^k[a-z2-7]{19}$/, 'must be an API key id (k + 19 base32 characters)');
-
-export const CreateApiKeyBody = z.strictObject({
-  tenant_id: z.string().regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`),
-  project_id: z.string().regex(PROJECT_ID_PATTERN, `must be ${TENANT_ID_RULE}`).optional(),
-  label: label.optional(),
-  scopes: z.array(z.enum(SCOPES)).min(1).max(SCOPES.length).optional(),
-  expires_at: z.iso.datetime({ offset: true }).optional(),
-  allowed_cidrs: z.array(cidr).max(50).optional(),
-  metadata: metadataSchema.optional(),
-});
-export const UpdateApiKeyBody = z
-  .strictObject({ label: label.optional(), metadata: metadataSchema.optional() })
-  .refine((b) => b.label !== undefined || b.metadata !== undefined, { message: 'give label and/or metadata' });
-export const RotateApiKeyBody = z.strictObject({
-  grace_seconds: z.number().int().min(0).max(GRACE_MAX_SECONDS).optional(),
-  label: label.optional(),
-});
-const RevokeBody = z.strictObject({ reason: reasonSchema.optional() });
-const ListQuery = z.strictObject({
-  tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
-  project_id: z.string().regex(PROJECT_ID_PATTERN).optional(),
-  status: z.enum(['active', 'revoked']).optional(),
-  limit: z.coerce.number().int().min(1).max(200).optional(),
-  cursor: z.string().max(512).optional(),
-});
-const KeyParams = z.strictObject({ key_id: keyId });
+import { ApiKeyParams, CreateApiKeyBody, ListApiKeysQueryParams, RevokeApiKeyBody, RotateApiKeyBody, UpdateApiKeyBody } from './api-key.schemas';
 
 /** The wire shape of a key: never the secret or its digest; its usability at this moment. */
 export function keyView(k: ApiKey & { revision: number; last_used_at?: string | null }, now = new Date()) {
@@ -92,7 +52,7 @@ export class ApiKeysController {
   @Post()
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create an API key; the plaintext key is in this response only' })
+  @ApiOperation({ summary: 'Create an API key, optionally bound to an agent_id and/or team_id; the plaintext key is in this response only' })
   @ApiBody({ schema: jsonSchema(CreateApiKeyBody) })
   async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const b = parseInput(CreateApiKeyBody, body, 'body');
@@ -100,6 +60,8 @@ export class ApiKeysController {
       type: 'create',
       tenant_id: b.tenant_id,
       project_id: b.project_id ?? null,
+      agent_id: b.agent_id ?? null,
+      team_id: b.team_id ?? null,
       label: b.label ?? 'api key',
       scopes: b.scopes ?? [...SCOPES],
       expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null,
@@ -114,7 +76,7 @@ export class ApiKeysController {
   @Get()
   @ApiOperation({ summary: 'List API keys (filters: tenant, project, status; cursor pagination)' })
   async list(@Query() query: unknown) {
-    const q = parseInput(ListQuery, query, 'query');
+    const q = parseInput(ListApiKeysQueryParams, query, 'query');
     const limit = q.limit ?? 50;
     const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
     const rows: ApiKeyRecord[] = await this.queries.execute(
@@ -134,7 +96,7 @@ export class ApiKeysController {
   @Get(':key_id')
   @ApiOperation({ summary: 'Get an API key (never its secret)' })
   async get(@Param() params: unknown, @Res({ passthrough: true }) res: Response) {
-    const { key_id } = parseInput(KeyParams, params, 'params');
+    const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const k: ApiKeyRecord | undefined = await this.queries.execute(new GetApiKeyQuery(key_id));
     if (!k) throw new AppError('api_key_not_found', `API key ${key_id} does not exist`, { key_id });
     res.setHeader('ETag', `"${k.revision}"`);
@@ -143,10 +105,10 @@ export class ApiKeysController {
 
   @Patch(':key_id')
   @AdminWrite()
-  @ApiOperation({ summary: 'Update label and/or metadata' })
+  @ApiOperation({ summary: 'Update label and/or metadata (agent_id, team_id and the other terms are fixed at creation)' })
   @ApiBody({ schema: jsonSchema(UpdateApiKeyBody) })
   async update(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
-    const { key_id } = parseInput(KeyParams, params, 'params');
+    const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const b = parseInput(UpdateApiKeyBody, body, 'body');
     const r = await this.run(req, res, { type: 'update', key_id, ...(b.label !== undefined ? { label: b.label } : {}), ...(b.metadata !== undefined ? { metadata: b.metadata } : {}) });
     return present(r.key, r.revision);
@@ -155,10 +117,10 @@ export class ApiKeysController {
   @Post(':key_id/rotate')
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Rotate: a new key with the same tenant, project and scopes; the old one works for grace_seconds (default 86400)' })
+  @ApiOperation({ summary: 'Rotate: a new key with the same tenant, project, agent, team and scopes; the old one works for grace_seconds (default 86400)' })
   @ApiBody({ schema: jsonSchema(RotateApiKeyBody), required: false })
   async rotate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
-    const { key_id } = parseInput(KeyParams, params, 'params');
+    const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const b = parseInput(RotateApiKeyBody, body ?? {}, 'body');
     const r = await this.run(req, res, { type: 'rotate', key_id, grace_seconds: b.grace_seconds ?? GRACE_DEFAULT_SECONDS, ...(b.label !== undefined ? { label: b.label } : {}) });
     const key = present(r.key, r.revision);
@@ -171,10 +133,10 @@ export class ApiKeysController {
   @AdminWrite()
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke: refused by every API instance within seconds (at once by this one)' })
-  @ApiBody({ schema: jsonSchema(RevokeBody), required: false })
+  @ApiBody({ schema: jsonSchema(RevokeApiKeyBody), required: false })
   async revoke(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
-    const { key_id } = parseInput(KeyParams, params, 'params');
-    const b = parseInput(RevokeBody, body ?? {}, 'body');
+    const { key_id } = parseInput(ApiKeyParams, params, 'params');
+    const b = parseInput(RevokeApiKeyBody, body ?? {}, 'body');
     const r = await this.run(req, res, { type: 'revoke', key_id, reason: b.reason ?? null });
     return present(r.key, r.revision);
   }

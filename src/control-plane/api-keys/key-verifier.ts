@@ -16,6 +16,10 @@ export interface KeyPrincipal {
   readonly key_id: string;
   readonly tenant_id: string;
   readonly project_id: string | null;
+  /** The agent the key is bound to (memory API principal), or null. */
+  readonly agent_id: string | null;
+  /** The team the key is bound to (memory API principal), or null. */
+  readonly team_id: string | null;
   readonly scopes: readonly Scope[];
   readonly display: string;
 }
@@ -40,6 +44,8 @@ interface KeyRecord {
   key_id: string;
   tenant_id: string;
   project_id: string | null;
+  agent_id: string | null;
+  team_id: string | null;
   scopes: Scope[];
   allowed_cidrs: string[];
   secret_hash: string;
@@ -171,7 +177,7 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     if (hit && Date.now() - hit.at < KEY_CACHE_TTL_MS) return hit.record;
     const generation = this.generation;
     const r = await sql<Omit<KeyRecord, 'expires_at' | 'grace_until'> & { expires_at: Date | null; grace_until: Date | null }>`
-      SELECT k.key_id, k.tenant_id, k.project_id, k.scopes, k.allowed_cidrs, k.secret_hash, k.display, k.status,
+      SELECT k.key_id, k.tenant_id, k.project_id, k.agent_id, k.team_id, k.scopes, k.allowed_cidrs, k.secret_hash, k.display, k.status,
              k.expires_at, k.grace_until, t.status AS tenant_status, p.status AS project_status
       FROM rm_api_keys k
       LEFT JOIN rm_tenants t ON t.tenant_id = k.tenant_id
@@ -206,7 +212,10 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     if (k.project_id !== null && k.project_status !== 'active') return { ok: false, reason: 'project_archived', keyId };
     if (k.allowed_cidrs.length > 0 && !cidrAllows(k.allowed_cidrs, sourceIp)) return { ok: false, reason: 'cidr_denied', keyId };
     this.lastUsed.set(keyId, now.toISOString());
-    return { ok: true, principal: { key_id: k.key_id, tenant_id: k.tenant_id, project_id: k.project_id, scopes: k.scopes, display: k.display } };
+    return {
+      ok: true,
+      principal: { key_id: k.key_id, tenant_id: k.tenant_id, project_id: k.project_id, agent_id: k.agent_id, team_id: k.team_id, scopes: k.scopes, display: k.display },
+    };
   }
 
   recordOutcome(v: Verification, requestId: string, sourceIp: string | null): void {
