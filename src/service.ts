@@ -21,6 +21,7 @@ import { ProblemFilter } from './platform/errors/problem.filter';
 import { PostgresEventStore } from './platform/event-store/postgres-event-store';
 import { Sealer } from './platform/event-store/seals';
 import { jsonBodyMiddleware } from './platform/http/body';
+import { corsMiddleware } from './platform/http/cors';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
 import { requestContextMiddleware } from './platform/http/request-context';
 import type { Infrastructure } from './platform/platform.module';
@@ -143,7 +144,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.set('trust proxy', config.http.trustProxy);
     app.use(requestContextMiddleware);
     app.use(httpMetricsMiddleware(metrics));
-    app.use(jsonBodyMiddleware(config.http.bodyLimit));
+    app.use(corsMiddleware(config.memory.corsAllowOrigins));
+    app.use(jsonBodyMiddleware(config.http.bodyLimit, config.memory.bodyLimit));
     app.use(app.get(TelemetryRecorder).middleware());
     app.useGlobalFilters(new ProblemFilter());
     const openapi = SwaggerModule.createDocument(

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { ControlPlaneModule } from '../control-plane/control-plane.module';
 import { PerfTeardownController } from '../control-plane/tenants/perf-teardown.controller';
-import { PENDING_WRITES, type PendingWrites, TearDownPerfTenantHandler } from '../control-plane/tenants/perf-teardown';
+import { PENDING_WRITES, type PendingWrites, TearDownPerfTenantHandler, TENANT_ROWS, type TenantRows } from '../control-plane/tenants/perf-teardown';
+import { ApiKeyUsageRepository } from '../control-plane/api-keys/api-key-usage.repository';
+import { TenantDataRepository } from '../data-plane/memory/tenant-data.repository';
 import { KeyVerifier } from '../control-plane/api-keys/key-verifier';
 import { DataPlaneModule } from '../data-plane/data-plane.module';
 import { TelemetryRecorder } from '../data-plane/telemetry/telemetry-recorder';
@@ -17,6 +19,12 @@ import { RuntimeController } from './runtime.controller';
   controllers: [RuntimeController, PerfTeardownController],
   providers: [
     TearDownPerfTenantHandler,
+    ApiKeyUsageRepository,
+    {
+      provide: TENANT_ROWS,
+      useFactory: (data: TenantDataRepository, keyUsage: ApiKeyUsageRepository): TenantRows[] => [data, keyUsage],
+      inject: [TenantDataRepository, ApiKeyUsageRepository],
+    },
     {
       provide: PENDING_WRITES,
       useFactory: (telemetry: TelemetryRecorder, keys: KeyVerifier): PendingWrites[] => [{ flush: () => telemetry.flush() }, { flush: () => keys.flushUsage() }],

@@ -25,7 +25,7 @@ export class RuntimeController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SECRETS) private readonly secrets: Secrets,
     @Inject(DATABASE) private readonly database: Database,
-    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
+    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider | null,
     private readonly operators: OperatorsRepository,
   ) {}
 
@@ -36,8 +36,8 @@ export class RuntimeController {
     const pending = await pendingMigrations(this.database.db);
     const owners = await this.operators.list({ role: 'owner', status: 'active', limit: 200 });
     const verdict = pepperPolicy(this.secrets.keyPepper);
-    const model = this.embeddings.model;
-    const provider = model.includes(':') ? model.slice(0, model.indexOf(':')) : this.config.embeddings.provider;
+    const model = this.embeddings?.model ?? 'none';
+    const provider = this.config.embeddings.provider;
     return {
       version: serviceVersion(),
       commit: serviceCommit(),
@@ -47,8 +47,9 @@ export class RuntimeController {
       auth: { admin: 'operator_credentials', api_keys: 'required' },
       // Token buckets in the database (rate_limit_buckets), enforced on every memory request; there is no switch to turn them off.
       rate_limits: { enforced: true, store: 'database', endpoint_classes: ['write', 'recall'] },
-      // The local provider hashes n-grams: a placeholder with no semantic recall.
-      embeddings: { provider, model, placeholder: provider === 'local' },
+      // The local provider hashes n-grams and the fake one is the open core's test embedder: placeholders with no
+      // semantic recall; without a provider recall_text is refused.
+      embeddings: { provider, model, placeholder: provider !== 'openai', dimension: this.config.embeddings.dimension },
       owners: { active_owner_ids: owners.map((o) => o.operator_id), only_bootstrap: owners.length > 0 && owners.every((o) => o.bootstrap) },
       server_time: new Date().toISOString(),
     };

@@ -1,7 +1,6 @@
 import { Inject, Optional } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { createHash, randomUUID } from 'node:crypto';
-import { type RawBuilder, sql, type Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { DATABASE, type Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
@@ -9,39 +8,22 @@ import { AppError } from '../../platform/errors/app-error';
 import { DuplicateCommandRaceError, WrongExpectedRevisionError } from '../../platform/event-store/errors';
 import { type Checkpoint, EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { ProjectionsService } from '../../platform/projections/projections.service';
+import { commandIdOf } from '../../platform/event-store/command-context';
 import { type CommandContext, contextOfRecorded, eventMetadata } from '../shared/command-handling';
 import { tenantStreamId } from '../shared/ids';
 import { perfTeardownRefusal, type RemovedRows, tenantDecider, type TenantEvent, type TenantState } from './tenant.domain';
 import type { TenantCommandResult } from './tenant.commands';
 
 /**
- * The tenant's data-plane rows, in deletion order (edges before the nodes they reference). Each
- * statement deletes only rows of the one tenant; the count of each goes into the event.
+ * A part of the system that holds rows of a tenant outside the log (the data plane's tables, key
+ * usage): the teardown asks each to remove them inside its one transaction, and records the
+ * count per table. The control plane names none of those tables itself.
  */
-const TENANT_DATA: readonly (readonly [table: string, where: (tenantId: string) => RawBuilder<unknown>])[] = [
-  ['memory_edges', (t) => sql`tenant_id = ${t}`],
-  ['memory_outbox', (t) => sql`tenant_id = ${t}`],
-  ['memory_nodes', (t) => sql`tenant_id = ${t}`],
-  ['memory_commits', (t) => sql`tenant_id = ${t}`],
-  ['memory_scopes', (t) => sql`tenant_id = ${t}`],
-  ['rate_limit_buckets', (t) => sql`tenant_id = ${t}`],
-  ['quota_usage', (t) => sql`tenant_id = ${t}`],
-  ['telemetry_rollups', (t) => sql`tenant_id = ${t}`],
-  ['api_key_usage', (t) => sql`key_id IN (SELECT key_id FROM rm_api_keys WHERE tenant_id = ${t})`],
-];
-export const PERF_TEARDOWN_TABLES: readonly string[] = TENANT_DATA.map(([table]) => table);
-
-/** Delete every data-plane row of one tenant inside the caller's transaction; rows removed per table. */
-export async function removeTenantData(trx: Transaction<DB>, tenantId: string): Promise<RemovedRows> {
-  const removed: Record<string, number> = {};
-  for (const [table, where] of TENANT_DATA) {
-    const r = await sql<{ n: number }>`
-      WITH gone AS (DELETE FROM ${sql.table(table)} WHERE ${where(tenantId)} RETURNING 1)
-      SELECT count(*)::int AS n FROM gone`.execute(trx);
-    removed[table] = r.rows[0]?.n ?? 0;
-  }
-  return removed;
+export interface TenantRows {
+  readonly tables: readonly string[];
+  remove(trx: Transaction<DB>, tenantId: string): Promise<Record<string, number>>;
 }
+export const TENANT_ROWS = Symbol('TENANT_ROWS');
 
 /**
  * Buffers of rows not yet written that may hold the tenant's rows (telemetry rollups, key usage):
@@ -85,14 +67,13 @@ export class TearDownPerfTenantHandler implements ICommandHandler<TearDownPerfTe
     @Inject(DATABASE) private readonly database: Database,
     private readonly projections: ProjectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(TENANT_ROWS) private readonly owners: readonly TenantRows[],
     @Optional() @Inject(PENDING_WRITES) private readonly pending: readonly PendingWrites[] = [],
   ) {}
 
   async execute({ tenantId, reason, context }: TearDownPerfTenantCommand): Promise<TenantCommandResult> {
     const streamId = tenantStreamId(tenantId);
-    const commandId = context.idempotencyKey
-      ? `idem:${createHash('sha256').update(`${context.actor.type}:${context.actor.id}:TearDownPerfTenant:${context.idempotencyKey}`).digest('hex')}`
-      : `cmd:${randomUUID()}`;
+    const commandId = commandIdOf(context, 'TearDownPerfTenant');
     if (context.idempotencyKey) {
       const earlier = await this.store.findAppend(commandId, streamId);
       if (earlier) {
@@ -113,7 +94,8 @@ export class TearDownPerfTenantHandler implements ICommandHandler<TearDownPerfTe
       const metadata = eventMetadata(context, commandId);
       try {
         const outcome = await this.database.db.transaction().execute(async (trx) => {
-          const removed = await removeTenantData(trx, tenantId);
+          const removed: RemovedRows = {};
+          for (const owner of this.owners) Object.assign(removed, await owner.remove(trx, tenantId));
           const events = tenantDecider.decide({ type: 'TearDownPerfTenant', tenant_id: tenantId, reason, removed }, state);
           if (events.length === 0) return { events, result: null };
           const result = await this.store.append(

@@ -1,5 +1,5 @@
 /**
- * Embedding providers turn texts into vectors of EMBEDDING_DIMENSIONS. Writes never wait for them:
+ * Embedding providers turn texts into vectors of the deployment's dimension (EMBEDDING_DIM). Writes never wait for them:
  * the outbox worker calls the provider and marks nodes ready or failed.
  */
 export interface EmbeddingProvider {
@@ -14,6 +14,8 @@ export class EmbeddingError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    /** The provider's HTTP status when it answered (429, 5xx, ...); absent for timeouts, network failures and bad shapes. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'EmbeddingError';
@@ -23,11 +25,6 @@ export class EmbeddingError extends Error {
 export const EMBEDDING_PROVIDER = Symbol('EMBEDDING_PROVIDER');
 /** Tests (and drills) may hand the service a provider of their own. */
 export const EMBEDDING_PROVIDER_OVERRIDE = 'EMBEDDING_PROVIDER_OVERRIDE';
-
-/** The text a node is embedded from. */
-export function embeddingText(node: { title: string | null; text_summary: string | null }): string {
-  return [node.title, node.text_summary].filter((s): s is string => typeof s === 'string' && s.length > 0).join('\n');
-}
 
 export function cosine(a: readonly number[], b: readonly number[]): number {
   let dot = 0;

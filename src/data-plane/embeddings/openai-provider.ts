@@ -55,7 +55,7 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
     } catch (err) {
       throw new EmbeddingError(`embedding request failed: ${err instanceof Error ? err.message : String(err)}`, true);
     }
-    if (!res.ok) throw new EmbeddingError(`embedding endpoint answered ${res.status}`, res.status === 429 || res.status >= 500);
+    if (!res.ok) throw new EmbeddingError(`embedding endpoint answered ${res.status}`, res.status === 429 || res.status >= 500, res.status);
     const body = (await res.json().catch(() => null)) as { data?: { embedding?: unknown; index?: number }[] } | null;
     const data = body?.data;
     if (!Array.isArray(data) || data.length !== texts.length) throw new EmbeddingError('embedding response has the wrong shape', false);

@@ -1,22 +1,20 @@
 import type { AppConfig } from '../../platform/config/config';
-import { EMBEDDING_DIMENSIONS } from '../memory.schemas';
 import type { EmbeddingProvider } from './embedding-provider';
+import { FakeEmbeddingProvider } from './fake-provider';
 import { LocalEmbeddingProvider } from './local-provider';
 import { OpenAiEmbeddingProvider } from './openai-provider';
 
-export function createEmbeddingProvider(config: AppConfig): EmbeddingProvider {
+/** The configured provider, at the deployment's dimension; null when embeddings are off (EMBEDDING_PROVIDER=none). */
+export function createEmbeddingProvider(config: AppConfig): EmbeddingProvider | null {
   const e = config.embeddings;
   switch (e.provider) {
+    case 'none':
+      return null;
     case 'local':
-      return new LocalEmbeddingProvider(EMBEDDING_DIMENSIONS);
+      return new LocalEmbeddingProvider(e.dimension);
+    case 'fake':
+      return new FakeEmbeddingProvider(e.dimension);
     case 'openai':
-      return new OpenAiEmbeddingProvider({
-        baseUrl: e.baseUrl ?? '',
-        model: e.model,
-        apiKey: e.apiKey,
-        dimensions: EMBEDDING_DIMENSIONS,
-        timeoutMs: e.timeoutMs,
-        retries: 2,
-      });
+      return new OpenAiEmbeddingProvider({ baseUrl: e.baseUrl ?? '', model: e.model, apiKey: e.apiKey, dimensions: e.dimension, timeoutMs: e.timeoutMs, retries: 2 });
   }
 }

@@ -5,12 +5,13 @@ import { z } from 'zod';
 import { AdminAuthGuard, AdminWrite } from '../../control-plane/operators/admin-auth.guard';
 import { jsonSchema } from '../../control-plane/shared/http';
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
-import { DATABASE, type Database } from '../../platform/db/database';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { contextOf } from '../../platform/http/request-context';
 import { decodeCursor, encodeCursor, parseInput, reasonSchema } from '../../platform/http/validation';
 import { ProjectionsService } from '../../platform/projections/projections.service';
+import { MemoryRepository } from '../memory/memory.repository';
 import { DeadLetters, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from './dead-letters';
+import { OutboxRepository } from './outbox.repository';
 
 const ListQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
@@ -39,11 +40,12 @@ export class DeadLettersController {
   private readonly deadLetters: DeadLetters;
 
   constructor(
-    @Inject(DATABASE) database: Database,
+    outbox: OutboxRepository,
+    memory: MemoryRepository,
     @Inject(EVENT_STORE) store: EventStore,
     private readonly projections: ProjectionsService,
   ) {
-    this.deadLetters = new DeadLetters(database, store);
+    this.deadLetters = new DeadLetters(outbox, memory, store);
   }
 
   @Get()

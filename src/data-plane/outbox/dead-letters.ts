@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database } from '../../platform/db/database';
-import type { DB } from '../../platform/db/schema';
 import { AppError } from '../../platform/errors/app-error';
+import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import type { Actor, Checkpoint, EventStore } from '../../platform/event-store/event-store';
-import { OUTBOX_CHANNEL } from './outbox-worker';
+import { type MemoryRepository } from '../memory/memory.repository';
+import { jobNodes } from './outbox-worker';
+import { type DeadLetterFilter, jobNodeIds, type OutboxRepository, type OutboxRow } from './outbox.repository';
+
+export type { DeadLetterFilter } from './outbox.repository';
 
 export const REPLAY_LIMIT_DEFAULT = 50;
 export const REPLAY_LIMIT_MAX = 500;
-
-export interface DeadLetterFilter {
-  readonly ids?: readonly string[];
-  readonly tenantId?: string;
-  readonly type?: string;
-  readonly from?: string;
-  readonly to?: string;
-}
 
 export interface DeadLetterView {
   readonly job_id: string;
@@ -48,32 +42,7 @@ export interface OperationResult {
   readonly position: Checkpoint | null;
 }
 
-type Executor = Kysely<DB> | Transaction<DB>;
-
-function where(f: DeadLetterFilter) {
-  const parts = [sql`status = 'dead_letter'`];
-  if (f.ids) parts.push(sql`job_id = ANY(${sql.val([...f.ids])}::uuid[])`);
-  if (f.tenantId) parts.push(sql`tenant_id = ${f.tenantId}`);
-  if (f.type) parts.push(sql`type = ${f.type}`);
-  if (f.from) parts.push(sql`updated_at >= ${f.from}::timestamptz`);
-  if (f.to) parts.push(sql`updated_at < ${f.to}::timestamptz`);
-  return sql.join(parts, sql` AND `);
-}
-
-interface Row {
-  job_id: string;
-  tenant_id: string;
-  project_key: string;
-  scope: string;
-  type: string;
-  attempts: number;
-  last_error: string | null;
-  payload: { node_ids?: string[] };
-  created_at: Date;
-  updated_at: Date;
-}
-
-const view = (r: Row): DeadLetterView => ({
+const view = (r: OutboxRow): DeadLetterView => ({
   job_id: r.job_id,
   tenant_id: r.tenant_id,
   project_id: r.project_key === '' ? null : r.project_key,
@@ -81,7 +50,7 @@ const view = (r: Row): DeadLetterView => ({
   type: r.type,
   attempts: r.attempts,
   last_error: r.last_error,
-  node_count: r.payload.node_ids?.length ?? 0,
+  node_count: jobNodeIds(r.payload).length,
   created_at: new Date(r.created_at).toISOString(),
   dead_lettered_at: new Date(r.updated_at).toISOString(),
 });
@@ -94,18 +63,14 @@ const view = (r: Row): DeadLetterView => ({
  */
 export class DeadLetters {
   constructor(
-    private readonly database: Database,
+    private readonly outbox: OutboxRepository,
+    private readonly memory: MemoryRepository,
     private readonly store: EventStore,
   ) {}
 
   async list(f: DeadLetterFilter & { afterId?: string; limit: number }): Promise<{ items: DeadLetterView[]; counts_by_tenant: Record<string, number> }> {
-    const r = await sql<Row>`
-      SELECT job_id::text AS job_id, tenant_id, project_key, scope, type, attempts, last_error, payload, created_at, updated_at
-      FROM memory_outbox WHERE ${where(f)} ${f.afterId ? sql`AND job_id > ${f.afterId}::uuid` : sql``}
-      ORDER BY memory_outbox.job_id LIMIT ${f.limit}`.execute(this.database.db);
-    const counts = await sql<{ tenant_id: string; n: number }>`
-      SELECT tenant_id, count(*)::int AS n FROM memory_outbox WHERE ${where({ ...f, ids: undefined })} GROUP BY tenant_id ORDER BY tenant_id`.execute(this.database.db);
-    return { items: r.rows.map(view), counts_by_tenant: Object.fromEntries(counts.rows.map((c) => [c.tenant_id, c.n])) };
+    const r = await this.outbox.listDeadLetters(f);
+    return { items: r.rows.map(view), counts_by_tenant: r.countsByTenant };
   }
 
   private check(req: OperationRequest): void {
@@ -115,14 +80,6 @@ export class DeadLetters {
       });
     }
     if (req.reason.trim().length === 0) throw new AppError('validation_failed', 'a reason is required', { errors: [{ field: 'body.reason', message: 'required' }] });
-  }
-
-  private async select(trx: Executor, req: OperationRequest): Promise<{ rows: Row[]; matched: number }> {
-    const matched = await sql<{ n: number }>`SELECT count(*)::int AS n FROM memory_outbox WHERE ${where(req)}`.execute(trx);
-    const rows = await sql<Row>`
-      SELECT job_id::text AS job_id, tenant_id, project_key, scope, type, attempts, last_error, payload, created_at, updated_at
-      FROM memory_outbox WHERE ${where(req)} ORDER BY memory_outbox.updated_at, memory_outbox.job_id LIMIT ${req.limit} FOR UPDATE`.execute(trx);
-    return { rows: rows.rows, matched: matched.rows[0]?.n ?? 0 };
   }
 
   replay(req: OperationRequest, actor: Actor, ids: { requestId: string | null; correlationId: string }): Promise<OperationResult> {
@@ -135,25 +92,19 @@ export class DeadLetters {
 
   private async operate(kind: 'replay' | 'discard', req: OperationRequest, actor: Actor, ids: { requestId: string | null; correlationId: string }): Promise<OperationResult> {
     this.check(req);
-    return this.database.db.transaction().execute(async (trx) => {
-      const { rows, matched } = await this.select(trx, req);
+    return this.memory.transaction(async (trx) => {
+      const { rows, matched } = await this.outbox.lockDeadLetters(trx, req, req.limit);
       const jobIds = rows.map((r) => r.job_id);
       if (req.dryRun || rows.length === 0) {
         return { dry_run: req.dryRun, matched, affected: 0, job_ids: jobIds, sample: rows.slice(0, 20).map(view), event_id: null, position: null };
       }
       if (kind === 'replay') {
-        await sql`UPDATE memory_outbox SET status = 'pending', attempts = 0, next_attempt_at = clock_timestamp(), claimed_at = NULL, claimed_by = NULL, updated_at = clock_timestamp()
-          WHERE job_id = ANY(${sql.val(jobIds)}::uuid[])`.execute(trx);
+        await this.outbox.requeue(trx, jobIds);
         for (const r of rows) {
-          if (r.type === 'embed_nodes' && r.payload.node_ids?.length) {
-            await sql`UPDATE memory_nodes SET embedding_status = 'pending', updated_at = clock_timestamp()
-              WHERE tenant_id = ${r.tenant_id} AND project_key = ${r.project_key} AND scope = ${r.scope}
-                AND node_id = ANY(${sql.val(r.payload.node_ids)}::uuid[]) AND embedding_status = 'failed'`.execute(trx);
-          }
+          if (r.type === 'embed_nodes') await this.memory.failedToPending(trx, { tenantId: r.tenant_id, projectKey: r.project_key }, jobNodes(r));
         }
-        await sql`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`.execute(trx);
       } else {
-        await sql`UPDATE memory_outbox SET status = 'discarded', updated_at = clock_timestamp() WHERE job_id = ANY(${sql.val(jobIds)}::uuid[])`.execute(trx);
+        await this.outbox.discard(trx, jobIds);
       }
       const tenants = [...new Set(rows.map((r) => r.tenant_id))].sort();
       const single = tenants.length === 1 ? tenants[0]! : null;
@@ -171,14 +122,7 @@ export class DeadLetters {
           expectedRevision: 'any',
           tenantId: single,
           trx,
-          metadata: {
-            actor,
-            occurred_at: new Date().toISOString(),
-            correlation_id: ids.correlationId,
-            causation_id: null,
-            request_id: ids.requestId,
-            command_id: `dead-letters:${eventId}`,
-          },
+          metadata: eventMetadata(systemCommandContext({ actor, requestId: ids.requestId, correlationId: ids.correlationId }), newCommandId()),
         },
       );
       return { dry_run: false, matched, affected: jobIds.length, job_ids: jobIds, sample: rows.slice(0, 20).map(view), event_id: eventId, position: appended.position };

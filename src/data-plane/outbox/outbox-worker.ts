@@ -1,24 +1,14 @@
 import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
-import { sql } from 'kysely';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { DATABASE, type Database } from '../../platform/db/database';
 import { METRICS, type Metrics } from '../../platform/telemetry/metrics';
-import { EMBEDDING_PROVIDER, type EmbeddingProvider, EmbeddingError, embeddingText } from '../embeddings/embedding-provider';
+import { EMBEDDING_PROVIDER, type EmbeddingProvider, EmbeddingError } from '../embeddings/embedding-provider';
+import { MemoryRepository } from '../memory/memory.repository';
+import { type ClaimedJob, jobNodeIds, OUTBOX_CHANNEL, OutboxRepository } from './outbox.repository';
 
-export const OUTBOX_CHANNEL = 'aionis_outbox';
-
-interface ClaimedJob {
-  job_id: string;
-  tenant_id: string;
-  project_key: string;
-  scope: string;
-  type: string;
-  payload: { node_ids?: string[] };
-  attempts: number;
-  max_attempts: number;
-}
+export { OUTBOX_CHANNEL } from './outbox.repository';
 
 /** Exponential backoff with full jitter, capped at 5 minutes: attempt 1 waits up to 1 s, 2 up to 2 s, ... */
 export function backoffMs(attempt: number, random: () => number = Math.random): number {
@@ -26,12 +16,16 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
 
+/** The nodes a job covers, with their scopes (jobs of the previous release name ids of the job's scope). */
+export const jobNodes = (job: Pick<ClaimedJob, 'payload' | 'scope'>): { id: string; scope: string }[] =>
+  job.payload.nodes ? job.payload.nodes.map((x) => ({ id: x.id, scope: x.scope })) : jobNodeIds(job.payload).map((id) => ({ id, scope: job.scope }));
+
 /**
  * The worker role: claims due outbox jobs with FOR UPDATE SKIP LOCKED (several workers never take
  * the same job), reclaims jobs whose claim is older than OUTBOX_CLAIM_TIMEOUT_MS (a crashed
  * worker's), runs them, and on failure retries with backoff until max attempts, then
  * dead-letters. Handlers are idempotent: embedding a node twice writes the same vector, and a
- * node whose content changed since is left to its newer job.
+ * node that became ready meanwhile is left alone (unless the write asked for force_reembed).
  */
 @Injectable()
 export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
@@ -47,8 +41,10 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(DATABASE) private readonly database: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(EMBEDDING_PROVIDER) private readonly provider: EmbeddingProvider,
+    @Inject(EMBEDDING_PROVIDER) private readonly provider: EmbeddingProvider | null,
     @Inject(METRICS) metrics: Metrics,
+    private readonly outbox: OutboxRepository,
+    private readonly memory: MemoryRepository,
   ) {
     this.done = metrics.meter.createCounter('aionis_outbox_jobs_done', { description: 'Outbox jobs completed, by type' });
     this.failed = metrics.meter.createCounter('aionis_outbox_job_failures', { description: 'Outbox job attempts that failed, by type and outcome (retry, dead_letter)' });
@@ -90,24 +86,9 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
 
   /** Claim and run one batch; returns how many jobs were claimed. */
   async runOnce(): Promise<number> {
-    const jobs = await this.claim();
+    const jobs = await this.outbox.claim(this.id, this.config.outbox.batchSize, this.config.outbox.claimTimeoutMs);
     for (const job of jobs) await this.run(job);
     return jobs.length;
-  }
-
-  private async claim(): Promise<ClaimedJob[]> {
-    const r = await sql<ClaimedJob>`
-      UPDATE memory_outbox SET status = 'processing', claimed_at = clock_timestamp(), claimed_by = ${this.id},
-             attempts = attempts + 1, updated_at = clock_timestamp()
-      WHERE job_id IN (
-        SELECT job_id FROM memory_outbox
-        WHERE (status = 'pending' AND next_attempt_at <= clock_timestamp())
-           OR (status = 'processing' AND claimed_at < clock_timestamp() - make_interval(secs => ${this.config.outbox.claimTimeoutMs / 1000}))
-        ORDER BY next_attempt_at
-        LIMIT ${this.config.outbox.batchSize}
-        FOR UPDATE SKIP LOCKED)
-      RETURNING job_id::text AS job_id, tenant_id, project_key, scope, type, payload, attempts, max_attempts`.execute(this.database.db);
-    return r.rows;
   }
 
   private async run(job: ClaimedJob): Promise<void> {
@@ -119,26 +100,18 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
         default:
           throw new EmbeddingError(`unknown job type ${job.type}`, false);
       }
-      await sql`UPDATE memory_outbox SET status = 'done', last_error = NULL, updated_at = clock_timestamp()
-        WHERE job_id = ${job.job_id}::uuid AND claimed_by = ${this.id} AND status = 'processing'`.execute(this.database.db);
+      await this.outbox.complete(job.job_id, this.id);
       this.done.add(1, { type: job.type });
     } catch (err) {
       const message = (err instanceof Error ? err.message : String(err)).slice(0, 2000);
       const retryable = !(err instanceof EmbeddingError) || err.retryable;
       if (retryable && job.attempts < job.max_attempts) {
-        await sql`UPDATE memory_outbox SET status = 'pending', last_error = ${message}, claimed_at = NULL, claimed_by = NULL,
-            next_attempt_at = clock_timestamp() + make_interval(secs => ${backoffMs(job.attempts) / 1000}), updated_at = clock_timestamp()
-          WHERE job_id = ${job.job_id}::uuid AND claimed_by = ${this.id}`.execute(this.database.db);
+        await this.outbox.retryLater(job.job_id, this.id, message, backoffMs(job.attempts));
         this.failed.add(1, { type: job.type, outcome: 'retry' });
       } else {
-        await this.database.db.transaction().execute(async (trx) => {
-          await sql`UPDATE memory_outbox SET status = 'dead_letter', last_error = ${message}, updated_at = clock_timestamp()
-            WHERE job_id = ${job.job_id}::uuid AND claimed_by = ${this.id}`.execute(trx);
-          if (job.type === 'embed_nodes' && job.payload.node_ids?.length) {
-            await sql`UPDATE memory_nodes SET embedding_status = 'failed', updated_at = clock_timestamp()
-              WHERE tenant_id = ${job.tenant_id} AND project_key = ${job.project_key} AND scope = ${job.scope}
-                AND node_id = ANY(${sql.val(job.payload.node_ids)}::uuid[]) AND embedding_status = 'pending'`.execute(trx);
-          }
+        await this.memory.transaction(async (trx) => {
+          await this.outbox.deadLetter(trx, job.job_id, this.id, message);
+          if (job.type === 'embed_nodes') await this.memory.failPending(trx, { tenantId: job.tenant_id, projectKey: job.project_key }, jobNodes(job));
         });
         this.failed.add(1, { type: job.type, outcome: 'dead_letter' });
         this.logger.warn(JSON.stringify({ msg: 'outbox job dead-lettered', job_id: job.job_id, tenant_id: job.tenant_id, type: job.type, attempts: job.attempts, error: message }));
@@ -147,21 +120,19 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async embedNodes(job: ClaimedJob): Promise<void> {
-    const ids = job.payload.node_ids ?? [];
-    if (ids.length === 0) return;
-    const r = await sql<{ node_id: string; title: string | null; text_summary: string | null; content_sha256: string }>`
-      SELECT node_id::text AS node_id, title, text_summary, content_sha256 FROM memory_nodes
-      WHERE tenant_id = ${job.tenant_id} AND project_key = ${job.project_key} AND scope = ${job.scope}
-        AND node_id = ANY(${sql.val(ids)}::uuid[]) AND embedding_status <> 'ready'`.execute(this.database.db);
-    if (r.rows.length === 0) return;
-    const vectors = await this.provider.embed(r.rows.map((n) => embeddingText(n)));
-    for (const [i, n] of r.rows.entries()) {
-      const v = vectors[i];
-      if (!v) throw new EmbeddingError('the provider returned fewer vectors than texts', false);
-      // Only if the content is still what was embedded: a newer write has its own job.
-      await sql`UPDATE memory_nodes SET embedding = ${sql.val(v)}::real[], embedding_status = 'ready', embedding_model = ${this.provider.model}, updated_at = clock_timestamp()
-        WHERE tenant_id = ${job.tenant_id} AND project_key = ${job.project_key} AND scope = ${job.scope}
-          AND node_id = ${n.node_id}::uuid AND content_sha256 = ${n.content_sha256}`.execute(this.database.db);
+    if (!this.provider) throw new EmbeddingError('no embedding provider is configured (EMBEDDING_PROVIDER=none)', false);
+    const owner = { tenantId: job.tenant_id, projectKey: job.project_key };
+    const force = job.payload.force === true;
+    const all = job.payload.nodes ? [...job.payload.nodes] : await this.memory.legacyEmbedTexts(owner, job.scope, jobNodeIds(job.payload));
+    const due = await this.memory.needingEmbedding(owner, all, force);
+    const todo = all.filter((x) => due.has(x.id));
+    if (todo.length === 0) return;
+    const vectors = await this.provider.embed(todo.map((x) => x.text));
+    if (vectors.length !== todo.length) throw new EmbeddingError('the provider returned a different number of vectors than texts', false);
+    const dim = this.config.embeddings.dimension;
+    for (const v of vectors) {
+      if (v.length !== dim || !v.every(Number.isFinite)) throw new EmbeddingError(`the provider returned a vector that is not ${dim} finite numbers`, false);
     }
+    await this.memory.storeEmbeddings(owner, todo.map((x, i) => ({ id: x.id, scope: x.scope, embedding: vectors[i]! })), this.provider.model, force);
   }
 }

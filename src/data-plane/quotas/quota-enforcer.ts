@@ -1,11 +1,11 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { sql } from 'kysely';
 import { EffectiveQuotaService } from '../../control-plane/quotas/effective-quota.service';
 import type { EffectiveQuota } from '../../control-plane/quotas/tiers';
 import { DATABASE, type Database } from '../../platform/db/database';
 import { AppError } from '../../platform/errors/app-error';
+import { type EndpointClass, UsageRepository } from './usage.repository';
 
-export type EndpointClass = 'write' | 'recall';
+export type { EndpointClass } from './usage.repository';
 
 export interface Admission {
   /** Bucket size (burst). */
@@ -13,18 +13,22 @@ export interface Admission {
   readonly remaining: number;
   /** Seconds until the bucket is full again. */
   readonly resetSeconds: number;
+  /** How long the request waited for a token (write class only, at most WRITE_MAX_WAIT_MS). */
+  readonly waitedMs: number;
 }
 
 const CACHE_TTL_MS = 2000;
+/** A write that finds the bucket empty waits once, this long at most, before it is refused (as the open core's write buckets do). */
+export const WRITE_MAX_WAIT_MS = 300;
 
 export const monthOf = (d: Date): string => d.toISOString().slice(0, 7);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Enforces a tenant's effective quota on the memory API. Rate limits are token buckets kept in
- * PostgreSQL and updated under the bucket's row lock, so several API processes together never
- * admit more than the limit (exact mode; one round trip per request). Monthly operations are
- * counted the same way. The effective quota is cached per tenant for 2 s and dropped as soon as
- * the projector commits a tenant or quota change.
+ * Enforces a tenant's effective quota on the memory API: a token bucket per endpoint class in
+ * PostgreSQL (several API processes together never admit more than the limit), then the monthly
+ * operations. A refused request consumes nothing. The effective quota is cached per tenant for 2 s
+ * and dropped as soon as the projector commits a tenant or quota change.
  */
 @Injectable()
 export class QuotaEnforcer implements OnModuleInit, OnModuleDestroy {
@@ -34,6 +38,7 @@ export class QuotaEnforcer implements OnModuleInit, OnModuleDestroy {
   constructor(
     @Inject(DATABASE) private readonly database: Database,
     private readonly quotas: EffectiveQuotaService,
+    private readonly usageRepo: UsageRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -58,58 +63,47 @@ export class QuotaEnforcer implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Take one token from the tenant's bucket for this endpoint class, or refuse with 429; then
-   * count one monthly operation, or refuse with 403 quota_exceeded. A refused request consumes nothing.
+   * Take one token from the tenant's bucket for this endpoint class (a write waits once, up to
+   * WRITE_MAX_WAIT_MS, for the next token), or refuse with 429 tenant_rate_limited_<class>; then
+   * count one monthly operation, or refuse with 403 quota_exceeded.
    */
-  async admit(tenantId: string, endpointClass: EndpointClass): Promise<Admission> {
+  async admit(tenantId: string, cls: EndpointClass): Promise<Admission> {
     const q = await this.quotaOf(tenantId);
-    const rate = endpointClass === 'write' ? q.values.write_rps : q.values.recall_rps;
-    const burst = endpointClass === 'write' ? q.values.write_burst : q.values.recall_burst;
-    const taken = await sql<{ tokens: number }>`
-      INSERT INTO rate_limit_buckets AS b (tenant_id, endpoint_class, tokens, updated_at)
-      VALUES (${tenantId}, ${endpointClass}, ${burst - 1}, clock_timestamp())
-      ON CONFLICT (tenant_id, endpoint_class) DO UPDATE SET
-        tokens = LEAST(${burst}::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * ${rate}::float8) - 1,
-        updated_at = clock_timestamp()
-      WHERE LEAST(${burst}::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * ${rate}::float8) >= 1
-      RETURNING tokens`.execute(this.database.db);
-    const row = taken.rows[0];
-    if (!row) {
-      const now = await sql<{ tokens: number }>`
-        SELECT LEAST(${burst}::float8, tokens + extract(epoch FROM clock_timestamp() - updated_at) * ${rate}::float8) AS tokens
-        FROM rate_limit_buckets WHERE tenant_id = ${tenantId} AND endpoint_class = ${endpointClass}`.execute(this.database.db);
-      const tokens = now.rows[0]?.tokens ?? 0;
-      const retryAfter = Math.max(1, Math.ceil((1 - tokens) / rate));
-      throw new AppError('rate_limited', `the ${endpointClass} rate limit of this tenant is ${rate}/s with bursts of ${burst}; retry after ${retryAfter} s`, {
-        limit: burst,
-        remaining: 0,
-        retry_after: retryAfter,
-        reset: Math.ceil((burst - tokens) / rate),
-        endpoint_class: endpointClass,
-      });
+    const rate = cls === 'write' ? q.values.write_rps : q.values.recall_rps;
+    const burst = cls === 'write' ? q.values.write_burst : q.values.recall_burst;
+    let waitedMs = 0;
+    let left = await this.usageRepo.takeToken(tenantId, cls, rate, burst);
+    if (left === null) {
+      const tokens = await this.usageRepo.tokens(tenantId, cls, rate, burst);
+      const waitMs = Math.max(1, Math.ceil(((1 - tokens) / rate) * 1000));
+      if (cls === 'write' && waitMs <= WRITE_MAX_WAIT_MS) {
+        await sleep(waitMs);
+        waitedMs = waitMs;
+        left = await this.usageRepo.takeToken(tenantId, cls, rate, burst);
+      }
+      if (left === null) {
+        const retryMs = Math.max(1, Math.ceil(((1 - (await this.usageRepo.tokens(tenantId, cls, rate, burst))) / rate) * 1000));
+        throw new AppError(cls === 'write' ? 'tenant_rate_limited_write' : 'tenant_rate_limited_recall', `the ${cls} rate limit of this tenant is ${rate}/s with bursts of ${burst}; retry after ${Math.ceil(retryMs / 1000)} s`, {
+          tenant_id: tenantId,
+          retry_after_ms: retryMs,
+          waited_ms: waitedMs,
+          endpoint_class: cls,
+          limit: burst,
+          reset: Math.ceil(burst / rate),
+        });
+      }
     }
-    const counted = await sql<{ operations: number }>`
-      INSERT INTO quota_usage AS u (tenant_id, period, operations) VALUES (${tenantId}, ${monthOf(new Date())}, 1)
-      ON CONFLICT (tenant_id, period) DO UPDATE SET operations = u.operations + 1
-      WHERE u.operations < ${q.values.monthly_operations}
-      RETURNING operations`.execute(this.database.db);
-    if (!counted.rows[0] || counted.rows[0].operations > q.values.monthly_operations) {
-      // Give the token back: a refused request consumes nothing.
-      await sql`UPDATE rate_limit_buckets SET tokens = LEAST(${burst}::float8, tokens + 1) WHERE tenant_id = ${tenantId} AND endpoint_class = ${endpointClass}`.execute(this.database.db);
-      throw new AppError('quota_exceeded', `this tenant has used its ${q.values.monthly_operations} operations for ${monthOf(new Date())}`, {
-        quota: 'monthly_operations',
-        limit: q.values.monthly_operations,
-      });
+    const period = monthOf(new Date());
+    if (!(await this.usageRepo.countOperation(tenantId, period, q.values.monthly_operations))) {
+      await this.usageRepo.returnToken(tenantId, cls, burst);
+      throw new AppError('quota_exceeded', `this tenant has used its ${q.values.monthly_operations} operations for ${period}`, { quota: 'monthly_operations', limit: q.values.monthly_operations });
     }
-    const remaining = Math.floor(row.tokens);
-    return { limit: burst, remaining, resetSeconds: Math.ceil((burst - row.tokens) / rate) };
+    return { limit: burst, remaining: Math.floor(left), resetSeconds: Math.ceil((burst - left) / rate), waitedMs };
   }
 
   /** Usage this month, for the tenant's operators. */
   async usage(tenantId: string): Promise<{ period: string; operations: number; stored_nodes: number }> {
     const period = monthOf(new Date());
-    const ops = await sql<{ operations: number }>`SELECT operations FROM quota_usage WHERE tenant_id = ${tenantId} AND period = ${period}`.execute(this.database.db);
-    const nodes = await sql<{ n: number }>`SELECT count(*)::int AS n FROM memory_nodes WHERE tenant_id = ${tenantId}`.execute(this.database.db);
-    return { period, operations: ops.rows[0]?.operations ?? 0, stored_nodes: nodes.rows[0]?.n ?? 0 };
+    return { period, ...(await this.usageRepo.usage(tenantId, period)) };
   }
 }

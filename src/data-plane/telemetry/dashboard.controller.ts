@@ -1,15 +1,15 @@
-import { Controller, Get, Inject, Param, Query, UseGuards } from '@nestjs/common';
+import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { AdminAuthGuard } from '../../control-plane/operators/admin-auth.guard';
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
-import { DATABASE, type Database } from '../../platform/db/database';
 import { AppError } from '../../platform/errors/app-error';
 import { parseInput } from '../../platform/http/validation';
 import { ProjectionsService } from '../../platform/projections/projections.service';
+import { OutboxRepository } from '../outbox/outbox.repository';
 import { QuotaEnforcer } from '../quotas/quota-enforcer';
-import { TelemetryRecorder } from './telemetry-recorder';
+import { MEMORY_ENDPOINTS, TelemetryRecorder } from './telemetry-recorder';
+import { type RollupRow, TelemetryRepository } from './telemetry.repository';
 import { BUCKETS, emptyRollup, merge, type Rollup, SLO_TARGETS, summary } from './telemetry';
 
 const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN) });
@@ -17,21 +17,10 @@ const WINDOWS = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800 } as co
 const SeriesQuery = z.strictObject({
   window: z.enum(['1h', '6h', '24h', '7d']).optional(),
   bucket: z.enum(['minute', 'hour']).optional(),
-  endpoint: z.enum(['write', 'recall', 'recall_text', 'find', 'commits', 'verify']).optional(),
+  endpoint: z.enum(MEMORY_ENDPOINTS).optional(),
 });
 
-interface Row {
-  t: Date;
-  total: number;
-  status_2xx: number;
-  status_4xx: number;
-  status_429: number;
-  status_5xx: number;
-  latency_sum_ms: number;
-  buckets: (number | string)[];
-}
-
-const toRollup = (r: Row): Rollup => ({
+const toRollup = (r: RollupRow): Rollup => ({
   total: Number(r.total),
   status_2xx: Number(r.status_2xx),
   status_4xx: Number(r.status_4xx),
@@ -48,7 +37,8 @@ const toRollup = (r: Row): Rollup => ({
 @UseGuards(AdminAuthGuard)
 export class DashboardController {
   constructor(
-    @Inject(DATABASE) private readonly database: Database,
+    private readonly repo: TelemetryRepository,
+    private readonly outbox: OutboxRepository,
     private readonly quotas: QuotaEnforcer,
     private readonly telemetry: TelemetryRecorder,
     private readonly projections: ProjectionsService,
@@ -56,13 +46,8 @@ export class DashboardController {
 
   /** Rollups of the window, summed per bucket (minute or hour) in commit-independent time order. */
   private async series(tenant: string, seconds: number, bucket: 'minute' | 'hour', endpoint?: string): Promise<{ t: string; rollup: Rollup }[]> {
-    const r = await sql<Row>`
-      SELECT minute AS t, total, status_2xx, status_4xx, status_429, status_5xx, latency_sum_ms, buckets
-      FROM telemetry_rollups
-      WHERE tenant_id = ${tenant} AND minute >= clock_timestamp() - make_interval(secs => ${seconds}) ${endpoint ? sql`AND endpoint = ${endpoint}` : sql``}
-      ORDER BY minute`.execute(this.database.db);
     const byBucket = new Map<string, Rollup>();
-    for (const row of r.rows) {
+    for (const row of await this.repo.rollups(tenant, seconds, endpoint)) {
       const d = new Date(row.t);
       if (bucket === 'hour') d.setUTCMinutes(0, 0, 0);
       const key = d.toISOString();
@@ -78,28 +63,19 @@ export class DashboardController {
     const q = await this.quotas.quotaOf(tenant_id).catch(() => undefined);
     if (!q) throw new AppError('tenant_not_found', `tenant ${tenant_id} does not exist`, { tenant_id });
     await this.telemetry.flush();
-    const db = this.database.db;
-    const tenant = await sql<{ status: string; display_name: string }>`SELECT status, display_name FROM rm_tenants WHERE tenant_id = ${tenant_id}`.execute(db);
-    const keys = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM rm_api_keys WHERE tenant_id = ${tenant_id} GROUP BY status`.execute(db);
-    const outbox = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM memory_outbox WHERE tenant_id = ${tenant_id} AND status IN ('pending', 'processing', 'dead_letter') GROUP BY status`.execute(db);
-    const retrying = await sql<{ n: number }>`SELECT count(*)::int AS n FROM memory_outbox WHERE tenant_id = ${tenant_id} AND status = 'pending' AND attempts > 0`.execute(db);
-    const size = await sql<{ nodes: number; edges: number; commits: number }>`
-      SELECT (SELECT count(*)::int FROM memory_nodes WHERE tenant_id = ${tenant_id}) AS nodes,
-             (SELECT count(*)::int FROM memory_edges WHERE tenant_id = ${tenant_id}) AS edges,
-             (SELECT count(*)::int FROM memory_commits WHERE tenant_id = ${tenant_id}) AS commits`.execute(db);
     const window = async (seconds: number) => summary((await this.series(tenant_id, seconds, 'hour')).map((b) => b.rollup).reduce(merge, emptyRollup()));
-    const counts = (rows: { status: string; n: number }[]) => Object.fromEntries(rows.map((r) => [r.status, r.n]));
-    const o = counts(outbox.rows);
+    const o = await this.outbox.tenantStatus(tenant_id);
+    const u = await this.quotas.usage(tenant_id);
     return {
       tenant_id,
-      status: tenant.rows[0]?.status ?? null,
+      status: await this.repo.tenantStatus(tenant_id),
       tier: q.tier,
       slo_target: SLO_TARGETS[q.tier],
-      keys: { active: counts(keys.rows).active ?? 0, revoked: counts(keys.rows).revoked ?? 0 },
-      quota: await this.quotas.usage(tenant_id).then((u) => ({ period: u.period, operations: { used: u.operations, limit: q.values.monthly_operations }, stored_nodes: { used: u.stored_nodes, limit: q.values.max_stored_nodes } })),
+      keys: await this.repo.keyCounts(tenant_id),
+      quota: { period: u.period, operations: { used: u.operations, limit: q.values.monthly_operations }, stored_nodes: { used: u.stored_nodes, limit: q.values.max_stored_nodes } },
       requests: { last_hour: await window(3600), last_day: await window(86_400) },
-      outbox: { pending: (o.pending ?? 0) - (retrying.rows[0]?.n ?? 0), retrying: retrying.rows[0]?.n ?? 0, processing: o.processing ?? 0, dead_letter: o.dead_letter ?? 0 },
-      memory: size.rows[0],
+      outbox: { pending: o.pending, retrying: o.retrying, processing: o.processing, dead_letter: o.dead_letter },
+      memory: await this.repo.memorySize(tenant_id),
       projections: (await this.projections.health()).map((p) => ({ projection: p.projection, state: p.state, lag_ms: p.lag_ms, lag_events: p.lag_events })),
     };
   }

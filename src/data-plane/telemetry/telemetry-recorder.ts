@@ -1,20 +1,41 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { sql } from 'kysely';
 import type { KeyRequest } from '../../control-plane/api-keys/api-key-auth.guard';
 import { EffectiveQuotaService } from '../../control-plane/quotas/effective-quota.service';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
-import { DATABASE, type Database } from '../../platform/db/database';
 import { contextOf } from '../../platform/http/request-context';
 import { emptyRollup, record, type Rollup } from './telemetry';
+import { TelemetryRepository } from './telemetry.repository';
 
 const FLUSH_MS = 5000;
 const PRUNE_MS = 3_600_000;
 
+/** Telemetry labels of the memory routes (the dashboard's `endpoint` filter). */
+export const MEMORY_ENDPOINTS = [
+  'write',
+  'recall',
+  'recall_text',
+  'find',
+  'sessions',
+  'events',
+  'session_events',
+  'packs_export',
+  'packs_import',
+  'archive_rehydrate',
+  'nodes_activate',
+  'commits',
+  'verify',
+] as const;
+export type MemoryEndpoint = (typeof MEMORY_ENDPOINTS)[number];
+
 /** The memory endpoint a path names (telemetry label), or null for anything else. */
-export function endpointOf(path: string): string | null {
-  const m = /^\/v1\/memory\/(write|recall_text|recall|find|commits\/verify|commits)$/.exec(path);
-  return m ? m[1]!.replace('commits/verify', 'verify') : null;
+export function endpointOf(path: string): MemoryEndpoint | null {
+  const m = /^\/v1\/memory\/(.+)$/.exec(path);
+  if (!m) return null;
+  const rest = m[1]!;
+  if (/^sessions\/[^/]+\/events$/.test(rest)) return 'session_events';
+  const label = rest === 'commits/verify' ? 'verify' : rest.replace('/', '_');
+  return (MEMORY_ENDPOINTS as readonly string[]).includes(label) ? (label as MemoryEndpoint) : null;
 }
 
 /**
@@ -32,7 +53,7 @@ export class TelemetryRecorder implements OnModuleInit, OnApplicationShutdown {
   private pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    @Inject(DATABASE) private readonly database: Database,
+    private readonly repo: TelemetryRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly quotas: EffectiveQuotaService,
   ) {}
@@ -80,18 +101,7 @@ export class TelemetryRecorder implements OnModuleInit, OnApplicationShutdown {
     const batch = [...this.pending.values()];
     this.pending = new Map();
     try {
-      for (const e of batch) {
-        const r = e.rollup;
-        await sql`
-          INSERT INTO telemetry_rollups AS t (tenant_id, project_key, key_id, endpoint, minute, total, status_2xx, status_4xx, status_429, status_5xx, latency_sum_ms, buckets)
-          VALUES (${e.tenant}, ${e.project}, ${e.key}, ${e.endpoint}, ${e.minute}::timestamptz, ${r.total}, ${r.status_2xx}, ${r.status_4xx}, ${r.status_429}, ${r.status_5xx},
-                  ${r.latency_sum_ms}, ${sql.val(r.buckets)}::bigint[])
-          ON CONFLICT (tenant_id, minute, endpoint, project_key, key_id) DO UPDATE SET
-            total = t.total + EXCLUDED.total, status_2xx = t.status_2xx + EXCLUDED.status_2xx, status_4xx = t.status_4xx + EXCLUDED.status_4xx,
-            status_429 = t.status_429 + EXCLUDED.status_429, status_5xx = t.status_5xx + EXCLUDED.status_5xx,
-            latency_sum_ms = t.latency_sum_ms + EXCLUDED.latency_sum_ms,
-            buckets = ARRAY(SELECT a + b FROM unnest(t.buckets, EXCLUDED.buckets) AS u(a, b))`.execute(this.database.db);
-      }
+      for (const e of batch) await this.repo.addRollup(e);
     } catch (err) {
       // Telemetry never blocks the API; the lost minute shows as a gap.
       this.logger.warn(`telemetry flush failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -100,15 +110,10 @@ export class TelemetryRecorder implements OnModuleInit, OnApplicationShutdown {
 
   /** Delete rollups older than each tenant's telemetry retention (tier default or override). */
   async prune(retentionDaysOf: (tenantId: string) => Promise<number | undefined> = async (t) => (await this.quotas.get(t))?.values.telemetry_retention_days): Promise<number> {
-    const tenants = await sql<{ tenant_id: string }>`SELECT DISTINCT tenant_id FROM telemetry_rollups`.execute(this.database.db);
     let deleted = 0;
-    for (const { tenant_id } of tenants.rows) {
+    for (const tenantId of await this.repo.tenantsWithRollups()) {
       // A tenant that no longer exists keeps nothing beyond a day.
-      const days = (await retentionDaysOf(tenant_id)) ?? 1;
-      const r = await sql<{ n: number }>`
-        WITH gone AS (DELETE FROM telemetry_rollups WHERE tenant_id = ${tenant_id} AND minute < clock_timestamp() - make_interval(days => ${days}) RETURNING 1)
-        SELECT count(*)::int AS n FROM gone`.execute(this.database.db);
-      deleted += r.rows[0]?.n ?? 0;
+      deleted += await this.repo.pruneOlderThan(tenantId, (await retentionDaysOf(tenantId)) ?? 1);
     }
     return deleted;
   }

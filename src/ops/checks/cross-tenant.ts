@@ -42,30 +42,46 @@ const CHECKS: readonly CheckDef[] = [
   {
     name: 'memory_rows_match_commit_tenant',
     severity: 'error',
-    detail: 'every memory node, edge and outbox job belongs to the same tenant, project and scope as the commit that wrote it',
+    detail:
+      'every memory node, edge and rule definition belongs to the tenant and project of the commit that wrote it (a write may place nodes in other scopes of its project), every outbox job and pack import to the tenant, project and scope of its commit',
     violations: sql`
       SELECT 'node' AS kind, n.node_id::text AS id, n.tenant_id, c.tenant_id AS commit_tenant FROM memory_nodes n JOIN memory_commits c ON c.commit_id = n.commit_id
-        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (n.tenant_id, n.project_key, n.scope)
+        WHERE (c.tenant_id, c.project_key) IS DISTINCT FROM (n.tenant_id, n.project_key)
       UNION ALL SELECT 'edge', e.edge_id::text, e.tenant_id, c.tenant_id FROM memory_edges e JOIN memory_commits c ON c.commit_id = e.commit_id
-        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (e.tenant_id, e.project_key, e.scope)
+        WHERE (c.tenant_id, c.project_key) IS DISTINCT FROM (e.tenant_id, e.project_key)
+      UNION ALL SELECT 'rule_definition', d.rule_node_id::text, d.tenant_id, c.tenant_id FROM memory_rule_defs d JOIN memory_commits c ON c.commit_id = d.commit_id
+        WHERE (c.tenant_id, c.project_key) IS DISTINCT FROM (d.tenant_id, d.project_key)
       UNION ALL SELECT 'outbox', o.job_id::text, o.tenant_id, c.tenant_id FROM memory_outbox o JOIN memory_commits c ON c.commit_id = o.commit_id
-        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (o.tenant_id, o.project_key, o.scope)`,
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (o.tenant_id, o.project_key, o.scope)
+      UNION ALL SELECT 'pack_import', i.pack_sha256, i.tenant_id, c.tenant_id FROM memory_pack_imports i JOIN memory_commits c ON c.commit_id = i.commit_id
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (i.tenant_id, i.project_key, i.scope)`,
   },
   {
     name: 'memory_rows_have_commits',
     severity: 'error',
-    detail: 'every memory node, edge and outbox job names a commit that exists',
+    detail: 'every memory node, edge, rule definition, outbox job and pack import names a commit that exists',
     violations: sql`
       SELECT 'node' AS kind, n.node_id::text AS id FROM memory_nodes n LEFT JOIN memory_commits c ON c.commit_id = n.commit_id WHERE c.commit_id IS NULL
       UNION ALL SELECT 'edge', e.edge_id::text FROM memory_edges e LEFT JOIN memory_commits c ON c.commit_id = e.commit_id WHERE c.commit_id IS NULL
-      UNION ALL SELECT 'outbox', o.job_id::text FROM memory_outbox o LEFT JOIN memory_commits c ON c.commit_id = o.commit_id WHERE c.commit_id IS NULL`,
+      UNION ALL SELECT 'rule_definition', d.rule_node_id::text FROM memory_rule_defs d LEFT JOIN memory_commits c ON c.commit_id = d.commit_id WHERE c.commit_id IS NULL
+      UNION ALL SELECT 'outbox', o.job_id::text FROM memory_outbox o LEFT JOIN memory_commits c ON c.commit_id = o.commit_id WHERE c.commit_id IS NULL
+      UNION ALL SELECT 'pack_import', i.pack_sha256 FROM memory_pack_imports i LEFT JOIN memory_commits c ON c.commit_id = i.commit_id WHERE c.commit_id IS NULL`,
+  },
+  {
+    name: 'memory_key_owned_by_tenant',
+    severity: 'error',
+    detail: "every commit was written by an API key of its own tenant (and, for a project's memory, of that project)",
+    violations: sql`
+      SELECT c.commit_id::text AS commit_id, c.tenant_id, c.project_key, c.key_id, k.tenant_id AS key_tenant, k.project_id AS key_project
+      FROM memory_commits c JOIN rm_api_keys k ON k.key_id = c.key_id
+      WHERE k.tenant_id <> c.tenant_id OR coalesce(k.project_id, '') <> c.project_key`,
   },
   {
     name: 'commit_parent_same_namespace',
     severity: 'error',
     detail: "every commit's parent is a commit of the same tenant, project and scope",
     violations: sql`
-      SELECT c.commit_id::text AS commit_id, c.tenant_id, p.tenant_id AS parent_tenant FROM memory_commits c JOIN memory_commits p ON p.commit_id = c.parent_commit_id
+      SELECT c.commit_id::text AS commit_id, c.tenant_id, p.tenant_id AS parent_tenant FROM memory_commits c JOIN memory_commits p ON p.commit_id = c.parent_id
       WHERE (p.tenant_id, p.project_key, p.scope) IS DISTINCT FROM (c.tenant_id, c.project_key, c.scope)`,
   },
   {
@@ -78,7 +94,9 @@ const CHECKS: readonly CheckDef[] = [
     name: 'memory_tenant_exists',
     severity: 'error',
     detail: 'no memory rows for tenants that do not exist',
-    violations: sql`SELECT DISTINCT m.tenant_id FROM memory_scopes m LEFT JOIN rm_tenants r ON r.tenant_id = m.tenant_id WHERE r.tenant_id IS NULL`,
+    violations: sql`
+      SELECT DISTINCT m.tenant_id FROM (SELECT tenant_id FROM memory_scopes UNION SELECT tenant_id FROM memory_tenant_counters) AS m
+      LEFT JOIN rm_tenants r ON r.tenant_id = m.tenant_id WHERE r.tenant_id IS NULL`,
   },
 ];
 

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
-import { commitHash, type CommitDiff } from '../../data-plane/memory.domain';
-import { EMBEDDING_DIMENSIONS } from '../../data-plane/memory.schemas';
+import { recomputeCommit, type StoredCommit } from '../../data-plane/memory/domain/commit';
+import { scopeKey } from '../../data-plane/memory/domain/ids';
 import type { Database } from '../../platform/db/database';
 import type { CheckResult } from './check-result';
 
@@ -20,6 +20,8 @@ export interface ScopeCheckOptions {
 
 interface Ctx {
   readonly filter: (alias: string) => RawBuilder<unknown>;
+  /** The tenant filter alone (for tables without a scope). */
+  readonly tenantFilter: (alias: string) => RawBuilder<unknown>;
   readonly maxAttempts: number;
   readonly claimTimeoutMs: number;
   readonly vectorColumn: boolean;
@@ -56,97 +58,145 @@ const CHECKS: readonly CheckDef[] = [
   {
     name: 'commit_chain_continuous',
     severity: 'error',
-    detail: "each scope's commits form one linear chain: seq 1..n without gaps, exactly one root, each parent (id and hash) the previous commit",
+    detail: "each scope's commits form one linear chain: seq 1..n without gaps, each link (chain_prev_hash) the previous commit's chain hash, exactly one root",
     violations: (ctx) => sql`
       SELECT tenant_id, project_key, scope, commit_id::text AS commit_id, seq,
-             CASE WHEN seq <> rn THEN 'seq_gap'
-                  WHEN parent_commit_id IS NULL AND rn > 1 THEN 'extra_root'
-                  WHEN parent_commit_id IS DISTINCT FROM prev_id THEN 'parent_mismatch'
-                  ELSE 'parent_hash_mismatch' END AS problem
-      FROM (SELECT c.tenant_id, c.project_key, c.scope, c.commit_id, c.seq, c.parent_commit_id, c.parent_hash,
-                   row_number() OVER w AS rn, lag(c.commit_id) OVER w AS prev_id, lag(c.commit_hash) OVER w AS prev_hash
+             CASE WHEN seq <> rn THEN 'seq_gap' WHEN chain_prev_hash IS NULL AND rn > 1 THEN 'extra_root' ELSE 'chain_link_mismatch' END AS problem
+      FROM (SELECT c.tenant_id, c.project_key, c.scope, c.commit_id, c.seq, c.chain_prev_hash,
+                   row_number() OVER w AS rn, lag(c.chain_hash) OVER w AS prev_hash
             FROM memory_commits c WHERE ${ctx.filter('c')}
             WINDOW w AS (PARTITION BY c.tenant_id, c.project_key, c.scope ORDER BY c.seq)) AS x
-      WHERE seq <> rn OR parent_commit_id IS DISTINCT FROM prev_id OR parent_hash IS DISTINCT FROM prev_hash`,
+      WHERE seq <> rn OR chain_prev_hash IS DISTINCT FROM prev_hash`,
   },
   {
     name: 'scope_head_matches_chain',
     severity: 'error',
-    detail: "each scope's head (memory_scopes: head commit, head hash, commit count) is the last commit of its chain; no chain without a scope row",
+    detail: "each scope's head (memory_scopes: head commit, head chain hash, commit count) is the last commit of its chain; no chain without a scope row",
     violations: (ctx) => sql`
       SELECT coalesce(s.tenant_id, l.tenant_id) AS tenant_id, coalesce(s.project_key, l.project_key) AS project_key, coalesce(s.scope, l.scope) AS scope,
              s.head_commit_id::text AS head_commit_id, l.commit_id::text AS last_commit_id, s.commit_count, coalesce(l.n, 0) AS commits,
              CASE WHEN s.tenant_id IS NULL THEN 'no_scope_row' WHEN s.head_commit_id IS DISTINCT FROM l.commit_id THEN 'head_commit_mismatch'
-                  WHEN s.head_hash IS DISTINCT FROM l.commit_hash THEN 'head_hash_mismatch' ELSE 'commit_count_mismatch' END AS problem
+                  WHEN s.head_hash IS DISTINCT FROM l.chain_hash THEN 'head_hash_mismatch' ELSE 'commit_count_mismatch' END AS problem
       FROM (SELECT * FROM memory_scopes s WHERE ${ctx.filter('s')}) AS s
-      FULL JOIN (SELECT DISTINCT ON (c.tenant_id, c.project_key, c.scope) c.tenant_id, c.project_key, c.scope, c.commit_id, c.commit_hash,
+      FULL JOIN (SELECT DISTINCT ON (c.tenant_id, c.project_key, c.scope) c.tenant_id, c.project_key, c.scope, c.commit_id, c.chain_hash,
                         count(*) OVER (PARTITION BY c.tenant_id, c.project_key, c.scope) AS n
                  FROM memory_commits c WHERE ${ctx.filter('c')}
                  ORDER BY c.tenant_id, c.project_key, c.scope, c.seq DESC) AS l
         ON ${sameNs('s', 'l')}
-      WHERE s.tenant_id IS NULL OR s.head_commit_id IS DISTINCT FROM l.commit_id OR s.head_hash IS DISTINCT FROM l.commit_hash
+      WHERE s.tenant_id IS NULL OR s.head_commit_id IS DISTINCT FROM l.commit_id OR s.head_hash IS DISTINCT FROM l.chain_hash
          OR s.commit_count IS DISTINCT FROM coalesce(l.n, 0)`,
   },
   {
     name: 'commit_hash_valid',
     severity: 'error',
-    detail: "every commit's diff_sha256 and commit_hash equal the hashes recomputed (memory.domain commitHash) from its content and its parent commit's stored hash",
+    detail: "every commit's diff_sha256, commit_hash (the contract's, from its parent's stored hash) and chain_hash equal the hashes recomputed with the product's own functions (domain/commit.ts recomputeCommit)",
     run: verifyCommitHashes,
   },
   {
-    name: 'node_written_by_scope_commit',
+    name: 'node_written_by_commit',
     severity: 'error',
-    detail: "every node's commit is a commit of its own scope whose diff records the node with its current content hash, and no later commit of the scope changed it",
+    detail: "every node's commit is a commit of its tenant and project (a write may place nodes in other scopes) whose diff names the node",
     violations: (ctx) => sql`
-      WITH listed AS (
-        SELECT c.tenant_id, c.project_key, c.scope, lower(d->>'node_id') AS node_id, max(c.seq) AS last_seq
-        FROM memory_commits c CROSS JOIN LATERAL jsonb_array_elements(${arrayOf(sql`c.diff->'nodes'`)}) AS d
-        WHERE ${ctx.filter('c')} GROUP BY 1, 2, 3, 4)
-      SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text AS node_id, n.commit_id::text AS commit_id, c.seq AS commit_seq, l.last_seq,
-             CASE WHEN c.commit_id IS NULL THEN 'commit_not_in_scope' WHEN l.last_seq IS NULL THEN 'in_no_commit_diff'
-                  WHEN l.last_seq > c.seq THEN 'changed_by_later_commit' WHEN l.last_seq < c.seq THEN 'not_in_commit_diff'
-                  ELSE 'content_hash_mismatch' END AS problem
+      SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text AS node_id, n.commit_id::text AS commit_id,
+             CASE WHEN c.commit_id IS NULL THEN 'commit_not_in_tenant_project' ELSE 'not_in_commit_diff' END AS problem
       FROM memory_nodes n
-      LEFT JOIN memory_commits c ON c.commit_id = n.commit_id AND ${sameNs('c', 'n')}
-      LEFT JOIN listed l ON ${sameNs('l', 'n')} AND l.node_id = n.node_id::text
-      WHERE ${ctx.filter('n')} AND (c.commit_id IS NULL OR l.last_seq IS DISTINCT FROM c.seq OR NOT EXISTS (
-        SELECT 1 FROM jsonb_array_elements(${arrayOf(sql`c.diff->'nodes'`)}) AS d
-        WHERE lower(d->>'node_id') = n.node_id::text AND d->>'content_sha256' = n.content_sha256))`,
+      LEFT JOIN memory_commits c ON c.commit_id = n.commit_id AND c.tenant_id = n.tenant_id AND c.project_key = n.project_key
+      WHERE ${ctx.filter('n')} AND (c.commit_id IS NULL OR NOT EXISTS (
+        SELECT 1 FROM (
+          SELECT d->>'id' AS id FROM jsonb_array_elements(${arrayOf(sql`c.diff->'nodes'`)}) AS d
+          UNION ALL SELECT d->>'node_id' FROM jsonb_array_elements(${arrayOf(sql`c.diff->'nodes'`)}) AS d
+          UNION ALL SELECT d->>'node_id' FROM jsonb_array_elements(${arrayOf(sql`c.diff->'archive_rehydrate'`)}) AS d
+          UNION ALL SELECT d->>'node_id' FROM jsonb_array_elements(${arrayOf(sql`c.diff->'nodes_activate'`)}) AS d) AS named
+        WHERE lower(named.id) = n.node_id::text))`,
   },
   {
-    name: 'edge_written_by_scope_commit',
+    name: 'edge_written_by_commit',
     severity: 'error',
-    detail: "every edge's commit is a commit of its own scope whose diff records the edge with its current type, endpoints and weight, and no later commit of the scope changed it",
+    detail: "every edge's commit (the last write that upserted it) is a commit of its tenant and project whose diff names an edge of the same type, source and target",
     violations: (ctx) => sql`
-      WITH listed AS (
-        SELECT c.tenant_id, c.project_key, c.scope, lower(d->>'edge_id') AS edge_id, max(c.seq) AS last_seq
-        FROM memory_commits c CROSS JOIN LATERAL jsonb_array_elements(${arrayOf(sql`c.diff->'edges'`)}) AS d
-        WHERE ${ctx.filter('c')} GROUP BY 1, 2, 3, 4)
-      SELECT e.tenant_id, e.project_key, e.scope, e.edge_id::text AS edge_id, e.commit_id::text AS commit_id, c.seq AS commit_seq, l.last_seq,
-             CASE WHEN c.commit_id IS NULL THEN 'commit_not_in_scope' WHEN l.last_seq IS NULL THEN 'in_no_commit_diff'
-                  WHEN l.last_seq > c.seq THEN 'changed_by_later_commit' WHEN l.last_seq < c.seq THEN 'not_in_commit_diff'
-                  ELSE 'content_mismatch' END AS problem
+      SELECT e.tenant_id, e.project_key, e.scope, e.edge_id::text AS edge_id, e.commit_id::text AS commit_id,
+             CASE WHEN c.commit_id IS NULL THEN 'commit_not_in_tenant_project' ELSE 'not_in_commit_diff' END AS problem
       FROM memory_edges e
-      LEFT JOIN memory_commits c ON c.commit_id = e.commit_id AND ${sameNs('c', 'e')}
-      LEFT JOIN listed l ON ${sameNs('l', 'e')} AND l.edge_id = e.edge_id::text
-      WHERE ${ctx.filter('e')} AND (c.commit_id IS NULL OR l.last_seq IS DISTINCT FROM c.seq OR NOT EXISTS (
+      LEFT JOIN memory_commits c ON c.commit_id = e.commit_id AND c.tenant_id = e.tenant_id AND c.project_key = e.project_key
+      WHERE ${ctx.filter('e')} AND (c.commit_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM jsonb_array_elements(${arrayOf(sql`c.diff->'edges'`)}) AS d
-        WHERE lower(d->>'edge_id') = e.edge_id::text AND d->>'type' = e.type
-          AND lower(d->>'src_id') = e.src_id::text AND lower(d->>'dst_id') = e.dst_id::text
-          AND CASE WHEN jsonb_typeof(d->'weight') = 'number' THEN (d->>'weight')::real = e.weight ELSE false END))`,
+        WHERE d->>'type' = e.type AND lower(d->>'src_id') = e.src_id::text AND lower(d->>'dst_id') = e.dst_id::text))`,
   },
   {
     name: 'commit_diff_rows_exist',
     severity: 'error',
-    detail: "every node and edge a commit's diff records exists in that commit's scope (memory rows are never deleted)",
+    detail: "every node and edge a commit's diff records exists in the commit's tenant and project (memory rows are never deleted, except by a perf-tenant teardown)",
     violations: (ctx) => sql`
-      SELECT c.tenant_id, c.project_key, c.scope, c.commit_id::text AS commit_id, c.seq, 'node' AS kind, d->>'node_id' AS id
+      SELECT c.tenant_id, c.project_key, c.scope, c.commit_id::text AS commit_id, c.seq, 'node' AS kind, coalesce(d->>'id', d->>'node_id') AS id
       FROM memory_commits c CROSS JOIN LATERAL jsonb_array_elements(${arrayOf(sql`c.diff->'nodes'`)}) AS d
-      WHERE ${ctx.filter('c')} AND NOT EXISTS (SELECT 1 FROM memory_nodes n WHERE ${sameNs('n', 'c')} AND n.node_id::text = lower(d->>'node_id'))
+      WHERE ${ctx.filter('c')} AND NOT EXISTS (
+        SELECT 1 FROM memory_nodes n WHERE n.tenant_id = c.tenant_id AND n.project_key = c.project_key AND n.node_id::text = lower(coalesce(d->>'id', d->>'node_id')))
       UNION ALL
-      SELECT c.tenant_id, c.project_key, c.scope, c.commit_id::text, c.seq, 'edge', d->>'edge_id'
+      SELECT c.tenant_id, c.project_key, c.scope, c.commit_id::text, c.seq, 'edge', coalesce(d->>'id', d->>'edge_id')
       FROM memory_commits c CROSS JOIN LATERAL jsonb_array_elements(${arrayOf(sql`c.diff->'edges'`)}) AS d
-      WHERE ${ctx.filter('c')} AND NOT EXISTS (SELECT 1 FROM memory_edges e WHERE ${sameNs('e', 'c')} AND e.edge_id::text = lower(d->>'edge_id'))`,
+      WHERE ${ctx.filter('c')} AND NOT EXISTS (
+        SELECT 1 FROM memory_edges e WHERE e.tenant_id = c.tenant_id AND e.project_key = c.project_key
+          AND e.type = d->>'type' AND e.src_id::text = lower(d->>'src_id') AND e.dst_id::text = lower(d->>'dst_id'))`,
+  },
+  {
+    name: 'rule_definitions_match_nodes',
+    severity: 'error',
+    detail: 'every rule definition belongs to a rule node of its scope and names a commit of its tenant and project; every rule node written by a contract commit has its definition',
+    violations: (ctx) => sql`
+      SELECT d.tenant_id, d.project_key, d.scope, d.rule_node_id::text AS node_id,
+             CASE WHEN n.type IS DISTINCT FROM 'rule' THEN 'definition_of_non_rule_node' ELSE 'commit_not_in_tenant_project' END AS problem
+      FROM memory_rule_defs d
+      LEFT JOIN memory_nodes n ON ${sameNs('n', 'd')} AND n.node_id = d.rule_node_id
+      LEFT JOIN memory_commits c ON c.commit_id = d.commit_id AND c.tenant_id = d.tenant_id AND c.project_key = d.project_key
+      WHERE ${ctx.filter('d')} AND (n.type IS DISTINCT FROM 'rule' OR c.commit_id IS NULL)
+      UNION ALL
+      SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text, 'rule_node_without_definition'
+      FROM memory_nodes n JOIN memory_commits c ON c.commit_id = n.commit_id AND c.tenant_id = n.tenant_id AND c.project_key = n.project_key
+      WHERE ${ctx.filter('n')} AND n.type = 'rule' AND c.format = 2
+        AND NOT EXISTS (SELECT 1 FROM memory_rule_defs d WHERE ${sameNs('d', 'n')} AND d.rule_node_id = n.node_id)`,
+  },
+  {
+    name: 'private_rules_have_owners',
+    severity: 'error',
+    detail: 'every private rule node has an owner agent or owner team (refused at write: a private rule without owner would bind no one)',
+    violations: (ctx) => sql`
+      SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text AS node_id FROM memory_nodes n
+      WHERE ${ctx.filter('n')} AND n.type = 'rule' AND n.memory_lane = 'private' AND n.owner_agent_id IS NULL AND n.owner_team_id IS NULL`,
+  },
+  {
+    name: 'session_nodes_well_formed',
+    severity: 'error',
+    detail: "session topics (client id session:<id>) carry system_kind 'session'; session events (session_event:<session>:<event>) carry system_kind 'session_event' and a part_of edge to their session's node",
+    violations: (ctx) => sql`
+      SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text AS node_id, n.client_id, 'session_slots' AS problem
+      FROM memory_nodes n
+      WHERE ${ctx.filter('n')} AND n.client_id LIKE 'session:%' AND n.type = 'topic' AND n.slots->>'system_kind' IS DISTINCT FROM 'session'
+      UNION ALL
+      SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text, n.client_id,
+             CASE WHEN n.slots->>'system_kind' IS DISTINCT FROM 'session_event' THEN 'event_slots' ELSE 'no_part_of_edge_to_session' END
+      FROM memory_nodes n
+      WHERE ${ctx.filter('n')} AND n.client_id LIKE 'session\_event:%' AND n.type = 'event' AND (n.slots->>'system_kind' IS DISTINCT FROM 'session_event' OR NOT EXISTS (
+        SELECT 1 FROM memory_edges e JOIN memory_nodes s ON ${sameNs('s', 'e')} AND s.node_id = e.dst_id
+        WHERE ${sameNs('e', 'n')} AND e.src_id = n.node_id AND e.type = 'part_of'
+          AND s.client_id = 'session:' || split_part(substr(n.client_id, length('session_event:') + 1), ':', 1)))`,
+  },
+  {
+    name: 'pack_imports_have_commits',
+    severity: 'error',
+    detail: 'every recorded pack import names a write commit of its own scope',
+    violations: (ctx) => sql`
+      SELECT i.tenant_id, i.project_key, i.scope, i.pack_sha256, i.commit_id::text AS commit_id FROM memory_pack_imports i
+      WHERE ${ctx.filter('i')} AND NOT EXISTS (SELECT 1 FROM memory_commits c WHERE ${sameNs('c', 'i')} AND c.commit_id = i.commit_id AND c.kind = 'write')`,
+  },
+  {
+    name: 'stored_node_counter_matches',
+    severity: 'error',
+    detail: "each tenant's stored-node counter (memory_tenant_counters, kept in each write's transaction and read by the stored-node limit) equals its number of nodes",
+    violations: (ctx) => sql`
+      SELECT coalesce(k.tenant_id, n.tenant_id) AS tenant_id, k.nodes AS counter, coalesce(n.nodes, 0) AS nodes
+      FROM (SELECT * FROM memory_tenant_counters k WHERE ${ctx.tenantFilter('k')}) AS k
+      FULL JOIN (SELECT n.tenant_id, count(*) AS nodes FROM memory_nodes n WHERE ${ctx.tenantFilter('n')} GROUP BY n.tenant_id) AS n ON n.tenant_id = k.tenant_id
+      WHERE coalesce(k.nodes, 0) <> coalesce(n.nodes, 0)`,
   },
   {
     name: 'embedding_status_matches_vector',
@@ -167,23 +217,28 @@ const CHECKS: readonly CheckDef[] = [
   {
     name: 'embedding_dimensions_valid',
     severity: 'error',
-    detail: `every stored vector is one-dimensional with exactly ${EMBEDDING_DIMENSIONS} finite components (EMBEDDING_DIMENSIONS, the only dimension any model is used with)`,
+    detail: "every stored vector is one-dimensional with exactly the deployment's dimension of finite components (memory_settings.embedding_dimension, which the service checks against EMBEDDING_DIM at boot)",
     violations: (ctx) => sql`
       SELECT tenant_id, project_key, scope, node_id::text AS node_id, embedding_model, array_ndims(embedding) AS ndims, cardinality(embedding) AS dimensions
       FROM memory_nodes n
-      WHERE ${ctx.filter('n')} AND embedding IS NOT NULL AND (array_ndims(embedding) IS DISTINCT FROM 1 OR cardinality(embedding) <> ${EMBEDDING_DIMENSIONS}
+      WHERE ${ctx.filter('n')} AND embedding IS NOT NULL AND (array_ndims(embedding) IS DISTINCT FROM 1
+        OR cardinality(embedding) IS DISTINCT FROM (SELECT (value #>> '{}')::int FROM memory_settings WHERE name = 'embedding_dimension')
         OR EXISTS (SELECT 1 FROM unnest(embedding) AS v(x) WHERE x IS NULL OR x = 'NaN'::real OR x IN ('Infinity'::real, '-Infinity'::real)))`,
   },
   {
     name: 'pending_embeddings_queued',
     severity: 'error',
-    detail: "every node whose embedding is 'pending' is listed by an open (pending or processing) embed_nodes job of its scope, so it will be embedded",
+    detail: "every node whose embedding is 'pending' is listed by an open (pending or processing) embed_nodes job of its tenant and project for its scope, so it will be embedded",
     violations: (ctx) => sql`
       SELECT n.tenant_id, n.project_key, n.scope, n.node_id::text AS node_id, n.commit_id::text AS commit_id
       FROM memory_nodes n
       WHERE ${ctx.filter('n')} AND n.embedding_status = 'pending' AND NOT EXISTS (
-        SELECT 1 FROM memory_outbox o CROSS JOIN LATERAL jsonb_array_elements_text(${arrayOf(sql`o.payload->'node_ids'`)}) AS x(id)
-        WHERE ${sameNs('o', 'n')} AND o.type = 'embed_nodes' AND o.status IN ('pending', 'processing') AND lower(x.id) = n.node_id::text)`,
+        SELECT 1 FROM memory_outbox o
+        CROSS JOIN LATERAL (
+          SELECT x->>'id' AS id, x->>'scope' AS scope FROM jsonb_array_elements(${arrayOf(sql`o.payload->'nodes'`)}) AS x
+          UNION ALL SELECT x, o.scope FROM jsonb_array_elements_text(${arrayOf(sql`o.payload->'node_ids'`)}) AS x) AS listed
+        WHERE o.tenant_id = n.tenant_id AND o.project_key = n.project_key AND o.type = 'embed_nodes' AND o.status IN ('pending', 'processing')
+          AND lower(listed.id) = n.node_id::text AND listed.scope = n.scope)`,
   },
   {
     name: 'outbox_attempts_within_max',
@@ -210,26 +265,21 @@ const CHECKS: readonly CheckDef[] = [
 
 export const SCOPE_CHECKS: readonly string[] = CHECKS.map((c) => c.name);
 
-interface CommitRow {
+type CommitRow = Omit<StoredCommit, 'created_at' | 'seq' | 'format'> & {
   tenant_id: string;
   project_key: string;
   scope: string;
-  commit_id: string;
-  seq: number;
-  parent_hash: string | null;
+  seq: number | string;
+  format: number | string;
+  created_at: Date | string;
   parent_row_hash: string | null;
-  commit_hash: string;
-  input_sha256: string;
-  diff: unknown;
-  diff_sha256: string;
-  actor_key_id: string;
-}
+};
 
 /**
- * Recompute every commit's diff and commit hash with the product's commitHash(). The parent hash
- * hashed in is the parent commit's own stored commit_hash (so a tampered parent_hash column is a
- * chain break, reported by commit_chain_continuous, not a hash failure); a commit whose parent row
- * is not in its scope falls back to its stored parent_hash. Pages through the commits by key.
+ * Recompute every commit's hashes with the product's own recomputeCommit(). The parent hash
+ * hashed in is the parent commit's own stored commit_hash (so a tampered parent_hash column shows
+ * as a hash failure of its commit); a commit whose parent is not in its scope falls back to its
+ * stored parent_hash. Pages through the commits by key.
  */
 async function verifyCommitHashes(database: Database, ctx: Ctx, sampleSize: number): Promise<{ count: number; sample: unknown[] }> {
   const violations: Record<string, unknown>[] = [];
@@ -237,36 +287,36 @@ async function verifyCommitHashes(database: Database, ctx: Ctx, sampleSize: numb
   let after: { tenant_id: string; project_key: string; scope: string; seq: number } | null = null;
   for (;;) {
     const page: { rows: CommitRow[] } = await sql<CommitRow>`
-      SELECT c.tenant_id, c.project_key, c.scope, c.commit_id::text AS commit_id, c.seq, c.parent_hash, p.commit_hash AS parent_row_hash,
-             c.commit_hash, c.input_sha256, c.diff, c.diff_sha256, c.actor_key_id
+      SELECT c.tenant_id, c.project_key, c.scope, c.commit_id::text AS commit_id, c.seq, c.format, c.kind, c.parent_id::text AS parent_id, c.parent_hash,
+             p.commit_hash AS parent_row_hash, c.commit_hash, c.input_sha256, c.diff, c.diff_sha256, c.actor, c.model_version, c.prompt_version,
+             c.key_id, c.chain_prev_hash, c.chain_hash, c.created_at
       FROM memory_commits c
-      LEFT JOIN memory_commits p ON p.commit_id = c.parent_commit_id AND ${sameNs('p', 'c')}
+      LEFT JOIN memory_commits p ON p.commit_id = c.parent_id AND ${sameNs('p', 'c')}
       WHERE ${ctx.filter('c')} ${after ? sql`AND (c.tenant_id, c.project_key, c.scope, c.seq) > (${after.tenant_id}, ${after.project_key}, ${after.scope}, ${after.seq}::bigint)` : sql``}
       ORDER BY c.tenant_id, c.project_key, c.scope, c.seq LIMIT 500`.execute(database.db);
     for (const c of page.rows) {
-      const diff = (typeof c.diff === 'string' ? JSON.parse(c.diff) : c.diff) as CommitDiff;
-      let problem: string | null = null;
+      const ns = { tenantId: c.tenant_id, projectKey: c.project_key, scope: c.scope };
+      const stored: StoredCommit = {
+        ...c,
+        seq: Number(c.seq),
+        format: Number(c.format),
+        diff: typeof c.diff === 'string' ? (JSON.parse(c.diff) as unknown) : c.diff,
+        created_at: new Date(c.created_at).toISOString(),
+      };
+      let problems: string[];
       try {
-        const recomputed = commitHash({
-          namespace: { tenantId: c.tenant_id, projectKey: c.project_key, scope: c.scope },
-          parentHash: c.parent_row_hash ?? c.parent_hash,
-          inputSha256: c.input_sha256,
-          actorKeyId: c.actor_key_id,
-          diff,
-        });
-        if (recomputed.diffSha256 !== c.diff_sha256) problem = 'diff_hash_mismatch';
-        else if (recomputed.commitHash !== c.commit_hash) problem = 'commit_hash_mismatch';
+        problems = recomputeCommit({ ...ns, scopeKey: scopeKey(ns) }, stored, c.parent_row_hash);
       } catch (err) {
-        problem = `unhashable: ${err instanceof Error ? err.message : String(err)}`;
+        problems = [`unhashable: ${err instanceof Error ? err.message : String(err)}`];
       }
-      if (problem) {
+      if (problems.length > 0) {
         count++;
-        if (violations.length < sampleSize) violations.push({ tenant_id: c.tenant_id, project_key: c.project_key, scope: c.scope, commit_id: c.commit_id, seq: c.seq, problem });
+        if (violations.length < sampleSize) violations.push({ tenant_id: c.tenant_id, project_key: c.project_key, scope: c.scope, commit_id: c.commit_id, seq: stored.seq, problem: problems.join(',') });
       }
     }
     const last = page.rows.at(-1);
     if (!last || page.rows.length < 500) break;
-    after = { tenant_id: last.tenant_id, project_key: last.project_key, scope: last.scope, seq: last.seq };
+    after = { tenant_id: last.tenant_id, project_key: last.project_key, scope: last.scope, seq: Number(last.seq) };
   }
   return { count, sample: violations };
 }
@@ -284,6 +334,7 @@ export async function runScopeChecks(database: Database, opts: ScopeCheckOptions
       if (opts.scope !== undefined) parts.push(sql`${sql.ref(`${alias}.scope`)} = ${opts.scope}`);
       return sql.join(parts, sql` AND `);
     },
+    tenantFilter: (alias) => (opts.tenantId !== undefined ? sql`${sql.ref(`${alias}.tenant_id`)} = ${opts.tenantId}` : sql`true`),
     maxAttempts: opts.maxAttempts ?? 8,
     claimTimeoutMs: opts.claimTimeoutMs ?? 300_000,
     vectorColumn: (vec.rows[0]?.n ?? 0) > 0,

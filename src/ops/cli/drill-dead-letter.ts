@@ -3,10 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { type EmbeddingProvider, EmbeddingError } from '../../data-plane/embeddings/embedding-provider';
 import { LocalEmbeddingProvider } from '../../data-plane/embeddings/local-provider';
-import { EMBEDDING_DIMENSIONS } from '../../data-plane/memory.schemas';
+import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { loadConfig } from '../../platform/config/config';
 import { startService } from '../../service';
 import { EXIT, parseFlags, runCli } from './cli-support';
@@ -27,13 +26,7 @@ void runCli(async () => {
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'aionis-drill-'));
   const token = `aio_admin_drill-${randomBytes(16).toString('hex')}`;
-  const local = new LocalEmbeddingProvider(EMBEDDING_DIMENSIONS);
   let broken = true;
-  const switchable: EmbeddingProvider = {
-    model: local.model,
-    dimensions: local.dimensions,
-    embed: (texts) => (broken ? Promise.reject(new EmbeddingError('drill: the embedding provider is down', true)) : local.embed(texts)),
-  };
   const config = loadConfig({
     ...process.env,
     DATABASE_URL: '',
@@ -45,6 +38,12 @@ void runCli(async () => {
     OUTBOX_MAX_ATTEMPTS: '2',
     OUTBOX_POLL_INTERVAL_MS: '50',
   });
+  const local = new LocalEmbeddingProvider(config.embeddings.dimension);
+  const switchable: EmbeddingProvider = {
+    model: local.model,
+    dimensions: local.dimensions,
+    embed: (texts) => (broken ? Promise.reject(new EmbeddingError('drill: the embedding provider is down', true)) : local.embed(texts)),
+  };
   say('starting a throw-away service', { data_dir: dataDir });
   const svc = await startService(config, { logger: false, embeddingProvider: switchable });
   const base = svc.url;
@@ -70,7 +69,8 @@ void runCli(async () => {
     say('embedding provider broken; writing memories', { tenant, nodes: NODES });
     for (let w = 0; w < 4; w++) {
       const nodes = Array.from({ length: NODES / 4 }, (_, i) => ({ client_id: `n${w}-${i}`, type: 'event', title: `drill memory ${w}-${i}` }));
-      await call('POST', '/v1/memory/write', { scope: 'drill', input_text: `batch ${w}`, nodes }, agent);
+      // Shared lane: the drill's tenant-wide key has no agent, and private nodes without an owner are visible to no reader.
+      await call('POST', '/v1/memory/write', { scope: 'drill', input_text: `batch ${w}`, memory_lane: 'shared', nodes }, agent);
     }
     await wait('jobs dead-lettered', async () => ((await call('GET', `/v1/admin/control/dead-letters?tenant_id=${tenant}`)).items as unknown[]).length === 4);
     const dl = await call('GET', `/v1/admin/control/dead-letters?tenant_id=${tenant}`);
@@ -83,17 +83,16 @@ void runCli(async () => {
     const replay = await call('POST', '/v1/admin/control/dead-letters/replay', { tenant_id: tenant, type: 'embed_nodes', reason: 'drill: provider restored' });
     say('replayed', { affected: replay.affected, event_id: replay.event_id });
 
-    const nodes = async () => ((await call('POST', '/v1/memory/find', { scope: 'drill', limit: 200 }, agent)).nodes as { id: string; embedding_status: string }[]);
+    const nodes = async () => ((await call('POST', '/v1/memory/find', { scope: 'drill', limit: 200, include_meta: true }, agent)).nodes as { id: string; embedding_status: string }[]);
     await wait('every node ready', async () => (await nodes()).every((n) => n.embedding_status === 'ready'));
     const final = await nodes();
-    const db = svc.infra.database.db;
-    const outbox = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM memory_outbox WHERE tenant_id = ${tenant} GROUP BY status`.execute(db);
+    const jobs = await new OutboxRepository(svc.infra.database).tenantStatus(tenant);
     const audit = await call('GET', `/v1/admin/control/audit-events?type=OutboxJobsReplayed&tenant_id=${tenant}`);
     const proof = {
       nodes: final.length,
       distinct_ids: new Set(final.map((n) => n.id)).size,
       ready: final.filter((n) => n.embedding_status === 'ready').length,
-      outbox: Object.fromEntries(outbox.rows.map((r) => [r.status, r.n])),
+      outbox: Object.fromEntries(Object.entries(jobs).filter(([, n]) => n > 0)),
       replay_events: (audit.items as unknown[]).length,
     };
     const ok = proof.nodes === NODES && proof.distinct_ids === NODES && proof.ready === NODES && proof.outbox.done === 4 && Object.keys(proof.outbox).length === 1 && proof.replay_events === 1;

@@ -1,5 +1,7 @@
 import { userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { MemoryRepository } from '../../data-plane/memory/memory.repository';
+import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { DeadLetters, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from '../../data-plane/outbox/dead-letters';
 import { migrateToLatest } from '../../platform/db/migrations';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
@@ -40,7 +42,7 @@ void runCli(async () => {
   try {
     await migrateToLatest(database.db);
     const store = new PostgresEventStore(database);
-    const deadLetters = new DeadLetters(database, store);
+    const deadLetters = new DeadLetters(new OutboxRepository(database), new MemoryRepository(database), store);
     const request = {
       ...(ids ? { ids } : {}),
       ...(typeof v['tenant-id'] === 'string' ? { tenantId: v['tenant-id'] } : {}),

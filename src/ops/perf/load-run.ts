@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
-import { PERF_TEARDOWN_TABLES } from '../../control-plane/tenants/perf-teardown';
+import { API_KEY_USAGE_TABLES, ApiKeyUsageRepository } from '../../control-plane/api-keys/api-key-usage.repository';
+import { TENANT_DATA_TABLES, TenantDataRepository } from '../../data-plane/memory/tenant-data.repository';
 import { PERF_MARKER } from '../../control-plane/tenants/tenant.domain';
 import { tenantStreamId } from '../../control-plane/shared/ids';
-import { EMBEDDING_DIMENSIONS } from '../../data-plane/memory.schemas';
 import type { Database } from '../../platform/db/database';
 import type { CheckResult } from '../checks/check-result';
 import { http, type HttpResult, urlOf } from '../preflight/http';
@@ -57,11 +57,11 @@ function problemOf(r: HttpResult): string {
   return `HTTP ${r.status}${typeof code === 'string' ? ` ${code}` : ''}`;
 }
 
-/** A unit vector that differs per seed (deterministic). */
-function vector(seed: number): number[] {
+/** A unit vector of `dim` components that differs per seed (deterministic). */
+function vector(seed: number, dim: number): number[] {
   const v: number[] = [];
   let x = (seed * 2654435761) % 4294967296;
-  for (let i = 0; i < EMBEDDING_DIMENSIONS; i++) {
+  for (let i = 0; i < dim; i++) {
     x = (x * 1664525 + 1013904223) % 4294967296;
     v.push(x / 4294967296 - 0.5);
   }
@@ -86,19 +86,12 @@ async function load(count: number, concurrency: number, send: (i: number) => Pro
   return results;
 }
 
-/** Rows of the tenant still in the data-plane tables the teardown clears. */
+/** The tables the teardown clears (the data plane's and key usage). */
+export const PERF_TEARDOWN_TABLES: readonly string[] = [...TENANT_DATA_TABLES, ...API_KEY_USAGE_TABLES];
+
+/** Rows of the tenant still in the tables the teardown clears. */
 export async function leftoverRows(database: Database, tenantId: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const table of PERF_TEARDOWN_TABLES) {
-    if (table === 'api_key_usage') {
-      const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM api_key_usage WHERE key_id IN (SELECT key_id FROM rm_api_keys WHERE tenant_id = ${tenantId})`.execute(database.db);
-      out[table] = r.rows[0]?.n ?? 0;
-    } else {
-      const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.table(table)} WHERE tenant_id = ${tenantId}`.execute(database.db);
-      out[table] = r.rows[0]?.n ?? 0;
-    }
-  }
-  return out;
+  return { ...(await new TenantDataRepository(database).count(tenantId)), ...(await new ApiKeyUsageRepository(database).count(tenantId)) };
 }
 
 async function creationEvent(database: Database, tenantId: string): Promise<TenantCreation | undefined> {
@@ -116,6 +109,14 @@ export async function runLoad(o: LoadRunOptions): Promise<{ checks: CheckResult[
   const teardown = { attempts: 0, removed: [] as unknown[], leftover_rows: null as Record<string, number> | null, event_recorded: false };
 
   const run = async (): Promise<void> => {
+    // Query and node vectors must have the server's dimension (EMBEDDING_DIM).
+    const facts = await http('GET', urlOf(o.baseUrl, '/v1/admin/ops/runtime'), { headers: admin, timeoutMs: o.timeoutMs });
+    const dim = (facts.body as { embeddings?: { dimension?: unknown } } | null)?.embeddings?.dimension;
+    if (facts.status !== 200 || typeof dim !== 'number') {
+      checks.set('perf_isolation_guard', fail('perf_isolation_guard', `could not read the server's embedding dimension from /v1/admin/ops/runtime: ${problemOf(facts)}`));
+      state.stopped = "the server's runtime facts could not be read";
+      return;
+    }
     const c = await http('POST', urlOf(o.baseUrl, '/v1/admin/control/tenants'), {
       headers: admin,
       body: { tenant_id: tenantId, display_name: `perf run ${o.runId}`, tier: 'enterprise', metadata: { ...PERF_MARKER, run_id: o.runId, created_by: 'gate:core:prod' } },
@@ -160,13 +161,13 @@ export async function runLoad(o: LoadRunOptions): Promise<{ checks: CheckResult[
         body: {
           scope,
           input_text: `perf ${o.runId} write ${i}`,
-          nodes: [{ client_id: `perf-${i}`, type: 'event', title: `perf node ${i}`, text_summary: `load run ${o.runId}, node ${i}`, embedding: vector(i + 1) }],
+          nodes: [{ client_id: `perf-${i}`, type: 'event', title: `perf node ${i}`, text_summary: `load run ${o.runId}, node ${i}`, embedding: vector(i + 1, dim) }],
         },
         timeoutMs: o.timeoutMs,
       }),
     );
     const recalls = await load(o.requests, o.concurrency, (i) =>
-      http('POST', urlOf(o.baseUrl, '/v1/memory/recall'), { headers: key, body: { scope, query_embedding: vector(100_000 + i), limit: 10 }, timeoutMs: o.timeoutMs }),
+      http('POST', urlOf(o.baseUrl, '/v1/memory/recall'), { headers: key, body: { scope, query_embedding: vector(100_000 + i, dim), limit: 10 }, timeoutMs: o.timeoutMs }),
     );
     const write = (state.write = latencyStats(writes));
     const recall = (state.recall = latencyStats(recalls));

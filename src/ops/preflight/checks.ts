@@ -252,7 +252,7 @@ export function rateLimitsEnforced(probe: RuntimeProbe): CheckResult {
 export function embeddingProviderReal(probe: RuntimeProbe): CheckResult {
   return needFacts('embedding_provider_real', 'warning', probe, (f) =>
     f.embeddings.placeholder
-      ? bad('embedding_provider_real', 'warning', `the embedding provider is ${f.embeddings.model}, a placeholder (hashed n-grams, no semantic recall): set EMBEDDING_PROVIDER=openai with EMBEDDING_BASE_URL/EMBEDDING_API_KEY`, [f.embeddings])
+      ? bad('embedding_provider_real', 'warning', `the embedding provider is ${f.embeddings.model}, a placeholder (no semantic recall${f.embeddings.provider === 'none' ? '; recall_text is refused' : ''}): set EMBEDDING_PROVIDER=openai with EMBEDDING_BASE_URL/EMBEDDING_API_KEY`, [f.embeddings])
       : ok('embedding_provider_real', 'warning', `embedding provider ${f.embeddings.model}`),
   );
 }

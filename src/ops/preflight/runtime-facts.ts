@@ -24,7 +24,7 @@ export interface RuntimeFacts {
   readonly pepper: { readonly source: 'env' | 'data_dir_existing' | 'data_dir_generated'; readonly meets_policy: boolean; readonly problems: readonly PepperProblem[] };
   readonly auth: { readonly admin: 'operator_credentials'; readonly api_keys: 'required' };
   readonly rate_limits: { readonly enforced: boolean; readonly store: 'database'; readonly endpoint_classes: readonly string[] };
-  readonly embeddings: { readonly provider: string; readonly model: string; readonly placeholder: boolean };
+  readonly embeddings: { readonly provider: string; readonly model: string; readonly placeholder: boolean; readonly dimension: number };
   readonly owners: { readonly active_owner_ids: readonly string[]; readonly only_bootstrap: boolean };
   readonly server_time: string;
 }

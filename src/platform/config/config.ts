@@ -32,11 +32,31 @@ export interface AppConfig {
     readonly heartbeatStaleMs: number;
   };
   readonly embeddings: {
-    readonly provider: 'local' | 'openai';
+    /** `none` disables derived embeddings (recall_text answers 400 no_embedding_provider). */
+    readonly provider: 'local' | 'fake' | 'openai' | 'none';
+    /** Vector dimension of the deployment (the contract's 1536 by default); fixed once a database holds vectors. */
+    readonly dimension: number;
     readonly baseUrl: string | undefined;
     readonly model: string;
     readonly apiKey: string | undefined;
     readonly timeoutMs: number;
+  };
+  /** The memory API (the open core's contract): text handling, recall defaults, CORS, back-pressure. */
+  readonly memory: {
+    readonly bodyLimit: string;
+    readonly maxTextLen: number;
+    readonly piiRedaction: boolean;
+    /** `*` or exact origins. */
+    readonly corsAllowOrigins: readonly string[];
+    readonly recallProfile: RecallProfileName;
+    readonly adaptiveDowngrade: boolean;
+    readonly adaptiveTargetProfile: RecallProfileName;
+    readonly adaptiveHardCap: boolean;
+    /** recall_text's default context token budget when the request gives none (0 = off). */
+    readonly recallTextContextTokenBudgetDefault: number;
+    readonly recallGate: { readonly maxInflight: number; readonly maxQueue: number };
+    readonly writeGate: { readonly maxInflight: number; readonly maxQueue: number };
+    readonly gateQueueTimeoutMs: number;
   };
   readonly outbox: {
     readonly pollIntervalMs: number;
@@ -69,6 +89,7 @@ export interface AppConfig {
   };
 }
 
+export type RecallProfileName = 'legacy' | 'strict_edges' | 'quality_first';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 export class ConfigError extends Error {
@@ -92,6 +113,17 @@ const optionalNonEmpty = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const boolFlag = (dflt: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+    .optional()
+    .transform((v) => (v === undefined ? dflt : v === 'true' || v === '1'));
+
+const recallProfile = z
+  .enum(['legacy', 'strict_edges', 'quality_first'], { message: 'must be legacy, strict_edges or quality_first' })
+  .optional()
+  .transform((v) => v ?? 'strict_edges');
 
 const roleList = z
   .string()
@@ -145,7 +177,33 @@ const envSchema = z.object({
     message: 'must look like 512kb or 2mb',
   }),
   COMMAND_WAIT_FOR_PROJECTION_MS: intIn(0, 30_000, 2000),
-  EMBEDDING_PROVIDER: z.enum(['local', 'openai'], { message: 'must be local or openai' }).optional().transform((v) => v ?? 'local'),
+  EMBEDDING_PROVIDER: z
+    .enum(['local', 'fake', 'openai', 'none'], { message: 'must be local, fake, openai or none' })
+    .optional()
+    .transform((v) => v ?? 'local'),
+  EMBEDDING_DIM: intIn(1, 16_000, 1536),
+  MEMORY_BODY_LIMIT: optionalNonEmpty.refine((v) => v === undefined || /^\d+(b|kb|mb)$/i.test(v), { message: 'must look like 512kb or 5mb' }),
+  MAX_TEXT_LEN: intIn(16, 1_000_000, 8000),
+  PII_REDACTION: boolFlag(true),
+  CORS_ALLOW_ORIGINS: optionalNonEmpty.transform((v, ctx) => {
+    const list = (v ?? '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
+    const bad = list.filter((o) => o !== '*' && !/^https?:\/\/[^\s/]+$/.test(o));
+    if (bad.length > 0 || list.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `must be * or a comma-separated list of origins such as https://app.example.com (bad: ${bad.join(', ') || '(empty)'})` });
+      return z.NEVER;
+    }
+    return list;
+  }),
+  MEMORY_RECALL_PROFILE: recallProfile,
+  MEMORY_RECALL_ADAPTIVE_DOWNGRADE_ENABLED: boolFlag(true),
+  MEMORY_RECALL_ADAPTIVE_TARGET_PROFILE: recallProfile,
+  MEMORY_RECALL_ADAPTIVE_HARD_CAP_ENABLED: boolFlag(true),
+  MEMORY_RECALL_TEXT_CONTEXT_TOKEN_BUDGET_DEFAULT: intIn(0, 256_000, 0),
+  MEMORY_RECALL_MAX_INFLIGHT: intIn(1, 100_000, 256),
+  MEMORY_RECALL_MAX_QUEUE: intIn(0, 1_000_000, 6000),
+  MEMORY_WRITE_MAX_INFLIGHT: intIn(1, 100_000, 96),
+  MEMORY_WRITE_MAX_QUEUE: intIn(0, 1_000_000, 3000),
+  MEMORY_QUEUE_TIMEOUT_MS: intIn(1, 600_000, 2000),
   EMBEDDING_BASE_URL: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/\S+$/.test(v), { message: 'must be an http(s) URL' }),
   EMBEDDING_MODEL: optionalNonEmpty.transform((v) => v ?? 'text-embedding-3-small'),
   EMBEDDING_API_KEY: optionalNonEmpty,
@@ -226,10 +284,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     embeddings: {
       provider: e.EMBEDDING_PROVIDER,
+      dimension: e.EMBEDDING_DIM,
       baseUrl: e.EMBEDDING_BASE_URL,
       model: e.EMBEDDING_MODEL,
       apiKey: e.EMBEDDING_API_KEY,
       timeoutMs: e.EMBEDDING_TIMEOUT_MS,
+    },
+    memory: {
+      bodyLimit: e.MEMORY_BODY_LIMIT ?? '5mb',
+      maxTextLen: e.MAX_TEXT_LEN,
+      piiRedaction: e.PII_REDACTION,
+      corsAllowOrigins: e.CORS_ALLOW_ORIGINS,
+      recallProfile: e.MEMORY_RECALL_PROFILE,
+      adaptiveDowngrade: e.MEMORY_RECALL_ADAPTIVE_DOWNGRADE_ENABLED,
+      adaptiveTargetProfile: e.MEMORY_RECALL_ADAPTIVE_TARGET_PROFILE,
+      adaptiveHardCap: e.MEMORY_RECALL_ADAPTIVE_HARD_CAP_ENABLED,
+      recallTextContextTokenBudgetDefault: e.MEMORY_RECALL_TEXT_CONTEXT_TOKEN_BUDGET_DEFAULT,
+      recallGate: { maxInflight: e.MEMORY_RECALL_MAX_INFLIGHT, maxQueue: e.MEMORY_RECALL_MAX_QUEUE },
+      writeGate: { maxInflight: e.MEMORY_WRITE_MAX_INFLIGHT, maxQueue: e.MEMORY_WRITE_MAX_QUEUE },
+      gateQueueTimeoutMs: e.MEMORY_QUEUE_TIMEOUT_MS,
     },
     outbox: {
       pollIntervalMs: e.OUTBOX_POLL_INTERVAL_MS,

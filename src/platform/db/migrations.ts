@@ -322,6 +322,102 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE UNIQUE INDEX ops_incidents_open ON ops_incidents (kind, subject) WHERE ended_at IS NULL`.execute(db);
     },
   },
+  '0010_memory_contract': {
+    async up(db: Kysely<unknown>) {
+      // The data plane serves the open core's memory contract (docs/kernel-compatibility.md).
+      // Nodes: lanes and owners, references, last activation. Rows written before this release
+      // were visible to every key of their tenant and project: they become `shared`, which keeps
+      // them visible. New rows always name their lane.
+      await sql`ALTER TABLE memory_nodes ADD COLUMN memory_lane text NOT NULL DEFAULT 'shared' CHECK (memory_lane IN ('private', 'shared'))`.execute(db);
+      await sql`ALTER TABLE memory_nodes ALTER COLUMN memory_lane DROP DEFAULT`.execute(db);
+      for (const column of ['producer_agent_id', 'owner_agent_id', 'owner_team_id', 'raw_ref', 'evidence_ref']) {
+        await sql`ALTER TABLE memory_nodes ADD COLUMN ${sql.ref(column)} text`.execute(db);
+      }
+      await sql`ALTER TABLE memory_nodes ADD COLUMN last_activated timestamptz`.execute(db);
+      // First write wins (contract §1.9): a node's content is never replaced, so no content hash.
+      await sql`ALTER TABLE memory_nodes DROP COLUMN content_sha256`.execute(db);
+      // Node ids are unique per tenant and project (an explicit id in another scope is refused).
+      await sql`CREATE INDEX memory_nodes_by_id ON memory_nodes (tenant_id, project_key, node_id)`.execute(db);
+      await sql`DROP INDEX memory_nodes_client`.execute(db);
+      await sql`CREATE UNIQUE INDEX memory_nodes_client ON memory_nodes (tenant_id, project_key, scope, client_id) WHERE client_id IS NOT NULL`.execute(db);
+      // Recall candidates: the scope's ready nodes.
+      await sql`CREATE INDEX memory_nodes_ready ON memory_nodes (tenant_id, project_key, scope) WHERE embedding_status = 'ready'`.execute(db);
+      await sql`CREATE INDEX memory_nodes_created ON memory_nodes (tenant_id, project_key, scope, created_at DESC, node_id DESC)`.execute(db);
+
+      // Edges: confidence, decay and last activation; one edge per (type, src, dst), upserted.
+      await sql`ALTER TABLE memory_edges ADD COLUMN confidence real NOT NULL DEFAULT 0.5`.execute(db);
+      await sql`ALTER TABLE memory_edges ADD COLUMN decay_rate real NOT NULL DEFAULT 0.01`.execute(db);
+      await sql`ALTER TABLE memory_edges ADD COLUMN last_activated timestamptz`.execute(db);
+      await sql`CREATE UNIQUE INDEX memory_edges_pair ON memory_edges (tenant_id, project_key, scope, type, src_id, dst_id)`.execute(db);
+
+      // Commits: the contract's commit (parent, actor, versions, kind, hash) plus the hosted chain.
+      // format 1 = written by the previous release (its commit hash was its chain link); format 2 = contract.
+      await sql`ALTER TABLE memory_commits ADD COLUMN format smallint NOT NULL DEFAULT 1`.execute(db);
+      await sql`ALTER TABLE memory_commits ALTER COLUMN format SET DEFAULT 2`.execute(db);
+      await sql`ALTER TABLE memory_commits ADD COLUMN kind text NOT NULL DEFAULT 'write'`.execute(db);
+      for (const column of ['actor', 'model_version', 'prompt_version', 'request_id']) {
+        await sql`ALTER TABLE memory_commits ADD COLUMN ${sql.ref(column)} text`.execute(db);
+      }
+      await sql`ALTER TABLE memory_commits RENAME COLUMN actor_key_id TO key_id`.execute(db);
+      await sql`ALTER TABLE memory_commits RENAME COLUMN parent_commit_id TO parent_id`.execute(db);
+      await sql`ALTER TABLE memory_commits ADD COLUMN chain_prev_hash text`.execute(db);
+      await sql`ALTER TABLE memory_commits ADD COLUMN chain_hash text`.execute(db);
+      await sql`UPDATE memory_commits SET chain_prev_hash = parent_hash, chain_hash = commit_hash`.execute(db);
+      await sql`ALTER TABLE memory_commits ALTER COLUMN chain_hash SET NOT NULL`.execute(db);
+      // An identical write finds its commit again by hash.
+      await sql`CREATE UNIQUE INDEX memory_commits_hash ON memory_commits (tenant_id, project_key, scope, commit_hash)`.execute(db);
+
+      // Rule definitions: one per rule node, created with the node (contract §5.1).
+      await sql`
+        CREATE TABLE memory_rule_defs (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          rule_node_id uuid NOT NULL,
+          state text NOT NULL CHECK (state IN ('draft', 'shadow', 'active', 'disabled')),
+          if_json jsonb NOT NULL,
+          then_json jsonb NOT NULL,
+          exceptions_json jsonb NOT NULL,
+          rule_scope text NOT NULL CHECK (rule_scope IN ('global', 'team', 'agent')),
+          target_agent_id text,
+          target_team_id text,
+          positive_count bigint NOT NULL DEFAULT 0,
+          negative_count bigint NOT NULL DEFAULT 0,
+          commit_id uuid NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, project_key, scope, rule_node_id),
+          FOREIGN KEY (tenant_id, project_key, scope, rule_node_id) REFERENCES memory_nodes (tenant_id, project_key, scope, node_id)
+        )`.execute(db);
+      await sql`CREATE INDEX memory_rule_defs_live ON memory_rule_defs (tenant_id, project_key, scope, updated_at DESC) WHERE state IN ('shadow', 'active')`.execute(db);
+
+      // Pack imports: which pack (by hash) became which commit, and which key imported it.
+      await sql`
+        CREATE TABLE memory_pack_imports (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          pack_sha256 text NOT NULL,
+          commit_id uuid NOT NULL,
+          key_id text NOT NULL,
+          nodes integer NOT NULL,
+          edges integer NOT NULL,
+          imported_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, project_key, scope, pack_sha256)
+        )`.execute(db);
+
+      // The stored-node limit is checked against this counter, maintained in the write's own
+      // transaction (never a count over the tenant's nodes).
+      await sql`CREATE TABLE memory_tenant_counters (tenant_id text PRIMARY KEY, nodes bigint NOT NULL CHECK (nodes >= 0))`.execute(db);
+      await sql`INSERT INTO memory_tenant_counters (tenant_id, nodes) SELECT tenant_id, count(*) FROM memory_nodes GROUP BY tenant_id`.execute(db);
+
+      // Deployment facts the data plane must not change silently (the embedding dimension).
+      await sql`CREATE TABLE memory_settings (name text PRIMARY KEY, value jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`.execute(db);
+      // The previous release embedded in 256 dimensions: a database holding such vectors keeps saying so.
+      await sql`
+        INSERT INTO memory_settings (name, value)
+        SELECT 'embedding_dimension', to_jsonb(array_length(embedding, 1)) FROM memory_nodes WHERE embedding IS NOT NULL LIMIT 1`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -1,9 +1,9 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { contextOf } from '../http/request-context';
-import { problemOf, toAppError, writeProblem } from './problem';
+import { toAppError, writeError } from './problem';
 
-/** Every error leaves the service as RFC 7807 problem+json with a stable code and the request id. */
+/** Every error leaves the service with a stable code and the request id, in the shape of its surface (problem.ts writeError). */
 @Catch()
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
@@ -26,6 +26,6 @@ export class ProblemFilter implements ExceptionFilter {
       );
     }
     if (res.headersSent) return;
-    writeProblem(res, problemOf(error, requestId, req.originalUrl.split('?')[0] ?? '/'));
+    writeError(res, error, requestId, req.originalUrl.split('?')[0] ?? '/', req.header('accept'));
   }
 }

@@ -34,15 +34,41 @@ export const HTTP_STATUS: { readonly [K in ErrorCode]: number } = {
   operator_disabled: 409,
   last_owner: 409,
   headers_too_large: 431,
-  tenant_mismatch: 403,
-  edge_endpoint_not_found: 422,
   quota_exceeded: 403,
   concurrency_conflict: 409,
   precondition_failed: 412,
   idempotency_key_reused: 422,
-  rate_limited: 429,
   internal_error: 500,
   service_unavailable: 503,
+  invalid_tenant_id: 400,
+  invalid_scope: 400,
+  identity_mismatch: 403,
+  invalid_private_rule_owner: 400,
+  invalid_rule_scope_target: 400,
+  edge_endpoint_not_found: 400,
+  cross_scope_edge: 400,
+  edge_self_loop: 400,
+  node_id_conflict: 400,
+  parent_commit_not_found: 400,
+  invalid_aionis_uri: 400,
+  conflicting_filters: 400,
+  pack_hash_mismatch: 400,
+  pack_scope_mismatch: 400,
+  pack_edge_reference_missing: 400,
+  no_embedding_provider: 400,
+  debug_embeddings_requires_return_debug: 400,
+  debug_embeddings_not_allowed: 400,
+  debug_embeddings_limit_too_high: 400,
+  debug_embeddings_too_large: 400,
+  tenant_rate_limited_write: 429,
+  tenant_rate_limited_recall: 429,
+  write_backpressure: 429,
+  recall_backpressure: 429,
+  upstream_embedding_rate_limited: 429,
+  upstream_embedding_unavailable: 503,
+  upstream_embedding_bad_response: 502,
+  rehydrate_no_resolved_nodes: 400,
+  nodes_activate_no_resolved_nodes: 400,
 };
 
 const TITLES: { readonly [K in ErrorCode]: string } = {
@@ -75,15 +101,41 @@ const TITLES: { readonly [K in ErrorCode]: string } = {
   operator_disabled: 'Operator is disabled',
   last_owner: 'The last owner cannot be removed',
   headers_too_large: 'Request headers are too large',
-  tenant_mismatch: 'The tenant in the request is not the key’s tenant',
-  edge_endpoint_not_found: 'An edge names a node that does not exist',
   quota_exceeded: 'Quota exceeded',
   concurrency_conflict: 'Conflicting concurrent change',
   precondition_failed: 'Precondition failed',
   idempotency_key_reused: 'Idempotency key reused for a different request',
-  rate_limited: 'Too many requests',
   internal_error: 'Internal error',
   service_unavailable: 'Service unavailable',
+  invalid_tenant_id: 'Invalid tenant id',
+  invalid_scope: 'Invalid scope',
+  identity_mismatch: 'An identity field contradicts the API key',
+  invalid_private_rule_owner: 'A private rule needs an owner',
+  invalid_rule_scope_target: 'An agent or team rule needs its target',
+  edge_endpoint_not_found: 'An edge names a node that does not exist',
+  cross_scope_edge: 'An edge crosses scopes',
+  edge_self_loop: 'An edge links a node to itself',
+  node_id_conflict: 'The node id exists in another scope',
+  parent_commit_not_found: 'The parent commit is not in this scope',
+  invalid_aionis_uri: 'Invalid aionis:// URI',
+  conflicting_filters: 'Filters contradict the URI',
+  pack_hash_mismatch: 'The pack does not match its hash',
+  pack_scope_mismatch: 'The pack belongs to another tenant or scope',
+  pack_edge_reference_missing: 'A pack edge names a node the pack does not hold',
+  no_embedding_provider: 'No embedding provider is configured',
+  debug_embeddings_requires_return_debug: 'include_embeddings needs return_debug',
+  debug_embeddings_not_allowed: 'Debug embeddings need an operator token',
+  debug_embeddings_limit_too_high: 'Debug embeddings allow a limit of at most 20',
+  debug_embeddings_too_large: 'The debug embeddings are too large',
+  tenant_rate_limited_write: 'Too many write requests',
+  tenant_rate_limited_recall: 'Too many recall requests',
+  write_backpressure: 'Too many writes in flight',
+  recall_backpressure: 'Too many recalls in flight',
+  upstream_embedding_rate_limited: 'The embedding provider is rate limiting',
+  upstream_embedding_unavailable: 'The embedding provider is unavailable',
+  upstream_embedding_bad_response: 'The embedding provider answered badly',
+  rehydrate_no_resolved_nodes: 'No node to rehydrate was found',
+  nodes_activate_no_resolved_nodes: 'No node to activate was found',
 };
 
 export interface Problem {
@@ -121,6 +173,7 @@ export function toAppError(err: unknown): { error: AppError; internal: boolean }
       internal: false,
     };
   }
+  if (bp && typeof bp === 'object' && (bp.type === 'entity.too.deep' || bp.type === 'entity.not.utf8')) return { error: new AppError('invalid_json', bp.message ?? 'the request body cannot be read'), internal: false };
   if (bp && typeof bp === 'object' && bp.type === 'entity.too.large') return { error: new AppError('payload_too_large', 'the request body exceeds the size limit'), internal: false };
   if (bp && typeof bp === 'object' && (bp.type === 'encoding.unsupported' || bp.type === 'charset.unsupported')) {
     return { error: new AppError('unsupported_media_type', bp.message ?? 'unsupported encoding'), internal: false };
@@ -143,13 +196,81 @@ export function problemOf(error: AppError, requestId: string, instance: string):
   };
 }
 
-export function writeProblem(res: Response, problem: Problem): void {
-  if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-  if (problem.code === 'rate_limited') {
-    if (typeof problem.retry_after === 'number') res.setHeader('Retry-After', String(problem.retry_after));
-    if (typeof problem.limit === 'number') res.setHeader('X-RateLimit-Limit', String(problem.limit));
+/**
+ * The memory API (`/v1/memory/*`) and `GET /health` follow the open core's contract, whose clients
+ * read `error`, `message`, `details` and `issues` from an `application/json` body. Every other
+ * route speaks RFC 7807 problem+json.
+ */
+export type ErrorSurface = 'contract' | 'admin';
+export const surfaceOf = (path: string): ErrorSurface => (path === '/health' || path === '/v1/memory' || path.startsWith('/v1/memory/') ? 'contract' : 'admin');
+
+/** Where the contract names the same failure differently, it says it its way (one code per failure). */
+const CONTRACT_CODE: Partial<Record<ErrorCode, string>> = { validation_failed: 'invalid_request', invalid_json: 'invalid_request' };
+
+export interface ContractError {
+  /** The open core's members. */
+  readonly error: string;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+  readonly issues?: readonly { path: string; message: string }[];
+  /** Ours, as in problem+json. */
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: string;
+  readonly request_id: string;
+  readonly instance: string;
+}
+
+/** `body.nodes.0.salience` -> `nodes.0.salience`; a whole-body rule -> "". */
+const issuePath = (field: string): string => field.replace(/^(body|query|params|header)(\.|$)/, '');
+
+export function contractErrorOf(error: AppError, requestId: string, instance: string): ContractError {
+  const { errors, ...rest } = error.details;
+  const code = CONTRACT_CODE[error.code] ?? error.code;
+  const issues = errors?.map((e) => ({ path: issuePath(e.field), message: e.message })) ?? (code === 'invalid_request' ? [{ path: '', message: error.message }] : undefined);
+  return {
+    error: code,
+    message: error.message,
+    ...(Object.keys(rest).length > 0 ? { details: rest } : {}),
+    ...(issues ? { issues } : {}),
+    type: `urn:aionis:problem:${code}`,
+    title: TITLES[error.code],
+    status: HTTP_STATUS[error.code],
+    detail: error.message,
+    code,
+    request_id: requestId,
+    instance,
+  };
+}
+
+/** Headers every error of a kind carries, on both surfaces. */
+function errorHeaders(res: Response, error: AppError): void {
+  const status = HTTP_STATUS[error.code];
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  const d = error.details;
+  // Retry-After is whole seconds (never an HTTP date): the open core's client reads a number.
+  if (typeof d.retry_after_ms === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(d.retry_after_ms / 1000))));
+  else if (status === 429) res.setHeader('Retry-After', '1');
+  if (error.code === 'tenant_rate_limited_write' || error.code === 'tenant_rate_limited_recall') {
+    if (typeof d.limit === 'number') res.setHeader('X-RateLimit-Limit', String(d.limit));
     res.setHeader('X-RateLimit-Remaining', '0');
-    if (typeof problem.reset === 'number') res.setHeader('X-RateLimit-Reset', String(problem.reset));
+    if (typeof d.reset === 'number') res.setHeader('X-RateLimit-Reset', String(d.reset));
   }
-  res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+}
+
+/**
+ * Answer with an error in the shape of the route's surface. On the contract surface the body is
+ * `application/json` unless the client asked for `application/problem+json` in Accept.
+ */
+export function writeError(res: Response, error: AppError, requestId: string, path: string, accept: string | undefined): void {
+  errorHeaders(res, error);
+  const status = HTTP_STATUS[error.code];
+  if (surfaceOf(path) === 'contract') {
+    const wantsProblem = /application\/problem\+json/i.test(accept ?? '');
+    res.status(status).type(wantsProblem ? 'application/problem+json' : 'application/json').send(JSON.stringify(contractErrorOf(error, requestId, path)));
+    return;
+  }
+  res.status(status).type('application/problem+json').send(JSON.stringify(problemOf(error, requestId, path)));
 }

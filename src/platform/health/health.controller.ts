@@ -2,10 +2,24 @@ import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { sql } from 'kysely';
+import { createHash } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DATABASE, type Database } from '../db/database';
 import { pendingMigrations } from '../db/migrations';
 import { ProjectionsService, type ProjectionHealth } from '../projections/projections.service';
 import { METRICS, type Metrics } from '../telemetry/metrics';
+
+/** SHA-256 of `host:port/dbname` (localhost, 127.0.0.1 and ::1 read as `loopback`; port 5432 by default); null without a parseable URL. */
+export function databaseTargetHash(url: string | undefined): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    const host = ['localhost', '127.0.0.1', '[::1]', '::1'].includes(u.hostname) ? 'loopback' : u.hostname;
+    return createHash('sha256').update(`${host}:${u.port || '5432'}${u.pathname || '/'}`, 'utf8').digest('hex');
+  } catch {
+    return null;
+  }
+}
 
 interface Check {
   readonly name: string;
@@ -20,7 +34,20 @@ export class HealthController {
     @Inject(DATABASE) private readonly database: Database,
     private readonly projections: ProjectionsService,
     @Inject(METRICS) private readonly metrics: Metrics,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  /**
+   * The open core's health route (contract §2.1): unauthenticated, `{ok, database_target_hash}`.
+   * The hash is SHA-256 of host:port/dbname of the configured PostgreSQL (loopback names folded,
+   * default port 5432), so two instances can be seen to share a database without revealing it;
+   * null on the embedded database.
+   */
+  @Get('health')
+  @ApiOperation({ summary: 'Liveness in the memory contract’s shape: {ok, database_target_hash}' })
+  health(): { ok: true; database_target_hash: string | null } {
+    return { ok: true, database_target_hash: databaseTargetHash(this.config.databaseUrl) };
+  }
 
   @Get('health/live')
   @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })

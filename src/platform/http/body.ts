@@ -1,11 +1,12 @@
+import { isUtf8 } from 'node:buffer';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppError } from '../errors/app-error';
-import { problemOf, toAppError, writeProblem } from '../errors/problem';
+import { toAppError, writeError } from '../errors/problem';
 import { contextOf } from './request-context';
 
 function fail(req: Request, res: Response, err: unknown): void {
   const { error } = toAppError(err);
-  writeProblem(res, problemOf(error, contextOf(req).requestId, req.originalUrl.split('?')[0] ?? '/'));
+  writeError(res, error, contextOf(req).requestId, req.originalUrl.split('?')[0] ?? '/', req.header('accept'));
 }
 
 /** Marks a body whose JSON is valid but cannot be stored (PostgreSQL jsonb refuses these). */
@@ -23,12 +24,58 @@ function rejectUnstorableStrings(key: string, value: unknown): unknown {
   return value;
 }
 
+/** JSON nested deeper than this is refused before parsing: every later walk over the value stays shallow. */
+export const MAX_JSON_DEPTH = 100;
+
+/** A body refused on its raw bytes (depth, encoding); body-parser reports it with this status and type. */
+export class RawBodyError extends Error {
+  readonly status = 400;
+  readonly expose = true;
+  constructor(
+    readonly type: 'entity.too.deep' | 'entity.not.utf8',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Deepest nesting of arrays and objects in a JSON text, counted on its bytes (strings skipped). */
+export function jsonDepth(buf: Uint8Array, stopAbove: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < buf.length; i++) {
+    const c = buf[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > stopAbove) return max;
+      }
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+function checkRawBody(_req: Request, _res: Response, buf: Buffer): void {
+  if (!isUtf8(buf)) throw new RawBodyError('entity.not.utf8', 'the request body is not valid UTF-8');
+  if (jsonDepth(buf, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new RawBodyError('entity.too.deep', `the request body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+}
+
 /**
- * JSON bodies only: a body with another content type is a 415, malformed JSON a 400, an oversized
- * body a 413, all as problem+json (body-parser's own errors never reach the client raw).
+ * JSON bodies only: a body with another content type is a 415, malformed JSON, invalid UTF-8 or
+ * nesting deeper than MAX_JSON_DEPTH a 400, an oversized body a 413, each in the error shape of its
+ * route (body-parser's own errors never reach the client raw). The memory API accepts bodies up to
+ * `memoryLimit` (the contract's 5 MiB); every other route up to `limit`.
  */
-export function jsonBodyMiddleware(limit: string): (req: Request, res: Response, next: NextFunction) => void {
-  const parse = express.json({ limit, strict: true, type: ['application/json', 'application/*+json'], reviver: rejectUnstorableStrings });
+export function jsonBodyMiddleware(limit: string, memoryLimit: string = limit): (req: Request, res: Response, next: NextFunction) => void {
+  const options = { strict: true, type: ['application/json', 'application/*+json'], reviver: rejectUnstorableStrings, verify: checkRawBody };
+  const parse = express.json({ ...options, limit });
+  const parseMemory = express.json({ ...options, limit: memoryLimit });
   return (req, res, next) => {
     const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
     if (hasBody && ['POST', 'PUT', 'PATCH', 'DELETE'].includes(req.method)) {
@@ -38,7 +85,8 @@ export function jsonBodyMiddleware(limit: string): (req: Request, res: Response,
         return;
       }
     }
-    parse(req, res, (err?: unknown) => {
+    const parser = req.path.startsWith('/v1/memory/') ? parseMemory : parse;
+    parser(req, res, (err?: unknown) => {
       if (err) fail(req, res, err);
       else next();
     });

@@ -1,0 +1,80 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { DATABASE, type Database } from '../../platform/db/database';
+import type { Rollup } from './telemetry';
+
+export interface RollupRow {
+  readonly t: Date;
+  readonly total: number;
+  readonly status_2xx: number;
+  readonly status_4xx: number;
+  readonly status_429: number;
+  readonly status_5xx: number;
+  readonly latency_sum_ms: number;
+  readonly buckets: (number | string)[];
+}
+
+/**
+ * telemetry_rollups (per-minute rollups of authenticated memory requests, additive upserts) and
+ * the on-call dashboard's reads of one tenant: its status and keys (control-plane read models),
+ * and the size of its memory.
+ */
+@Injectable()
+export class TelemetryRepository {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  async addRollup(e: { tenant: string; project: string; key: string; endpoint: string; minute: string; rollup: Rollup }): Promise<void> {
+    const r = e.rollup;
+    await sql`
+      INSERT INTO telemetry_rollups AS t (tenant_id, project_key, key_id, endpoint, minute, total, status_2xx, status_4xx, status_429, status_5xx, latency_sum_ms, buckets)
+      VALUES (${e.tenant}, ${e.project}, ${e.key}, ${e.endpoint}, ${e.minute}::timestamptz, ${r.total}, ${r.status_2xx}, ${r.status_4xx}, ${r.status_429}, ${r.status_5xx},
+              ${r.latency_sum_ms}, ${sql.val(r.buckets)}::bigint[])
+      ON CONFLICT (tenant_id, minute, endpoint, project_key, key_id) DO UPDATE SET
+        total = t.total + EXCLUDED.total, status_2xx = t.status_2xx + EXCLUDED.status_2xx, status_4xx = t.status_4xx + EXCLUDED.status_4xx,
+        status_429 = t.status_429 + EXCLUDED.status_429, status_5xx = t.status_5xx + EXCLUDED.status_5xx,
+        latency_sum_ms = t.latency_sum_ms + EXCLUDED.latency_sum_ms,
+        buckets = ARRAY(SELECT a + b FROM unnest(t.buckets, EXCLUDED.buckets) AS u(a, b))`.execute(this.database.db);
+  }
+
+  async tenantsWithRollups(): Promise<string[]> {
+    const r = await sql<{ tenant_id: string }>`SELECT DISTINCT tenant_id FROM telemetry_rollups`.execute(this.database.db);
+    return r.rows.map((x) => x.tenant_id);
+  }
+
+  async pruneOlderThan(tenantId: string, days: number): Promise<number> {
+    const r = await sql<{ n: number }>`
+      WITH gone AS (DELETE FROM telemetry_rollups WHERE tenant_id = ${tenantId} AND minute < clock_timestamp() - make_interval(days => ${days}) RETURNING 1)
+      SELECT count(*)::int AS n FROM gone`.execute(this.database.db);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async rollups(tenantId: string, seconds: number, endpoint?: string): Promise<RollupRow[]> {
+    const r = await sql<RollupRow>`
+      SELECT minute AS t, total, status_2xx, status_4xx, status_429, status_5xx, latency_sum_ms, buckets
+      FROM telemetry_rollups
+      WHERE tenant_id = ${tenantId} AND minute >= clock_timestamp() - make_interval(secs => ${seconds}) ${endpoint ? sql`AND endpoint = ${endpoint}` : sql``}
+      ORDER BY minute`.execute(this.database.db);
+    return r.rows;
+  }
+
+  async tenantStatus(tenantId: string): Promise<string | null> {
+    const r = await sql<{ status: string }>`SELECT status FROM rm_tenants WHERE tenant_id = ${tenantId}`.execute(this.database.db);
+    return r.rows[0]?.status ?? null;
+  }
+
+  async keyCounts(tenantId: string): Promise<{ active: number; revoked: number }> {
+    const r = await sql<{ status: string; n: number }>`SELECT status, count(*)::int AS n FROM rm_api_keys WHERE tenant_id = ${tenantId} GROUP BY status`.execute(this.database.db);
+    const by = Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)]));
+    return { active: by.active ?? 0, revoked: by.revoked ?? 0 };
+  }
+
+  /** Nodes from the tenant's counter; edges and commits counted (the dashboard is not a hot path). */
+  async memorySize(tenantId: string): Promise<{ nodes: number; edges: number; commits: number }> {
+    const r = await sql<{ nodes: number | null; edges: number; commits: number }>`
+      SELECT (SELECT nodes FROM memory_tenant_counters WHERE tenant_id = ${tenantId}) AS nodes,
+             (SELECT count(*)::int FROM memory_edges WHERE tenant_id = ${tenantId}) AS edges,
+             (SELECT count(*)::int FROM memory_commits WHERE tenant_id = ${tenantId}) AS commits`.execute(this.database.db);
+    const row = r.rows[0];
+    return { nodes: Number(row?.nodes ?? 0), edges: Number(row?.edges ?? 0), commits: Number(row?.commits ?? 0) };
+  }
+}
