@@ -21,11 +21,12 @@ async function main(): Promise<void> {
   // Loaded after tracing so that http and pg are instrumented.
   const { startService } = await import('./service');
   const { DataDirLockedError } = await import('./platform/db/data-dir-lock');
+  const { EmbeddingDimensionMismatchError } = await import('./data-plane/vector-support');
   let service;
   try {
     service = await startService(config);
   } catch (err) {
-    if (err instanceof DataDirLockedError) {
+    if (err instanceof DataDirLockedError || err instanceof EmbeddingDimensionMismatchError) {
       process.stderr.write(`aionis: ${err.message}\n`);
       process.exit(1);
     }

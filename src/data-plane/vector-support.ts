@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
+import { DATABASE, type Database, type Session } from '../platform/db/database';
 import { MemorySettingsRepository } from './memory/memory-settings.repository';
 
 /** The database holds vectors of another dimension than EMBEDDING_DIM: the service refuses to start. */
@@ -19,7 +20,8 @@ export class EmbeddingDimensionMismatchError extends Error {
 }
 
 /**
- * Vector storage at the deployment's dimension. At boot: the dimension recorded in the database
+ * Vector storage at the deployment's dimension. Each running instance holds the vector-storage
+ * lock shared (memory:reembed needs it exclusively). At boot: the dimension recorded in the database
  * must be EMBEDDING_DIM whenever vectors exist (a database of 256-d vectors cannot be searched with
  * 1536-d queries); with no vectors yet the new dimension is simply recorded. Then pgvector, where
  * the database has it (PGlite ships it; Debian's PostgreSQL 15 here does not): an `embedding_vec
@@ -28,16 +30,28 @@ export class EmbeddingDimensionMismatchError extends Error {
  * return the same seeds.
  */
 @Injectable()
-export class VectorSupport implements OnModuleInit {
+export class VectorSupport implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Vectors');
   enabled = false;
+  private lease: Session | undefined;
 
   constructor(
     private readonly settings: MemorySettingsRepository,
+    @Inject(DATABASE) private readonly database: Database,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  async onApplicationShutdown(): Promise<void> {
+    await this.lease?.release();
+    this.lease = undefined;
+  }
+
   async onModuleInit(): Promise<void> {
+    // Held for the life of this instance: re-embedding (memory:reembed) cannot run beside it.
+    if (this.database.kind === 'pg') {
+      this.lease = await this.database.openSession();
+      await this.settings.holdVectorStorageShared(this.lease);
+    }
     const dim = this.config.embeddings.dimension;
     const stored = await this.settings.embeddingDimension();
     if (stored !== null && stored !== dim) {
