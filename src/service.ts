@@ -20,7 +20,7 @@ import { problemOf } from './platform/errors/problem';
 import { ProblemFilter } from './platform/errors/problem.filter';
 import { PostgresEventStore } from './platform/event-store/postgres-event-store';
 import { Sealer } from './platform/event-store/seals';
-import { jsonBodyMiddleware } from './platform/http/body';
+import { jsonBodyMiddleware, urlGuardMiddleware } from './platform/http/body';
 import { corsMiddleware } from './platform/http/cors';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
 import { requestContextMiddleware } from './platform/http/request-context';
@@ -145,6 +145,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(requestContextMiddleware);
     app.use(httpMetricsMiddleware(metrics));
     app.use(corsMiddleware(config.memory.corsAllowOrigins));
+    app.use(urlGuardMiddleware);
     app.use(jsonBodyMiddleware(config.http.bodyLimit, config.memory.bodyLimit));
     app.use(app.get(TelemetryRecorder).middleware());
     app.useGlobalFilters(new ProblemFilter());

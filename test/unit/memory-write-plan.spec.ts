@@ -279,3 +279,10 @@ describe('the per-scope chain', () => {
     expect(verifyChain(ns, [c1, { ...c2, diff: { redaction: {}, nodes: [{ id: 'x' }], edges: [] } }, c3], () => null).map((p) => p.problem)).toEqual(['diff_hash_mismatch', 'commit_hash_mismatch']);
   });
 });
+
+describe('limits of indexed strings', () => {
+  it('given a client id over 1800 bytes or a node scope over 512 bytes, then invalid_request at their paths (never an index error)', () => {
+    const e = errorOf(() => prepareWrite({ input_text: 'x', nodes: [{ client_id: 'é'.repeat(901), type: 'entity' }, { scope: 's'.repeat(513), type: 'entity' }] }, settings()));
+    expect(e.details.errors?.map((x) => x.field)).toEqual(['body.nodes.0.client_id', 'body.nodes.1.scope']);
+  });
+});

@@ -66,13 +66,23 @@ export class ContractGateway {
     return parsed;
   }
 
-  /** Rate limit and monthly operations (headers X-RateLimit-*), then the concurrency gate around the work. */
+  /**
+   * Rate limit and monthly operations (headers X-RateLimit-*), then the concurrency gate around
+   * the work. A request that fails after admission (a mistake only the handler can see, such as
+   * an edge to a missing node; back-pressure; a fault of ours) is refunded: only requests that
+   * succeed are charged.
+   */
   async run<T>(p: Principal, res: Response, cls: EndpointClass, work: (waitMs: number) => Promise<T>): Promise<T> {
     const a = await this.quota.admit(p.tenantId, cls);
     res.setHeader('X-RateLimit-Limit', String(a.limit));
     res.setHeader('X-RateLimit-Remaining', String(a.remaining));
     res.setHeader('X-RateLimit-Reset', String(a.resetSeconds));
-    return this.gates[cls].run(work);
+    try {
+      return await this.gates[cls].run(work);
+    } catch (err) {
+      await this.quota.refund(a).catch(() => undefined);
+      throw err;
+    }
   }
 
   facts(req: Request): RequestFacts {

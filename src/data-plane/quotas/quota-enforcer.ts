@@ -15,6 +15,8 @@ export interface Admission {
   readonly resetSeconds: number;
   /** How long the request waited for a token (write class only, at most WRITE_MAX_WAIT_MS). */
   readonly waitedMs: number;
+  /** What was charged, so a request that then fails can be refunded. */
+  readonly charged: { readonly tenantId: string; readonly cls: EndpointClass; readonly burst: number; readonly period: string };
 }
 
 const CACHE_TTL_MS = 2000;
@@ -98,7 +100,13 @@ export class QuotaEnforcer implements OnModuleInit, OnModuleDestroy {
       await this.usageRepo.returnToken(tenantId, cls, burst);
       throw new AppError('quota_exceeded', `this tenant has used its ${q.values.monthly_operations} operations for ${period}`, { quota: 'monthly_operations', limit: q.values.monthly_operations });
     }
-    return { limit: burst, remaining: Math.floor(left), resetSeconds: Math.ceil((burst - left) / rate), waitedMs };
+    return { limit: burst, remaining: Math.floor(left), resetSeconds: Math.ceil((burst - left) / rate), waitedMs, charged: { tenantId, cls, burst, period } };
+  }
+
+  /** Give back what admit() charged: a request that failed (a client mistake found in the handler, back-pressure, a fault of ours) costs nothing. */
+  async refund(a: Admission): Promise<void> {
+    await this.usageRepo.returnToken(a.charged.tenantId, a.charged.cls, a.charged.burst);
+    await this.usageRepo.uncountOperation(a.charged.tenantId, a.charged.period);
   }
 
   /** Usage this month, for the tenant's operators. */

@@ -52,6 +52,11 @@ export class UsageRepository {
     return row !== undefined && Number(row.operations) <= limit;
   }
 
+  /** Take back one counted operation (a request that was admitted and then failed). */
+  async uncountOperation(tenantId: string, period: string): Promise<void> {
+    await sql`UPDATE quota_usage SET operations = operations - 1 WHERE tenant_id = ${tenantId} AND period = ${period} AND operations > 0`.execute(this.database.db);
+  }
+
   /**
    * Add newly stored nodes to the tenant's counter, within the write's transaction, unless that
    * would pass the limit (the row lock makes concurrent writes of one tenant exact). Returns the

@@ -167,7 +167,7 @@ export function toAppError(err: unknown): { error: AppError; internal: boolean }
   // body-parser errors carry a `type` and a status.
   const bp = err as { type?: string; status?: number; message?: string };
   if (bp && typeof bp === 'object' && bp.type === 'entity.parse.failed') {
-    const unstorable = /NUL character or an unpaired surrogate/.test(bp.message ?? '');
+    const unstorable = /NUL character or an unpaired surrogate|not a finite number/.test(bp.message ?? '');
     return {
       error: new AppError('invalid_json', unstorable ? `the request body cannot be stored: ${bp.message ?? ''}` : 'the request body is not valid JSON'),
       internal: false,

@@ -14,14 +14,29 @@ export class UnstorableStringError extends SyntaxError {}
 
 /**
  * JSON.parse reviver: strings (values and keys) must be well-formed Unicode without NUL, which
- * jsonb cannot hold. Caught here, at the edge, instead of failing later as a server error.
+ * jsonb cannot hold, and numbers must be finite (`1e999` parses to Infinity, which JSON cannot
+ * write back: it would be stored as null, or fail a hash). Caught here, at the edge, instead of
+ * failing later as a server error or changing what was sent.
  */
 function rejectUnstorableStrings(key: string, value: unknown): unknown {
   if (key.includes('\u0000') || !key.isWellFormed()) throw new UnstorableStringError('a key contains a NUL character or an unpaired surrogate');
   if (typeof value === 'string' && (value.includes('\u0000') || !value.isWellFormed())) {
     throw new UnstorableStringError('a string contains a NUL character or an unpaired surrogate');
   }
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new UnstorableStringError(`the number at "${key}" is out of range (not a finite number)`);
   return value;
+}
+
+/**
+ * A URL whose path or query decodes to a NUL character is refused (400) before any route: no
+ * database text column can hold it, so it could only fail later as a server error.
+ */
+export function urlGuardMiddleware(req: Request, res: Response, next: NextFunction): void {
+  if (/%00/i.test(req.originalUrl)) {
+    fail(req, res, new AppError('validation_failed', 'the URL contains a NUL character (%00)', { errors: [{ field: 'url', message: 'must not contain %00' }] }));
+    return;
+  }
+  next();
 }
 
 /** JSON nested deeper than this is refused before parsing: every later walk over the value stays shallow. */

@@ -81,8 +81,13 @@ export function injectWriter(raw: unknown, p: Principal): unknown {
 /** Tenant-only routes (rehydrate, activate, rules/state, feedback): nothing beyond the tenant. */
 export const injectTenantOnly = (raw: unknown, p: Principal): unknown => base(raw, p);
 
-/** Longest scope accepted: it is part of every key and index entry (a listed hosted limit). */
-export const MAX_SCOPE_BYTES = 1024;
+/**
+ * Longest scope and client id accepted (UTF-8 bytes): both are part of a btree index entry with the
+ * tenant and project, which PostgreSQL limits to about 2.7 KB (listed hosted limits; the open
+ * core answered 500 beyond it).
+ */
+export const MAX_SCOPE_BYTES = 512;
+export const MAX_CLIENT_ID_BYTES = 1800;
 
 /** The scope of a request: trimmed, not empty (400 invalid_scope), defaulting to `default`. */
 export function scopeOf(scope: string | undefined): string {

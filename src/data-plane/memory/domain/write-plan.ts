@@ -1,6 +1,7 @@
 import { AppError, type FieldError } from '../../../platform/errors/app-error';
 import { sha256Hex } from '../../../platform/event-store/canonical-json';
 import { writeCommitHash } from './commit';
+import { MAX_CLIENT_ID_BYTES, MAX_SCOPE_BYTES } from './identity';
 import { edgeIdOf, type Namespace, nodeIdFromClientId, nodeIdFromContent, scopeKey } from './ids';
 import type { EdgeType, EmbeddingStatus, MemoryLane, MemoryTier, NodeType, RuleScope } from './model';
 import { prepareText, type RedactionCounts, redactJson, type TextPolicy } from './text';
@@ -242,6 +243,8 @@ export function prepareWrite(req: WriteInput, s: WriteSettings): PreparedWrite {
     const nodeKey = scopeKey({ ...s.ns, scope });
     const clientId = n.client_id?.trim();
     if (clientId === '') errors.push({ field: `${at}.client_id`, message: 'must contain text other than whitespace' });
+    if (clientId !== undefined && Buffer.byteLength(clientId, 'utf8') > MAX_CLIENT_ID_BYTES) errors.push({ field: `${at}.client_id`, message: `must be at most ${MAX_CLIENT_ID_BYTES} bytes of UTF-8` });
+    if (Buffer.byteLength(scope, 'utf8') > MAX_SCOPE_BYTES) errors.push({ field: `${at}.scope`, message: `must be at most ${MAX_SCOPE_BYTES} bytes of UTF-8` });
     let id: string;
     if (n.id !== undefined) {
       id = n.id.toLowerCase();
@@ -304,6 +307,7 @@ export function prepareWrite(req: WriteInput, s: WriteSettings): PreparedWrite {
     const at = `body.edges.${i}`;
     const scope = e.scope !== undefined ? e.scope.trim() : s.ns.scope;
     if (scope === '') errors.push({ field: `${at}.scope`, message: 'must not be empty after trimming' });
+    if (Buffer.byteLength(scope, 'utf8') > MAX_SCOPE_BYTES) errors.push({ field: `${at}.scope`, message: `must be at most ${MAX_SCOPE_BYTES} bytes of UTF-8` });
     const resolve = (end: 'src' | 'dst'): string | null => {
       const ref = e[end];
       if (ref.id !== undefined) {
