@@ -269,7 +269,7 @@ export function prepareWrite(req: WriteInput, s: WriteSettings): PreparedWrite {
       }
       rule = ruleSeedOf(slots);
       if ((rule.rule_scope === 'agent' && rule.target_agent_id === null) || (rule.rule_scope === 'team' && rule.target_team_id === null)) {
-        throw new AppError('invalid_rule_scope_target', `a ${rule.rule_scope}-scoped rule needs slots.target_${rule.rule_scope}_id`, { node_id: id, rule_scope: rule.rule_scope });
+        throw new AppError('invalid_rule_scope_target', `a rule with rule_scope "${rule.rule_scope}" needs slots.target_${rule.rule_scope}_id`, { node_id: id, rule_scope: rule.rule_scope });
       }
     }
     const node: PreparedNode = {
