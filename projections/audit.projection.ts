@@ -22,6 +22,7 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['quota-', 'quota'],
   ['security-', 'security'],
   ['dead-letters-', 'dead_letters'],
+  ['rules-', 'rules'],
 ];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */

@@ -10,6 +10,8 @@ import { MemoryController } from './memory/memory.controller';
 import { MemoryQueries } from './memory/memory.queries';
 import { MemoryRepository } from './memory/memory.repository';
 import { MemorySettingsRepository } from './memory/memory-settings.repository';
+import { PolicyRepository } from './memory/policy.repository';
+import { PolicyService } from './memory/policy.service';
 import { NoProviderMiddleware } from './memory/no-provider.middleware';
 import { QueryEmbedder } from './memory/query-embedder';
 import { RecallService } from './memory/recall.service';
@@ -33,6 +35,8 @@ import { VectorSupport } from './vector-support';
   providers: [
     MemoryRepository,
     MemorySettingsRepository,
+    PolicyRepository,
+    PolicyService,
     OutboxRepository,
     UsageRepository,
     TelemetryRepository,

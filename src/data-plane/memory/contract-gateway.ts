@@ -49,7 +49,7 @@ export class ContractGateway {
   principal(req: Request, raw: unknown): Principal {
     const k = (req as KeyRequest).principal;
     if (!k) throw new Error('ApiKeyAuthGuard did not attach a principal');
-    const p: Principal = { tenantId: k.tenant_id, projectKey: k.project_id ?? '', keyId: k.key_id, agentId: k.agent_id, teamId: k.team_id };
+    const p: Principal = { tenantId: k.tenant_id, projectKey: k.project_id ?? '', keyId: k.key_id, keyDisplay: k.display, agentId: k.agent_id, teamId: k.team_id };
     checkTenant(p, raw, req.header('x-tenant-id'));
     return p;
   }
@@ -87,7 +87,7 @@ export class ContractGateway {
 
   facts(req: Request): RequestFacts {
     const ctx = contextOf(req);
-    return { requestId: ctx.requestId, now: new Date() };
+    return { requestId: ctx.requestId, correlationId: ctx.correlationId, sourceIp: ctx.sourceIp, userAgent: ctx.userAgent, now: new Date() };
   }
 
   /**

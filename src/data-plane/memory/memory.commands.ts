@@ -182,7 +182,7 @@ export class MemoryCommands {
       let commit: { commit_id: string; commit_hash: string } | null = null;
       if (plan.commit) {
         const commitId = await this.commitDraft(trx, p, ns, head, plan.commit, facts);
-        await this.repo.updateNodes(trx, ns, plan.moves.map((m) => ({ id: m.id, tier: m.tier, slots: m.slots, activate: true })), commitId, at);
+        await this.repo.updateNodes(trx, ns, plan.moves.map((m) => ({ id: m.id, tier: m.tier, slots: m.slots, activate: true })), at, commitId);
         commit = { commit_id: commitId, commit_hash: plan.commit.commit_hash };
       }
       return {
@@ -247,7 +247,7 @@ export class MemoryCommands {
       };
       if (!plan) return { tenant_id: p.tenantId, scope, commit_id: null, commit_hash: null, activated: summary };
       const commitId = await this.commitDraft(trx, p, ns, head, plan.commit, facts);
-      await this.repo.updateNodes(trx, ns, plan.updates, commitId, at);
+      await this.repo.updateNodes(trx, ns, plan.updates, at, commitId);
       return { tenant_id: p.tenantId, scope, commit_id: commitId, commit_hash: plan.commit.commit_hash, activated: { ...summary, outcome, activate } };
     });
   }

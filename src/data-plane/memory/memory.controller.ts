@@ -8,7 +8,7 @@ import { AppError } from '../../platform/errors/app-error';
 import { decodeCursor, encodeCursor } from '../../platform/http/validation';
 import { EMBEDDING_PROVIDER, type EmbeddingProvider } from '../embeddings/embedding-provider';
 import { ContractGateway } from './contract-gateway';
-import { injectReader, injectTenantOnly, injectWriter, scopeOf, type Principal } from './domain/identity';
+import { injectReader, injectTenantOnly, injectWriter, nsOf, scopeOf, type Principal } from './domain/identity';
 import type { Consumer } from './domain/lanes';
 import { prepareText } from './domain/text';
 import { MemoryCommands } from './memory.commands';
@@ -27,7 +27,13 @@ import {
   SessionEventsQuery,
   VerifyBody,
   writeBody,
+  RulesEvaluateBody,
+  ToolsSelectBody,
+  ToolsFeedbackBody,
+  RuleStateBody,
+  FeedbackBody,
 } from './memory.schemas';
+import { PolicyService } from './policy.service';
 import { type RecallRequest, RecallService } from './recall.service';
 import { QueryEmbedder } from './query-embedder';
 
@@ -55,6 +61,7 @@ export class MemoryController {
     private readonly queries: MemoryQueries,
     private readonly recallService: RecallService,
     private readonly embedder: QueryEmbedder,
+    private readonly policy: PolicyService,
     @Inject(EMBEDDING_PROVIDER) private readonly provider: EmbeddingProvider | null,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -80,13 +87,22 @@ export class MemoryController {
     return this.gw.run(p, res, 'write', () => this.commands.write(p, scope, b, this.embeddings, this.gw.facts(req)));
   }
 
-  private async recallWith(req: Request, res: Response, p: Principal, b: RecallRequest & { scope?: string | undefined; consumer_agent_id?: string | undefined; consumer_team_id?: string | undefined }, query: () => Promise<{ vector: number[]; extra: Record<string, unknown> }>) {
+  private async recallWith(
+    req: Request,
+    res: Response,
+    p: Principal,
+    b: RecallRequest & { scope?: string | undefined; consumer_agent_id?: string | undefined; consumer_team_id?: string | undefined; rules_context?: unknown; rules_include_shadow?: boolean | undefined; rules_limit?: number | undefined },
+    query: () => Promise<{ vector: number[]; extra: Record<string, unknown> }>,
+  ) {
     const scope = scopeOf(b.scope);
     const resolved = this.recallService.prepare(b, b.include_embeddings === true ? await this.gw.privileged(req) : false);
     return this.gw.run(p, res, 'recall', async (waitMs) => {
       const q = await query();
-      const out = await this.recallService.recall({ tenantId: p.tenantId, projectKey: p.projectKey, scope }, consumerOf(b), b, q.vector, resolved, waitMs);
-      return { tenant_id: p.tenantId, scope, ...out, ...q.extra };
+      const ns = nsOf(p, scope);
+      const out = await this.recallService.recall(ns, consumerOf(b), b, q.vector, resolved, waitMs);
+      // With rules_context, the rules that match it (contract §2.3: the evaluate result, reduced).
+      const rules = b.rules_context !== undefined && b.rules_context !== null ? { rules: await this.policy.forRecall(ns, b.rules_context, b.rules_include_shadow ?? false, b.rules_limit ?? 50) } : {};
+      return { tenant_id: p.tenantId, scope, ...out, ...rules, ...q.extra };
     });
   }
 
@@ -226,6 +242,71 @@ export class MemoryController {
     const b = this.gw.parse(ActivateBody, injectTenantOnly(raw, p), 'body', res, 'nodes_activate');
     const scope = scopeOf(b.scope);
     return this.gw.run(p, res, 'write', () => this.commands.activate(p, scope, b, this.gw.facts(req)));
+  }
+
+  @Post('rules/evaluate')
+  @HttpCode(200)
+  @RequireScopes('memory:read')
+  @ApiOperation({ summary: 'The rules matching a context, ranked and merged into a policy (read-only)' })
+  @ApiBody({ schema: jsonSchema(RulesEvaluateBody) })
+  async rulesEvaluate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const raw = bodyOf(body);
+    const p = this.gw.principal(req, raw);
+    const b = this.gw.parse(RulesEvaluateBody, injectTenantOnly(raw, p), 'body', res, 'rules_evaluate');
+    const scope = scopeOf(b.scope);
+    return this.gw.run(p, res, 'recall', () => this.policy.evaluate(p, nsOf(p, scope), b));
+  }
+
+  @Post('tools/select')
+  @HttpCode(200)
+  @RequireScopes('memory:read')
+  @ApiOperation({ summary: 'Choose a tool among candidates under the active policy; the choice is recorded as a decision' })
+  @ApiBody({ schema: jsonSchema(ToolsSelectBody) })
+  async toolsSelect(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const raw = bodyOf(body);
+    const p = this.gw.principal(req, raw);
+    const b = this.gw.parse(ToolsSelectBody, injectTenantOnly(raw, p), 'body', res, 'tools_select');
+    const scope = scopeOf(b.scope);
+    return this.gw.run(p, res, 'recall', () => this.policy.select(p, nsOf(p, scope), b, this.gw.facts(req)));
+  }
+
+  @Post('tools/feedback')
+  @HttpCode(200)
+  @RequireScopes('memory:write')
+  @ApiOperation({ summary: 'The outcome of a tool choice, credited to the rules that shaped it and linked to its decision' })
+  @ApiBody({ schema: jsonSchema(ToolsFeedbackBody) })
+  async toolsFeedback(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const raw = bodyOf(body);
+    const p = this.gw.principal(req, raw);
+    const b = this.gw.parse(ToolsFeedbackBody, injectTenantOnly(raw, p), 'body', res, 'tools_feedback');
+    const scope = scopeOf(b.scope);
+    return this.gw.run(p, res, 'write', () => this.policy.toolsFeedback(p, nsOf(p, scope), b, this.gw.facts(req)));
+  }
+
+  @Post('rules/state')
+  @HttpCode(200)
+  @RequireScopes('memory:write')
+  @ApiOperation({ summary: "Move a rule between draft, shadow, active and disabled (validated on promotion); an event in the audit log" })
+  @ApiBody({ schema: jsonSchema(RuleStateBody) })
+  async rulesState(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const raw = bodyOf(body);
+    const p = this.gw.principal(req, raw);
+    const b = this.gw.parse(RuleStateBody, injectTenantOnly(raw, p), 'body', res, 'rules_state');
+    const scope = scopeOf(b.scope);
+    return this.gw.run(p, res, 'write', () => this.policy.setState(p, nsOf(p, scope), b, this.gw.facts(req)));
+  }
+
+  @Post('feedback')
+  @HttpCode(200)
+  @RequireScopes('memory:write')
+  @ApiOperation({ summary: 'Direct feedback on one rule' })
+  @ApiBody({ schema: jsonSchema(FeedbackBody) })
+  async feedback(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
+    const raw = bodyOf(body);
+    const p = this.gw.principal(req, raw);
+    const b = this.gw.parse(FeedbackBody, injectTenantOnly(raw, p), 'body', res, 'feedback');
+    const scope = scopeOf(b.scope);
+    return this.gw.run(p, res, 'write', () => this.policy.ruleFeedback(p, nsOf(p, scope), b, this.gw.facts(req)));
   }
 
   @Get('commits')

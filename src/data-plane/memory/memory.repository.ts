@@ -492,13 +492,17 @@ export class MemoryRepository {
     return r.rows.map((c) => ({ ...c, seq: Number(c.seq), format: Number(c.format), created_at: iso(c.created_at) }));
   }
 
-  /** Rehydrate / activate: update the tier or slots of found nodes, stamping the commit. */
-  async updateNodes(trx: Executor, n: Namespace, updates: readonly { id: string; tier?: MemoryTier; slots?: Record<string, unknown>; activate: boolean }[], commitId: string, at: string): Promise<void> {
+  /**
+   * Rehydrate / activate / rule promotion: update the tier, slots or last activation of found
+   * nodes; `commitId` (rehydrate, activate) becomes the node's commit, null leaves it (a rule's
+   * state change is its definition's, not its node's).
+   */
+  async updateNodes(trx: Executor, n: Namespace, updates: readonly { id: string; tier?: MemoryTier; slots?: Record<string, unknown>; activate: boolean }[], at: string, commitId: string | null): Promise<void> {
     if (updates.length === 0) return;
     await sql`
       UPDATE memory_nodes m SET tier = coalesce(x.tier, m.tier), slots = coalesce(x.slots, m.slots),
              last_activated = CASE WHEN x.activate THEN ${at}::timestamptz ELSE m.last_activated END,
-             commit_id = ${commitId}::uuid, updated_at = ${at}::timestamptz
+             commit_id = coalesce(${commitId}::uuid, m.commit_id), updated_at = ${at}::timestamptz
       FROM jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) AS x(id uuid, tier text, slots jsonb, activate boolean)
       WHERE ${inNs('m', n)} AND m.node_id = x.id`.execute(trx);
   }

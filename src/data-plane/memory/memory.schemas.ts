@@ -279,3 +279,45 @@ export const ActivateBody = z
 
 export const VerifyBody = z.object({ ...where });
 export const CommitsQuery = z.object({ ...where, limit: queryInt(1, 500).optional(), cursor: z.string().max(512).optional() });
+
+// Memory -> Policy (contract §2.11-§2.15)
+const OUTCOMES = ['positive', 'negative', 'neutral'] as const;
+const candidateList = z.array(str1).min(1).max(200);
+
+export const RulesEvaluateBody = z.object({ ...where, context: z.unknown().optional(), include_shadow: z.boolean().optional(), limit: int(1, 200).optional() });
+
+export const ToolsSelectBody = z.object({
+  ...where,
+  context: z.unknown().optional(),
+  candidates: candidateList,
+  run_id: str1.optional(),
+  include_shadow: z.boolean().optional(),
+  rules_limit: int(1, 200).optional(),
+  strict: z.boolean().optional(),
+});
+
+export const ToolsFeedbackBody = z
+  .object({
+    ...where,
+    outcome: z.enum(OUTCOMES),
+    context: z.unknown().optional(),
+    candidates: candidateList,
+    selected_tool: str1,
+    run_id: str1.optional(),
+    decision_id: uuid.optional(),
+    include_shadow: z.boolean().optional(),
+    rules_limit: int(1, 200).optional(),
+    target: z.enum(['tool', 'all']).optional(),
+    note: str1.optional(),
+    ...inputs,
+    actor: str1.optional(),
+  })
+  .refine(needInput, { message: 'one of input_text / input_sha256 is required' });
+
+export const RuleStateBody = z
+  .object({ ...where, rule_node_id: uuid, state: z.enum(['draft', 'shadow', 'active', 'disabled']), ...inputs, actor: str1.optional() })
+  .refine(needInput, { message: 'one of input_text / input_sha256 is required' });
+
+export const FeedbackBody = z
+  .object({ ...where, rule_node_id: uuid, outcome: z.enum(OUTCOMES), run_id: str1.optional(), note: str1.optional(), ...inputs, actor: str1.optional() })
+  .refine(needInput, { message: 'one of input_text / input_sha256 is required' });

@@ -12,6 +12,8 @@ type Executor = Kysely<DB> | Transaction<DB>;
  */
 export const TENANT_DATA_TABLES = [
   'memory_edges',
+  'memory_rule_feedback',
+  'memory_decisions',
   'memory_rule_defs',
   'memory_outbox',
   'memory_pack_imports',

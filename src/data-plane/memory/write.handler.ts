@@ -24,8 +24,12 @@ export interface WriteOutcome {
   readonly plan: WritePlan;
 }
 
+/** The request a data-plane change comes from: ids for the commit and for any event it causes. */
 export interface RequestFacts {
   readonly requestId: string | null;
+  readonly correlationId: string;
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
   readonly now: Date;
 }
 

@@ -23,6 +23,11 @@ export const MEMORY_ENDPOINTS = [
   'packs_import',
   'archive_rehydrate',
   'nodes_activate',
+  'rules_evaluate',
+  'rules_state',
+  'tools_select',
+  'tools_feedback',
+  'feedback',
   'commits',
   'verify',
 ] as const;

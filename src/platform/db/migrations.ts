@@ -418,6 +418,63 @@ const migrations: Record<string, Migration> = {
         SELECT 'embedding_dimension', to_jsonb(array_length(embedding, 1)) FROM memory_nodes WHERE embedding IS NOT NULL LIMIT 1`.execute(db);
     },
   },
+  '0011_memory_policy': {
+    async up(db: Kysely<unknown>) {
+      // Memory -> Policy (contract §5, §6). A tools/select decision: what was chosen, from which
+      // candidates, under which policy (stored, and its hash), for which context (after identity
+      // injection), against the scope's memory as of which commit; decision_hash covers all of it.
+      await sql`
+        CREATE TABLE memory_decisions (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          decision_id uuid NOT NULL,
+          kind text NOT NULL CHECK (kind IN ('tools_select', 'created_from_feedback')),
+          run_id text,
+          selected_tool text,
+          candidates jsonb NOT NULL,
+          context jsonb NOT NULL,
+          context_sha256 text NOT NULL,
+          policy jsonb NOT NULL,
+          policy_sha256 text NOT NULL,
+          source_rule_ids jsonb NOT NULL,
+          evaluation jsonb NOT NULL,
+          metadata jsonb NOT NULL,
+          rules_head_commit_id uuid,
+          rules_head_seq bigint NOT NULL,
+          commit_id uuid,
+          key_id text NOT NULL,
+          decision_hash text NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, project_key, scope, decision_id)
+        )`.execute(db);
+      await sql`CREATE INDEX memory_decisions_run ON memory_decisions (tenant_id, project_key, scope, run_id, created_at DESC) WHERE run_id IS NOT NULL`.execute(db);
+      await sql`CREATE INDEX memory_decisions_match ON memory_decisions (tenant_id, project_key, scope, selected_tool, context_sha256, created_at DESC)`.execute(db);
+      await sql`CREATE INDEX memory_decisions_created ON memory_decisions (tenant_id, created_at)`.execute(db);
+      // One row per rule credited by a feedback (rules/feedback: source rule_feedback; tools/feedback: tools_feedback).
+      await sql`
+        CREATE TABLE memory_rule_feedback (
+          tenant_id text NOT NULL,
+          project_key text NOT NULL,
+          scope text NOT NULL,
+          feedback_id uuid NOT NULL,
+          rule_node_id uuid NOT NULL,
+          run_id text,
+          outcome text NOT NULL CHECK (outcome IN ('positive', 'negative', 'neutral')),
+          note text,
+          source text NOT NULL CHECK (source IN ('rule_feedback', 'tools_feedback')),
+          decision_id uuid,
+          decision_link_mode text CHECK (decision_link_mode IN ('provided', 'inferred', 'created_from_feedback')),
+          commit_id uuid NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, project_key, scope, feedback_id, rule_node_id)
+        )`.execute(db);
+      await sql`CREATE INDEX memory_rule_feedback_created ON memory_rule_feedback (tenant_id, created_at)`.execute(db);
+      // Rule definitions are fetched newest first within a scope.
+      await sql`DROP INDEX memory_rule_defs_live`.execute(db);
+      await sql`CREATE INDEX memory_rule_defs_live ON memory_rule_defs (tenant_id, project_key, scope, updated_at DESC, rule_node_id) WHERE state IN ('shadow', 'active')`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

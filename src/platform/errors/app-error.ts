@@ -69,6 +69,15 @@ export const ERROR_CODES = [
   'upstream_embedding_bad_response',
   'rehydrate_no_resolved_nodes',
   'nodes_activate_no_resolved_nodes',
+  'no_tools_allowed',
+  'rule_not_found_in_scope',
+  'invalid_rule_if_json',
+  'invalid_rule_exceptions_json',
+  'invalid_rule_then_json',
+  'decision_not_found_in_scope',
+  'decision_selected_tool_mismatch',
+  'decision_candidates_mismatch',
+  'decision_run_id_mismatch',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -69,6 +69,15 @@ export const HTTP_STATUS: { readonly [K in ErrorCode]: number } = {
   upstream_embedding_bad_response: 502,
   rehydrate_no_resolved_nodes: 400,
   nodes_activate_no_resolved_nodes: 400,
+  no_tools_allowed: 400,
+  rule_not_found_in_scope: 400,
+  invalid_rule_if_json: 400,
+  invalid_rule_exceptions_json: 400,
+  invalid_rule_then_json: 400,
+  decision_not_found_in_scope: 400,
+  decision_selected_tool_mismatch: 400,
+  decision_candidates_mismatch: 400,
+  decision_run_id_mismatch: 400,
 };
 
 const TITLES: { readonly [K in ErrorCode]: string } = {
@@ -136,6 +145,15 @@ const TITLES: { readonly [K in ErrorCode]: string } = {
   upstream_embedding_bad_response: 'The embedding provider answered badly',
   rehydrate_no_resolved_nodes: 'No node to rehydrate was found',
   nodes_activate_no_resolved_nodes: 'No node to activate was found',
+  no_tools_allowed: 'No candidate tool is allowed by the policy',
+  rule_not_found_in_scope: 'The rule node is not in this scope',
+  invalid_rule_if_json: 'The rule condition is not a JSON object',
+  invalid_rule_exceptions_json: 'The rule exceptions are not an array',
+  invalid_rule_then_json: 'The rule policy patch is not valid',
+  decision_not_found_in_scope: 'The decision is not in this scope',
+  decision_selected_tool_mismatch: 'The decision selected another tool',
+  decision_candidates_mismatch: 'The decision had other candidates',
+  decision_run_id_mismatch: 'The decision belongs to another run',
 };
 
 export interface Problem {

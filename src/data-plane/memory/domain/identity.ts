@@ -11,6 +11,8 @@ export interface Principal {
   /** The key's project ('' for tenant-wide keys): a hosted namespace level below the tenant. */
   readonly projectKey: string;
   readonly keyId: string;
+  /** The key's display form (prefix and last characters), for audit views. */
+  readonly keyDisplay: string;
   readonly agentId: string | null;
   readonly teamId: string | null;
 }
