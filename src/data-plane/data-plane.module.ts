@@ -5,6 +5,7 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config';
 import { EMBEDDING_PROVIDER, EMBEDDING_PROVIDER_OVERRIDE, type EmbeddingProvider } from './embeddings/embedding-provider';
 import { createEmbeddingProvider } from './embeddings/provider.factory';
 import { ContractGateway } from './memory/contract-gateway';
+import { DecisionsController } from './memory/decisions.controller';
 import { MemoryCommands } from './memory/memory.commands';
 import { MemoryController } from './memory/memory.controller';
 import { MemoryQueries } from './memory/memory.queries';
@@ -31,7 +32,7 @@ import { VectorSupport } from './vector-support';
 /** The data plane: the hosted memory API (the open core's contract), authenticated by API key (guard and verifier come from the control plane). */
 @Module({
   imports: [ControlPlaneModule, QuotasModule],
-  controllers: [MemoryController, DeadLettersController, QuotaUsageController, DashboardController],
+  controllers: [MemoryController, DecisionsController, DeadLettersController, QuotaUsageController, DashboardController],
   providers: [
     MemoryRepository,
     MemorySettingsRepository,

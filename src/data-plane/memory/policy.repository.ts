@@ -207,4 +207,12 @@ export class PolicyRepository {
       SELECT ${DECISION_COLUMNS}, project_key, scope FROM memory_decisions d WHERE d.tenant_id = ${tenantId} AND d.decision_id = ${decisionId}::uuid`.execute(this.db);
     return r.rows[0] ? { ...toDecision(r.rows[0]), project_key: r.rows[0].project_key, scope: r.rows[0].scope } : null;
   }
+
+  /** Every rule node of a scope, with what evaluation reads of it (a decision's re-evaluation folds their definitions from the chain). */
+  async ruleNodes(n: Namespace): Promise<{ id: string; summary: string | null; slots: Record<string, unknown>; memory_lane: MemoryLane; owner_agent_id: string | null; owner_team_id: string | null }[]> {
+    const r = await sql<{ id: string; summary: string | null; slots: Record<string, unknown> | null; memory_lane: MemoryLane; owner_agent_id: string | null; owner_team_id: string | null }>`
+      SELECT n.node_id::text AS id, n.text_summary AS summary, n.slots, n.memory_lane, n.owner_agent_id, n.owner_team_id
+      FROM memory_nodes n WHERE ${inNs('n', n)} AND n.type = 'rule'`.execute(this.db);
+    return r.rows.map((x) => ({ ...x, slots: x.slots ?? {} }));
+  }
 }
