@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { recomputeCommit, type StoredCommit } from '../../data-plane/memory/domain/commit';
 import { scopeKey } from '../../data-plane/memory/domain/ids';
+import { type ChainCommit, rulesAsOf } from '../../data-plane/memory/domain/rule-history';
 import type { Database } from '../../platform/db/database';
 import type { CheckResult } from './check-result';
 
@@ -46,6 +47,8 @@ type CheckDef = SqlCheck | JsCheck;
 
 /** A jsonb array member of a diff or payload, or [] when it is not an array (a corrupt row must not abort the check). */
 const arrayOf = (value: RawBuilder<unknown>) => sql`(CASE WHEN jsonb_typeof(${value}) = 'array' THEN ${value} ELSE '[]'::jsonb END)`;
+const sameNsOf = (a: string, n: { tenantId: string; projectKey: string; scope: string }) =>
+  sql`${sql.ref(`${a}.tenant_id`)} = ${n.tenantId} AND ${sql.ref(`${a}.project_key`)} = ${n.projectKey} AND ${sql.ref(`${a}.scope`)} = ${n.scope}`;
 const sameNs = (a: string, b: string) => sql.raw(`${a}.tenant_id = ${b}.tenant_id AND ${a}.project_key = ${b}.project_key AND ${a}.scope = ${b}.scope`);
 
 /**
@@ -199,6 +202,45 @@ const CHECKS: readonly CheckDef[] = [
       WHERE coalesce(k.nodes, 0) <> coalesce(n.nodes, 0)`,
   },
   {
+    name: 'feedback_links_decision',
+    severity: 'error',
+    detail: 'every tools/feedback row names a decision of its own scope (feedback is always linked: provided, inferred or created from the feedback)',
+    violations: (ctx) => sql`
+      SELECT f.tenant_id, f.project_key, f.scope, f.feedback_id::text AS feedback_id, f.rule_node_id::text AS rule_node_id, f.decision_id::text AS decision_id
+      FROM memory_rule_feedback f
+      WHERE ${ctx.filter('f')} AND f.source = 'tools_feedback'
+        AND (f.decision_id IS NULL OR NOT EXISTS (SELECT 1 FROM memory_decisions d WHERE ${sameNs('d', 'f')} AND d.decision_id = f.decision_id))`,
+  },
+  {
+    name: 'feedback_run_id_agrees_with_decision',
+    severity: 'error',
+    detail: "a tools/feedback row's run id is its decision's when both have one (a decision adopts a feedback's run id only when it had none)",
+    violations: (ctx) => sql`
+      SELECT f.tenant_id, f.project_key, f.scope, f.feedback_id::text AS feedback_id, f.run_id, d.decision_id::text AS decision_id, d.run_id AS decision_run_id
+      FROM memory_rule_feedback f JOIN memory_decisions d ON ${sameNs('d', 'f')} AND d.decision_id = f.decision_id
+      WHERE ${ctx.filter('f')} AND f.run_id IS NOT NULL AND d.run_id IS NOT NULL AND f.run_id <> d.run_id`,
+  },
+  {
+    name: 'decision_source_rules_exist',
+    severity: 'error',
+    detail: "every source rule id of a decision is a rule node of the decision's scope, and every decision's head commit is a commit of its scope",
+    violations: (ctx) => sql`
+      SELECT d.tenant_id, d.project_key, d.scope, d.decision_id::text AS decision_id, r.id AS rule_node_id, 'source_rule_missing' AS problem
+      FROM memory_decisions d CROSS JOIN LATERAL jsonb_array_elements_text(${arrayOf(sql`d.source_rule_ids`)}) AS r(id)
+      WHERE ${ctx.filter('d')} AND NOT EXISTS (SELECT 1 FROM memory_nodes n WHERE ${sameNs('n', 'd')} AND n.node_id::text = lower(r.id) AND n.type = 'rule')
+      UNION ALL
+      SELECT d.tenant_id, d.project_key, d.scope, d.decision_id::text, d.rules_head_commit_id::text, 'head_commit_missing'
+      FROM memory_decisions d
+      WHERE ${ctx.filter('d')} AND d.rules_head_commit_id IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM memory_commits c WHERE ${sameNs('c', 'd')} AND c.commit_id = d.rules_head_commit_id AND c.seq = d.rules_head_seq)`,
+  },
+  {
+    name: 'rule_definitions_match_history',
+    severity: 'error',
+    detail: "every rule definition's state, statistics and commit are what the scope's commit chain says (write commits create, rule_state_change commits move, feedback commits count: src/data-plane/memory/domain/rule-history.ts)",
+    run: verifyRuleHistory,
+  },
+  {
     name: 'embedding_status_matches_vector',
     severity: 'error',
     detail: "a node is 'ready' exactly when it has a vector, and a ready vector names its model (and, with pgvector, embedding_vec mirrors embedding)",
@@ -317,6 +359,47 @@ async function verifyCommitHashes(database: Database, ctx: Ctx, sampleSize: numb
     const last = page.rows.at(-1);
     if (!last || page.rows.length < 500) break;
     after = { tenant_id: last.tenant_id, project_key: last.project_key, scope: last.scope, seq: Number(last.seq) };
+  }
+  return { count, sample: violations };
+}
+
+/**
+ * Fold each scope's chain into its rule definitions (the product's own rulesAsOf) and compare with
+ * memory_rule_defs: a definition edited in place (state, counts, commit) or missing is named.
+ * Scopes are read one at a time (commits paged), so memory stays bounded by the largest scope.
+ */
+async function verifyRuleHistory(database: Database, ctx: Ctx, sampleSize: number): Promise<{ count: number; sample: unknown[] }> {
+  const scopes = await sql<{ tenant_id: string; project_key: string; scope: string }>`
+    SELECT DISTINCT d.tenant_id, d.project_key, d.scope FROM memory_rule_defs d WHERE ${ctx.filter('d')} ORDER BY 1, 2, 3`.execute(database.db);
+  const violations: Record<string, unknown>[] = [];
+  let count = 0;
+  for (const s of scopes.rows) {
+    const ns = { tenantId: s.tenant_id, projectKey: s.project_key, scope: s.scope };
+    const commits: ChainCommit[] = [];
+    for (let after = 0; ; ) {
+      const page = await sql<{ seq: number | string; commit_id: string; kind: ChainCommit['kind']; format: number | string; diff: unknown; created_at: Date | string }>`
+        SELECT c.seq, c.commit_id::text AS commit_id, c.kind, c.format, c.diff, c.created_at FROM memory_commits c
+        WHERE c.tenant_id = ${s.tenant_id} AND c.project_key = ${s.project_key} AND c.scope = ${s.scope} AND c.seq > ${after}
+        ORDER BY c.seq LIMIT 1000`.execute(database.db);
+      commits.push(...page.rows.map((c) => ({ ...c, seq: Number(c.seq), format: Number(c.format), created_at: new Date(c.created_at).toISOString() })));
+      if (page.rows.length < 1000) break;
+      after = Number(page.rows.at(-1)!.seq);
+    }
+    const nodes = await sql<{ id: string; slots: Record<string, unknown> | null }>`
+      SELECT n.node_id::text AS id, n.slots FROM memory_nodes n WHERE ${sameNsOf('n', ns)} AND n.type = 'rule'`.execute(database.db);
+    const folded = rulesAsOf(commits, new Map(nodes.rows.map((n) => [n.id, { slots: n.slots ?? {} }])), Number.MAX_SAFE_INTEGER);
+    const defs = await sql<{ rule_node_id: string; state: string; positive_count: number | string; negative_count: number | string; commit_id: string; updated_at: Date | string }>`
+      SELECT d.rule_node_id::text AS rule_node_id, d.state, d.positive_count, d.negative_count, d.commit_id::text AS commit_id, d.updated_at
+      FROM memory_rule_defs d WHERE ${sameNsOf('d', ns)}`.execute(database.db);
+    for (const d of defs.rows) {
+      const f = folded.get(d.rule_node_id);
+      const actual = { state: d.state, positive: Number(d.positive_count), negative: Number(d.negative_count), commit_id: d.commit_id, updated_at: new Date(d.updated_at).toISOString() };
+      const expected = f ? { state: f.state, positive: f.positive_count, negative: f.negative_count, commit_id: f.commit_id, updated_at: f.updated_at } : null;
+      if (JSON.stringify(expected) !== JSON.stringify(actual)) {
+        count++;
+        if (violations.length < sampleSize) violations.push({ tenant_id: s.tenant_id, project_key: s.project_key, scope: s.scope, rule_node_id: d.rule_node_id, expected, actual });
+      }
+    }
   }
   return { count, sample: violations };
 }
