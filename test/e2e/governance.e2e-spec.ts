@@ -39,7 +39,15 @@ describe('governance weekly report', () => {
     const api = request(t.url);
     for (const id of ['gov-a', 'gov-b']) await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: id }).expect(201);
     const k1 = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'gov-a', label: 'one' }).expect(201);
-    await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'gov-a', label: 'two' }).expect(201);
+    const k2 = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'gov-a', label: 'two' }).expect(201);
+    // Memory -> Policy in gov-a: one rule activated, a decision, feedback linked and not.
+    const mem = (path: string, body: object) => api.post(`/v1/memory/${path}`).set('x-api-key', k2.body.api_key as string).set(json).send(body).then((r) => { if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`); return r; });
+    const rule = await mem('write', { scope: 'gov', input_text: 'rule', auto_embed: false, nodes: [{ client_id: 'r1', type: 'rule', memory_lane: 'shared', slots: { if: {}, then: { tool: { prefer: ['search'] } } } }] });
+    const ruleId = (rule.body.nodes as { id: string }[])[0]!.id;
+    await mem('rules/state', { scope: 'gov', rule_node_id: ruleId, state: 'active', input_text: 'activate' });
+    const decision = await mem('tools/select', { scope: 'gov', context: {}, candidates: ['search', 'browse'], run_id: 'gov-run' });
+    await mem('tools/feedback', { scope: 'gov', outcome: 'positive', candidates: ['search', 'browse'], selected_tool: 'search', decision_id: decision.body.decision.decision_id, input_text: 'ok' });
+    await mem('tools/feedback', { scope: 'gov', outcome: 'negative', candidates: ['search', 'browse'], selected_tool: 'browse', input_text: 'bad' });
     const k3 = await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: 'gov-b', label: 'three' }).expect(201);
     await api.post(`/v1/admin/control/api-keys/${k1.body.key.key_id}/rotate`).set(t.auth).set(json).send({}).expect(201);
     await api.post(`/v1/admin/control/api-keys/${k3.body.key.key_id}/revoke`).set(t.auth).set(json).send({ reason: 'leaked' }).expect(200);
@@ -74,6 +82,13 @@ describe('governance weekly report', () => {
     expect(report.overall.operators.created.map((o) => o.operator_id)).toEqual(['op_bootstrap_owner', 'op_gov_auditor']);
     expect(report.checks.find((c) => c.name === 'audit_chain_intact')?.pass).toBe(true);
     expect(report.checks.find((c) => c.name === 'dead_letters_resolved')?.count).toBe(1);
+    expect(a.policy.rules).toEqual(expect.objectContaining({ total: 1, by_state: { draft: 0, shadow: 0, active: 1, disabled: 0 }, private_without_owner: 0 }));
+    expect(a.policy.rules.changes_this_week).toEqual([expect.objectContaining({ scope: 'gov', from: 'draft', to: 'active' })]);
+    expect(a.policy.decisions).toEqual({ made: 1, created_from_feedback: 1 });
+    expect(a.policy.feedback).toEqual(expect.objectContaining({ tool_feedback: 2, link_coverage: 0.5, outcomes: { positive: 1, negative: 1, neutral: 0 } }));
+    expect(b.policy.decisions.made).toBe(0);
+    expect(report.overall.policy.rule_changes).toHaveLength(1);
+    expect(report.checks.find((c) => c.name === 'policy_private_rules_owned')?.pass).toBe(true);
     // A week that ends 8-14 days from now: with a 1-day policy every active key is past it.
     const later = isoWeekOf(new Date(Date.now() + 7 * 86_400_000));
     const { report: future } = await generateWeeklyReport(t.tdb.database, { week: later, rotationPolicyDays: 1 });

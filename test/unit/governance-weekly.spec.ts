@@ -1,6 +1,6 @@
 import { lastFireAtOrBefore, parseCron, cronProblem } from '../../src/platform/config/cron';
 import { isoWeekOf, parseIsoWeek, previousIsoWeek } from '../../src/governance/reports/iso-week';
-import { buildWeeklyReport, renderWeeklyMarkdown, type WeeklyReportInput } from '../../src/governance/reports/weekly-report';
+import { type PolicyFacts, buildWeeklyReport, renderWeeklyMarkdown, type WeeklyReportInput } from '../../src/governance/reports/weekly-report';
 import { metadataFor, recorded } from './support/recorded-events';
 
 describe('ISO weeks', () => {
@@ -79,6 +79,7 @@ function input(over: Partial<WeeklyReportInput> = {}): WeeklyReportInput {
     outboxDeadLetters: [{ tenant_id: 'acme', open: 2 }],
     propagation: [{ event_id: events[8]!.eventId, key_id: 'k3', change: 'ApiKeyRevoked', instances: 2, max_ms: 140 }],
     lagIncidents: [],
+    policy: [],
     ...over,
   };
 }
@@ -113,6 +114,49 @@ describe('the governance weekly report', () => {
     expect(JSON.stringify(a)).toBe(JSON.stringify(b));
     expect(renderWeeklyMarkdown(a)).toBe(renderWeeklyMarkdown(b));
     expect(renderWeeklyMarkdown(a)).toContain('| acme | active | growth | 2 | 121 | 1 | 1 | 0 |');
+  });
+
+  describe('the policy section', () => {
+    const rs = (rule: string, from: string, to: string, at: string) =>
+      ev('RuleStateChanged', 'rules-acme', 'acme', { tenant_id: 'acme', project_id: null, scope: 'desk', rule_node_id: rule, from_state: from, to_state: to, commit_id: `c-${rule}-${to}` }, at);
+    const facts = (over: Partial<PolicyFacts> = {}): PolicyFacts => ({
+      tenant_id: 'acme',
+      decisions: { tools_select: 12, created_from_feedback: 3 },
+      tool_feedback_links: { provided: 5, inferred: 4, created_from_feedback: 3 },
+      feedback_outcomes: { positive: 8, negative: 4, neutral: 0 },
+      rule_nodes: 5,
+      private_rules_without_owner: 0,
+      ...over,
+    });
+    const withPolicy = (over: Partial<PolicyFacts> = {}) => {
+      const base = input();
+      return input({ events: [...base.events, rs('r1', 'draft', 'shadow', BEFORE), rs('r1', 'shadow', 'active', IN), rs('r2', 'draft', 'active', IN), rs('r3', 'draft', 'disabled', IN)], policy: [facts(over)] });
+    };
+
+    it('given rule changes, decisions and feedback, then the hand-computed states, coverage and ratio', () => {
+      const r = buildWeeklyReport(withPolicy());
+      const acme = r.tenants.find((t) => t.tenant_id === 'acme')!;
+      // Five rule nodes; r1 and r2 active, r3 disabled, the other two never moved: draft.
+      expect(acme.policy.rules).toMatchObject({ total: 5, by_state: { draft: 2, shadow: 0, active: 2, disabled: 1 }, private_without_owner: 0 });
+      expect(acme.policy.rules.changes_this_week.map((c) => `${c.rule_node_id}:${c.from}->${c.to}`)).toEqual(['r1:shadow->active', 'r2:draft->active', 'r3:draft->disabled']);
+      expect(acme.policy.decisions).toEqual({ made: 12, created_from_feedback: 3 });
+      // 9 of 12 tool feedback named their decision; 4 of 12 rated outcomes negative.
+      expect(acme.policy.feedback).toMatchObject({ tool_feedback: 12, link_coverage: 0.75, negative_ratio: 0.3333 });
+      expect(r.overall.policy).toMatchObject({ decisions: 12, tool_feedback: 12, private_rules_without_owner: 0 });
+      expect(r.overall.policy.rule_changes).toHaveLength(3);
+      expect(r.checks.filter((c) => c.name.startsWith('policy_')).every((c) => c.pass)).toBe(true);
+      expect(renderWeeklyMarkdown(r)).toContain('| acme | 5 (2/0/2/1) | 3 | 12 | 12 | 0.75 | 0.3333 |');
+    });
+
+    it('given a private rule without owner, poorly linked feedback or mostly negative outcomes, then the policy checks say so', () => {
+      const r = buildWeeklyReport(withPolicy({ private_rules_without_owner: 1, tool_feedback_links: { provided: 1, inferred: 1, created_from_feedback: 10 }, feedback_outcomes: { positive: 2, negative: 10, neutral: 0 } }));
+      const failing = r.checks.filter((c) => !c.pass).map((c) => c.name);
+      expect(failing).toEqual(expect.arrayContaining(['policy_private_rules_owned', 'policy_feedback_linked', 'policy_negative_feedback_bounded']));
+      expect(r.status).toBe('failed');
+      // Below ten feedback in the week, the ratios say nothing and are not checked.
+      const few = buildWeeklyReport(withPolicy({ tool_feedback_links: { provided: 0, inferred: 0, created_from_feedback: 3 }, feedback_outcomes: { positive: 0, negative: 3, neutral: 0 } }));
+      expect(few.checks.filter((c) => c.name === 'policy_feedback_linked' || c.name === 'policy_negative_feedback_bounded').every((c) => c.pass)).toBe(true);
+    });
   });
 
   it('fails on an empty system, a chain break, a seal failure, a failed gate or a slow revocation', () => {

@@ -215,4 +215,51 @@ export class PolicyRepository {
       FROM memory_nodes n WHERE ${inNs('n', n)} AND n.type = 'rule'`.execute(this.db);
     return r.rows.map((x) => ({ ...x, slots: x.slots ?? {} }));
   }
+
+  /**
+   * Policy facts of each tenant for the weekly report, bounded by the week: decisions and feedback
+   * made in [start, end), rule nodes written before end (and the private ones without owner).
+   */
+  async weeklyFacts(ex: Executor, start: string, end: string): Promise<WeeklyPolicyFacts[]> {
+    const r = await sql<{ tenant_id: string; kind: string; n: number | string }>`
+      SELECT tenant_id, 'decision:' || kind AS kind, count(*) AS n FROM memory_decisions
+        WHERE created_at >= ${start}::timestamptz AND created_at < ${end}::timestamptz GROUP BY tenant_id, kind
+      UNION ALL
+      SELECT tenant_id, 'link:' || coalesce(decision_link_mode, 'none'), count(DISTINCT feedback_id) FROM memory_rule_feedback
+        WHERE source = 'tools_feedback' AND created_at >= ${start}::timestamptz AND created_at < ${end}::timestamptz GROUP BY tenant_id, decision_link_mode
+      UNION ALL
+      SELECT tenant_id, 'outcome:' || outcome, count(DISTINCT feedback_id) FROM memory_rule_feedback
+        WHERE created_at >= ${start}::timestamptz AND created_at < ${end}::timestamptz GROUP BY tenant_id, outcome
+      UNION ALL
+      SELECT tenant_id, 'rules', count(*) FROM memory_nodes WHERE type = 'rule' AND created_at < ${end}::timestamptz GROUP BY tenant_id
+      UNION ALL
+      SELECT tenant_id, 'private_unowned', count(*) FROM memory_nodes
+        WHERE type = 'rule' AND memory_lane = 'private' AND owner_agent_id IS NULL AND owner_team_id IS NULL AND created_at < ${end}::timestamptz GROUP BY tenant_id`.execute(ex);
+    const by = new Map<string, Record<string, number>>();
+    for (const row of r.rows) {
+      const t = by.get(row.tenant_id) ?? {};
+      t[row.kind] = (t[row.kind] ?? 0) + Number(row.n);
+      by.set(row.tenant_id, t);
+    }
+    return [...by.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([tenant_id, t]) => ({
+        tenant_id,
+        decisions: { tools_select: t['decision:tools_select'] ?? 0, created_from_feedback: t['decision:created_from_feedback'] ?? 0 },
+        tool_feedback_links: { provided: t['link:provided'] ?? 0, inferred: t['link:inferred'] ?? 0, created_from_feedback: t['link:created_from_feedback'] ?? 0 },
+        feedback_outcomes: { positive: t['outcome:positive'] ?? 0, negative: t['outcome:negative'] ?? 0, neutral: t['outcome:neutral'] ?? 0 },
+        rule_nodes: t.rules ?? 0,
+        private_rules_without_owner: t.private_unowned ?? 0,
+      }));
+  }
+}
+
+/** One tenant's policy facts of a week (weeklyFacts). */
+export interface WeeklyPolicyFacts {
+  readonly tenant_id: string;
+  readonly decisions: { readonly tools_select: number; readonly created_from_feedback: number };
+  readonly tool_feedback_links: { readonly provided: number; readonly inferred: number; readonly created_from_feedback: number };
+  readonly feedback_outcomes: { readonly positive: number; readonly negative: number; readonly neutral: number };
+  readonly rule_nodes: number;
+  readonly private_rules_without_owner: number;
 }

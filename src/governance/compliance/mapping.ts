@@ -65,6 +65,7 @@ export const OPERATIONAL_EVENT_TYPES = [
   'ProjectionRebuildSwapped',
   'ProjectionDeadLettersReplayed',
   'PreflightProbeRecorded',
+  'RuleStateChanged',
   DRILL_EVENT_TYPE,
 ] as const;
 
@@ -86,6 +87,7 @@ export function weeklyReportCheckNames(): readonly string[] {
     outboxDeadLetters: [],
     propagation: [],
     lagIncidents: [],
+    policy: [],
   }).checks.map((c) => c.name);
   return weeklyChecks;
 }

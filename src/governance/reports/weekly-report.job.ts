@@ -7,6 +7,8 @@ import { type Actor, type Checkpoint, compareCheckpoints, formatCheckpoint, pars
 import { pagesUpTo, type PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { inSealRange, listSeals, RangeAccumulator, type Seal, sealLinkProblems, verifySealSignature } from '../../platform/event-store/seals';
 import { verifyChains } from '../../platform/event-store/verify';
+import { PolicyRepository } from '../../data-plane/memory/policy.repository';
+import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { archiveBundle, logPosition } from '../evidence/evidence-archive';
 import type { EvidenceStore } from '../evidence/evidence-store';
 import type { StoredBundle } from '../evidence/bundles';
@@ -78,7 +80,13 @@ export async function generateWeeklyReport(database: Database, opts: { week: Iso
         events,
         chain: { events: chain.events, breaks: chain.breaks.map((b) => ({ stream_id: b.streamId, stream_position: b.streamPosition, reason: b.reason })) },
         seals: seals.length > 0 ? verifySeals(seals, events, upTo) : null,
-        outboxDeadLetters: await outboxDeadLetters(trx, opts.week.end),
+        outboxDeadLetters: (await new OutboxRepository(database).deadLettersByTenantAndType(opts.week.end, trx)).reduce<{ tenant_id: string; open: number }[]>((acc, d) => {
+          const last = acc.at(-1);
+          if (last && last.tenant_id === d.tenant_id) last.open += d.n;
+          else acc.push({ tenant_id: d.tenant_id, open: d.n });
+          return acc;
+        }, []),
+        policy: await new PolicyRepository(database).weeklyFacts(trx, opts.week.start, opts.week.end),
         propagation: await propagation(trx, opts.week),
         lagIncidents: await lagIncidents(trx, opts.week),
       });
@@ -88,13 +96,6 @@ export async function generateWeeklyReport(database: Database, opts: { week: Iso
     json: Buffer.from(`${JSON.stringify(report, null, 2)}\n`, 'utf8'),
     markdown: Buffer.from(renderWeeklyMarkdown(report), 'utf8'),
   };
-}
-
-async function outboxDeadLetters(db: Executor, end: string): Promise<{ tenant_id: string; open: number }[]> {
-  const r = await sql<{ tenant_id: string; open: number }>`
-    SELECT tenant_id, count(*)::int AS open FROM memory_outbox WHERE status = 'dead_letter' AND updated_at < ${end}::timestamptz
-    GROUP BY tenant_id ORDER BY tenant_id`.execute(db);
-  return r.rows;
 }
 
 async function propagation(db: Executor, week: IsoWeek): Promise<PropagationSample[]> {

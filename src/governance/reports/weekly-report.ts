@@ -10,6 +10,25 @@ import type { IsoWeek } from './iso-week';
 export const WEEKLY_REPORT_SCHEMA = 'aionis-governance-weekly/1';
 /** Revocation must reach every API instance within this bound (the product's tested promise). */
 export const PROPAGATION_BOUND_MS = 5000;
+/**
+ * Policy thresholds (docs/governance.md). Feedback should name its decision (by decision_id or
+ * run_id); below this share of linked feedback, outcomes cannot be traced to the policy they rate.
+ * Above this share of negative outcomes, a tenant's active rules are doing harm. Both apply only
+ * from POLICY_MIN_FEEDBACK feedback in the week (fewer says nothing).
+ */
+export const POLICY_MIN_LINK_COVERAGE = 0.5;
+export const POLICY_MAX_NEGATIVE_RATIO = 0.5;
+export const POLICY_MIN_FEEDBACK = 10;
+
+/** A tenant's policy facts of the week, measured from the data plane within the week's bounds. */
+export interface PolicyFacts {
+  readonly tenant_id: string;
+  readonly decisions: { readonly tools_select: number; readonly created_from_feedback: number };
+  readonly tool_feedback_links: { readonly provided: number; readonly inferred: number; readonly created_from_feedback: number };
+  readonly feedback_outcomes: { readonly positive: number; readonly negative: number; readonly neutral: number };
+  readonly rule_nodes: number;
+  readonly private_rules_without_owner: number;
+}
 
 export interface PropagationSample {
   readonly event_id: string;
@@ -39,6 +58,7 @@ export interface WeeklyReportInput {
   readonly outboxDeadLetters: readonly { tenant_id: string; open: number }[];
   readonly propagation: readonly PropagationSample[];
   readonly lagIncidents: readonly LagIncident[];
+  readonly policy: readonly PolicyFacts[];
 }
 
 interface KeyState {
@@ -78,7 +98,10 @@ export function buildWeeklyReport(input: WeeklyReportInput) {
     operatorsDisabled: [] as { operator_id: string; at: string; actor: string }[],
     deadLetterActions: [] as { tenant_id: string | null; at: string; action: 'replayed' | 'discarded'; count: number; reason: string; actor: string }[],
     gateRuns: [] as { gate: string; at: string; ok: boolean; errors: number; warnings: number; failing: string[]; actor: string }[],
+    ruleChanges: [] as { tenant_id: string; scope: string; rule_node_id: string; from: string; to: string; at: string; actor: string; commit_id: string }[],
   };
+  /** Each rule's state by the end of the week, from the RuleStateChanged events (rules never moved are draft). */
+  const ruleStates = new Map<string, { tenant_id: string; state: string }>();
   const actorOf = (e: RecordedEvent) => `${e.metadata.actor.type}:${e.metadata.actor.id}`;
   for (const e of upToEnd) {
     const w = inWeek(e);
@@ -169,6 +192,12 @@ export function buildWeeklyReport(input: WeeklyReportInput) {
         if (w) week_.deadLetterActions.push({ tenant_id: e.tenantId, at: e.recordedAt, action: e.type === 'OutboxJobsReplayed' ? 'replayed' : 'discarded', count: d.count, reason: d.reason, actor: actorOf(e) });
         break;
       }
+      case 'RuleStateChanged': {
+        const d = data<{ tenant_id: string; project_id: string | null; scope: string; rule_node_id: string; from_state: string; to_state: string; commit_id: string }>(e);
+        ruleStates.set(`${d.tenant_id}\u0000${d.project_id ?? ''}\u0000${d.scope}\u0000${d.rule_node_id}`, { tenant_id: d.tenant_id, state: d.to_state });
+        if (w) week_.ruleChanges.push({ tenant_id: d.tenant_id, scope: d.scope, rule_node_id: d.rule_node_id, from: d.from_state, to: d.to_state, at: e.recordedAt, actor: actorOf(e), commit_id: d.commit_id });
+        break;
+      }
       case 'GateRunRecorded': {
         const d = data<{ gate: string; ok: boolean; errors: number; warnings: number; failing: string[] }>(e);
         if (w) week_.gateRuns.push({ gate: d.gate, at: e.recordedAt, ok: d.ok, errors: d.errors, warnings: d.warnings, failing: d.failing, actor: actorOf(e) });
@@ -185,6 +214,34 @@ export function buildWeeklyReport(input: WeeklyReportInput) {
   const pastPolicy = activeKeys.filter((k) => ageDays(k.created_at, week.end) > input.rotationPolicyDays);
   const neverRotated = activeKeys.filter((k) => k.rotated_from === null && ageDays(k.created_at, week.end) > input.rotationPolicyDays / 2);
   const openDead = new Map(input.outboxDeadLetters.map((d) => [d.tenant_id, d.open]));
+
+  const policyOf = new Map(input.policy.map((p) => [p.tenant_id, p]));
+  const policyRow = (tenantId: string) => {
+    const f = policyOf.get(tenantId);
+    const moved = [...ruleStates.values()].filter((r) => r.tenant_id === tenantId);
+    const count = (state: string) => moved.filter((r) => r.state === state).length;
+    const links = f?.tool_feedback_links ?? { provided: 0, inferred: 0, created_from_feedback: 0 };
+    const linked = links.provided + links.inferred;
+    const toolFeedback = linked + links.created_from_feedback;
+    const outcomes = f?.feedback_outcomes ?? { positive: 0, negative: 0, neutral: 0 };
+    const rated = outcomes.positive + outcomes.negative;
+    return {
+      rules: {
+        total: f?.rule_nodes ?? moved.length,
+        by_state: { draft: Math.max(0, (f?.rule_nodes ?? 0) - moved.length), shadow: count('shadow'), active: count('active'), disabled: count('disabled') },
+        changes_this_week: week_.ruleChanges.filter((c) => c.tenant_id === tenantId).map(({ tenant_id: _t, ...c }) => c),
+        private_without_owner: f?.private_rules_without_owner ?? 0,
+      },
+      decisions: { made: f?.decisions.tools_select ?? 0, created_from_feedback: f?.decisions.created_from_feedback ?? 0 },
+      feedback: {
+        tool_feedback: toolFeedback,
+        links,
+        link_coverage: toolFeedback === 0 ? null : Math.round((linked / toolFeedback) * 10_000) / 10_000,
+        outcomes,
+        negative_ratio: rated === 0 ? null : Math.round((outcomes.negative / rated) * 10_000) / 10_000,
+      },
+    };
+  };
 
   const tenantRows = [...tenants.values()].sort(byString((t) => t.tenant_id)).map((t) => {
     const mine = activeKeys.filter((k) => k.tenant_id === t.tenant_id);
@@ -211,8 +268,11 @@ export function buildWeeklyReport(input: WeeklyReportInput) {
         replayed: week_.deadLetterActions.filter((a) => a.tenant_id === t.tenant_id && a.action === 'replayed').reduce((n, a) => n + a.count, 0),
         discarded: week_.deadLetterActions.filter((a) => a.tenant_id === t.tenant_id && a.action === 'discarded').reduce((n, a) => n + a.count, 0),
       },
+      policy: policyRow(t.tenant_id),
     };
   });
+  const policyByTenant = tenantRows.map((t) => ({ tenant_id: t.tenant_id, ...t.policy }));
+  const enoughFeedback = (p: (typeof policyByTenant)[number]) => p.feedback.outcomes.positive + p.feedback.outcomes.negative + p.feedback.outcomes.neutral >= POLICY_MIN_FEEDBACK;
 
   const measured = [...week_.revocations, ...week_.rotations].map((r) => propagationByEvent.get(r.event_id)).filter((p): p is PropagationSample => p !== undefined);
   const sortedMs = measured.map((p) => p.max_ms).sort((a, b) => a - b);
@@ -236,6 +296,19 @@ export function buildWeeklyReport(input: WeeklyReportInput) {
     mk('keys_within_rotation_policy', 'warning', `no active key is older than the rotation policy (${input.rotationPolicyDays} days)`, pastPolicy.map((k) => ({ tenant_id: k.tenant_id, ...keyView(k) }))),
     mk('dead_letters_resolved', 'warning', 'no outbox job is left in the dead-letter state', input.outboxDeadLetters.filter((d) => d.open > 0)),
     mk('no_projection_lag_incidents', 'warning', 'no projection exceeded its lag threshold this week', incidents),
+    mk('policy_private_rules_owned', 'error', 'no private rule node is without an owner agent or team (it would bind no one; the write path refuses it)', policyByTenant.filter((p) => p.rules.private_without_owner > 0).map((p) => ({ tenant_id: p.tenant_id, private_without_owner: p.rules.private_without_owner }))),
+    mk(
+      'policy_feedback_linked',
+      'warning',
+      `at least ${POLICY_MIN_LINK_COVERAGE * 100}% of each tenant's tool feedback names its decision (by decision_id or run_id), for tenants with ${POLICY_MIN_FEEDBACK} or more feedback this week`,
+      policyByTenant.filter((p) => p.feedback.tool_feedback >= POLICY_MIN_FEEDBACK && (p.feedback.link_coverage ?? 1) < POLICY_MIN_LINK_COVERAGE).map((p) => ({ tenant_id: p.tenant_id, link_coverage: p.feedback.link_coverage, links: p.feedback.links })),
+    ),
+    mk(
+      'policy_negative_feedback_bounded',
+      'warning',
+      `no tenant's rated feedback is more than ${POLICY_MAX_NEGATIVE_RATIO * 100}% negative this week (tenants with ${POLICY_MIN_FEEDBACK} or more feedback)`,
+      policyByTenant.filter((p) => enoughFeedback(p) && (p.feedback.negative_ratio ?? 0) > POLICY_MAX_NEGATIVE_RATIO).map((p) => ({ tenant_id: p.tenant_id, negative_ratio: p.feedback.negative_ratio, outcomes: p.feedback.outcomes })),
+    ),
   ];
   const errors = checks.filter((c) => !c.pass && c.severity === 'error').length;
   const warnings = checks.filter((c) => !c.pass && c.severity === 'warning').length;
@@ -278,6 +351,12 @@ export function buildWeeklyReport(input: WeeklyReportInput) {
       gate_runs: week_.gateRuns,
       audit_chain: { events_verified: input.chain.events, breaks: input.chain.breaks.length, seals_checked: input.seals?.checked ?? 0, seal_failures: input.seals?.failures.length ?? 0 },
       projection_lag_incidents: incidents,
+      policy: {
+        rule_changes: week_.ruleChanges,
+        decisions: policyByTenant.reduce((n, p) => n + p.decisions.made, 0),
+        tool_feedback: policyByTenant.reduce((n, p) => n + p.feedback.tool_feedback, 0),
+        private_rules_without_owner: policyByTenant.reduce((n, p) => n + p.rules.private_without_owner, 0),
+      },
     },
     tenants: tenantRows,
   };
@@ -318,6 +397,13 @@ export function renderWeeklyMarkdown(r: WeeklyReport): string {
   if (o.gate_runs.length === 0) lines.push('No gate run was recorded this week.');
   for (const g of o.gate_runs) lines.push(`- ${g.at} ${g.gate}: ${g.ok ? 'passed' : `**FAILED** (${g.failing.join(', ')})`} by ${g.actor}`);
   lines.push('', '## Audit chain', '', `${o.audit_chain.events_verified} events verified, ${o.audit_chain.breaks} chain break(s); ${o.audit_chain.seals_checked} global seal(s) checked, ${o.audit_chain.seal_failures} failure(s).`);
+  lines.push('', '## Policy (Memory -> Policy)', '', `${o.policy.rule_changes.length} rule state change(s), ${o.policy.decisions} tool decision(s), ${o.policy.tool_feedback} tool feedback this week; ${o.policy.private_rules_without_owner} private rule(s) without an owner.`, '');
+  lines.push('| tenant | rules (draft/shadow/active/disabled) | changes | decisions | tool feedback | linked | negative ratio |', '| --- | --- | --- | --- | --- | --- | --- |');
+  for (const t of r.tenants) {
+    const p = t.policy;
+    lines.push(`| ${t.tenant_id} | ${p.rules.total} (${p.rules.by_state.draft}/${p.rules.by_state.shadow}/${p.rules.by_state.active}/${p.rules.by_state.disabled}) | ${p.rules.changes_this_week.length} | ${p.decisions.made} | ${p.feedback.tool_feedback} | ${p.feedback.link_coverage ?? '-'} | ${p.feedback.negative_ratio ?? '-'} |`);
+  }
+  for (const c of o.policy.rule_changes) lines.push(`- ${c.tenant_id}/${c.scope}: rule ${c.rule_node_id} ${c.from} -> ${c.to} at ${c.at} by ${c.actor} (commit ${c.commit_id})`);
   lines.push('', '## Projection lag incidents', '');
   if (o.projection_lag_incidents.length === 0) lines.push('None.');
   for (const i of o.projection_lag_incidents) lines.push(`- ${i.projection}: from ${i.started_at} to ${i.ended_at ?? '(still open)'}, peak ${i.peak_lag_ms} ms`);
