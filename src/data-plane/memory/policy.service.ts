@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Counter } from '@opentelemetry/api';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { AppError } from '../../platform/errors/app-error';
 import { sha256Hex } from '../../platform/event-store/canonical-json';
 import { eventMetadata, newCommandId, requestCommandContext } from '../../platform/event-store/command-context';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
+import { METRICS, type Metrics } from '../../platform/telemetry/metrics';
 import { kindCommitHash, nextCommit } from './domain/commit';
 import { decisionHash } from './domain/decision';
 import { type Namespace, scopeKey } from './domain/ids';
@@ -14,7 +16,7 @@ import { prepareText, type RedactionCounts } from './domain/text';
 import { MemoryRepository, type ScopeHead } from './memory.repository';
 import { PolicyRepository } from './policy.repository';
 import { injectPolicyIdentity } from './policy/context';
-import { evaluateRules, forRecall } from './policy/evaluate';
+import { evaluateRules, type EvaluateInput, forRecall } from './policy/evaluate';
 import { type DecisionSnapshot, linkDecision, newDecisionFromFeedback, normalizeFeedback, planAttribution, ruleFeedbackDiff, toolFeedbackDiff } from './policy/feedback';
 import { planRuleStateChange } from './policy/rule-state';
 import { decisionFields, selectTools } from './policy/select';
@@ -40,12 +42,35 @@ const snapshotOf = (d: { decision_id: string; run_id: string | null; selected_to
  */
 @Injectable()
 export class PolicyService {
+  private readonly logger = new Logger('Policy');
+  private readonly exhausted: Counter;
+  private readonly regexSkipped: Counter;
+
   constructor(
     private readonly policy: PolicyRepository,
     private readonly memory: MemoryRepository,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    @Inject(METRICS) metrics: Metrics,
+  ) {
+    this.exhausted = metrics.meter.createCounter('aionis_policy_rules_budget_exhausted', { description: 'Rule conditions that ran out of their evaluation budget (treated as not matching), by route' });
+    this.regexSkipped = metrics.meter.createCounter('aionis_policy_regex_skipped', { description: '$regex operators evaluated as false because the linear engine refused them (too long, lookaround, backreferences), by route' });
+  }
+
+  /**
+   * The pure engine, with what it could not evaluate made visible: a rule whose condition ran out
+   * of budget silently does not match, so operators see it in a metric and a warning naming the rules.
+   */
+  private run(route: string, ns: Namespace, input: EvaluateInput) {
+    const { response, diagnostics } = evaluateRules(input);
+    const exhausted = diagnostics.budget_exhausted_rule_ids.length;
+    if (exhausted > 0) this.exhausted.add(exhausted, { route });
+    if (diagnostics.regex_skipped > 0) this.regexSkipped.add(diagnostics.regex_skipped, { route });
+    if (exhausted > 0 || diagnostics.regex_skipped > 0) {
+      this.logger.warn(JSON.stringify({ msg: 'rules not fully evaluated', route, tenant_id: ns.tenantId, scope: ns.scope, budget_exhausted_rule_ids: diagnostics.budget_exhausted_rule_ids, regex_skipped: diagnostics.regex_skipped }));
+    }
+    return response;
+  }
 
   private context(p: Principal, raw: unknown): unknown {
     const injected = injectPolicyIdentity(raw, { agentId: p.agentId, teamId: p.teamId });
@@ -69,14 +94,14 @@ export class PolicyService {
   async evaluate(p: Principal, ns: Namespace, r: { context?: unknown; include_shadow?: boolean | undefined; limit?: number | undefined }) {
     const context = this.context(p, r.context);
     const { rules } = await this.policy.liveRules(this.policy.db, ns, r.limit ?? 50);
-    const { response } = evaluateRules({ rules, context, includeShadow: r.include_shadow ?? true });
+    const response = this.run('rules/evaluate', ns, { rules, context, includeShadow: r.include_shadow ?? true });
     return { tenant_id: p.tenantId, scope: ns.scope, ...response };
   }
 
   /** The `rules` block of recall (§2.3): the evaluation without active, shadow and the visibility summary. */
   async forRecall(ns: Namespace, rulesContext: unknown, includeShadow: boolean, limit: number) {
     const { rules } = await this.policy.liveRules(this.policy.db, ns, limit);
-    const { response } = evaluateRules({ rules, context: rulesContext, includeShadow });
+    const response = this.run('recall', ns, { rules, context: rulesContext, includeShadow });
     return { scope: ns.scope, ...forRecall(response) };
   }
 
@@ -92,7 +117,7 @@ export class PolicyService {
     const rulesLimit = r.rules_limit ?? 50;
     const strict = r.strict ?? true;
     const { rules, head } = await this.policy.liveRules(this.policy.db, ns, rulesLimit);
-    const { response } = evaluateRules({ rules, context, includeShadow });
+    const response = this.run('tools/select', ns, { rules, context, includeShadow });
     const outcome = selectTools({ candidates: r.candidates, evaluation: response, strict, includeShadow });
     if (!outcome.ok) throw new AppError('no_tools_allowed', outcome.error.message, { ...outcome.error.details });
     const f = decisionFields(context, response);
@@ -275,7 +300,7 @@ export class PolicyService {
     return this.memory.transaction(async (trx) => {
       const scopeHead = await this.memory.lockHead(trx, ns);
       const { rules, head } = await this.policy.liveRules(trx, ns, rulesLimit);
-      const { response } = evaluateRules({ rules, context, includeShadow });
+      const response = this.run('tools/feedback', ns, { rules, context, includeShadow });
       const plan = planAttribution(response, { tenant_id: p.tenantId, scope: ns.scope, includeShadow, target, decision_id: decisionId, run_id: runId });
       if (plan.kind === 'nothing_attributable') return plan.response;
 
