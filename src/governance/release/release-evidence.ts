@@ -4,7 +4,9 @@ import { sql, type Kysely } from 'kysely';
 import { PROJECTIONS } from '../../../projections';
 import type { CheckResult } from '../../ops/checks/check-result';
 import { parseSealPublicKey } from '../../platform/config/seal-key';
+import type { Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
+import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { lastSeal, verifySealSignature } from '../../platform/event-store/seals';
 import { measureLag, readCheckpoint } from '../../platform/projections/projection-store';
 import { archivedBundles } from '../evidence/evidence-archive';
@@ -43,10 +45,10 @@ export interface GovernanceState {
   }[];
 }
 
-export async function governanceState(db: Kysely<DB>, logPosition: string): Promise<GovernanceState> {
+export async function governanceState(database: Database, logPosition: string): Promise<GovernanceState> {
+  const db = database.db;
   const [weekly] = await archivedBundles(db, { kind: 'governance-weekly', limit: 1 });
-  const outbox = await sql<{ tenant_id: string; type: string; open: number }>`
-    SELECT tenant_id, type, count(*)::int AS open FROM memory_outbox WHERE status = 'dead_letter' GROUP BY tenant_id, type ORDER BY tenant_id, type`.execute(db);
+  const outbox = (await new OutboxRepository(database).deadLettersByTenantAndType()).map((d) => ({ tenant_id: d.tenant_id, type: d.type, open: d.n }));
   const parked = await sql<{ projection: string; parked: number }>`
     SELECT projection, count(*)::int AS parked FROM proj_dead_letters WHERE status = 'parked' GROUP BY projection ORDER BY projection`.execute(db);
   const projections: GovernanceState['projections'] = [];
@@ -79,8 +81,8 @@ export async function governanceState(db: Kysely<DB>, logPosition: string): Prom
         }
       : null,
     dead_letters: {
-      outbox_open: outbox.rows.reduce((a, r) => a + r.open, 0),
-      outbox_by_tenant: outbox.rows,
+      outbox_open: outbox.reduce((a, r) => a + r.open, 0),
+      outbox_by_tenant: outbox,
       projection_parked: parked.rows.reduce((a, r) => a + r.parked, 0),
       projection_by_projection: parked.rows,
     },

@@ -7,6 +7,7 @@ import { measureLag } from '../../platform/projections/projection-store';
 import type { CheckResult } from './check-result';
 import { runCrossTenantChecks } from './cross-tenant';
 import { runScopeChecks } from './scope';
+import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 
 export type { CheckResult } from './check-result';
 
@@ -208,11 +209,10 @@ const CHECKS: readonly HealthDef[] = [
     severity: 'error',
     detail: 'open outbox jobs (pending or processing) are at most --max-outbox-backlog',
     run: async (ctx) => {
-      const r = await sql<{ tenant_id: string; n: number }>`
-        SELECT tenant_id, count(*)::int AS n FROM memory_outbox WHERE status IN ('pending', 'processing') GROUP BY tenant_id ORDER BY n DESC, tenant_id`.execute(ctx.database.db);
-      const open = r.rows.reduce((s, x) => s + x.n, 0);
+      const rows = await new OutboxRepository(ctx.database).openByTenant();
+      const open = rows.reduce((s, x) => s + x.n, 0);
       const over = open > ctx.t.maxOutboxBacklog;
-      return { count: over ? open : 0, sample: over ? r.rows.slice(0, ctx.sampleSize) : [], measured: `${open} open (max ${ctx.t.maxOutboxBacklog})` };
+      return { count: over ? open : 0, sample: over ? rows.slice(0, ctx.sampleSize) : [], measured: `${open} open (max ${ctx.t.maxOutboxBacklog})` };
     },
   },
   {
@@ -220,22 +220,7 @@ const CHECKS: readonly HealthDef[] = [
     severity: 'error',
     detail: 'no open outbox job (pending or processing) was enqueued longer than --max-outbox-age-ms ago',
     run: async (ctx) => {
-      const tooOld = sql`status IN ('pending', 'processing') AND created_at < clock_timestamp() - make_interval(secs => ${ctx.t.maxOutboxAgeMs / 1000})`;
-      const r = await sql<{ n: number; oldest_ms: number | null }>`
-        SELECT (SELECT count(*)::int FROM memory_outbox WHERE ${tooOld}) AS n,
-               (SELECT (extract(epoch FROM clock_timestamp() - min(created_at)) * 1000)::bigint FROM memory_outbox WHERE status IN ('pending', 'processing')) AS oldest_ms`.execute(
-        ctx.database.db,
-      );
-      const n = num(r.rows[0]?.n);
-      const oldest = r.rows[0]?.oldest_ms;
-      const sample =
-        n > 0
-          ? (
-              await sql<Record<string, unknown>>`
-                SELECT job_id::text AS job_id, tenant_id, status, attempts, (extract(epoch FROM clock_timestamp() - created_at) * 1000)::bigint AS age_ms
-                FROM memory_outbox WHERE ${tooOld} ORDER BY created_at LIMIT ${ctx.sampleSize}`.execute(ctx.database.db)
-            ).rows
-          : [];
+      const { count: n, oldestMs: oldest, sample } = await new OutboxRepository(ctx.database).overdue(ctx.t.maxOutboxAgeMs, ctx.sampleSize);
       return { count: n, sample, measured: `oldest ${oldest === null || oldest === undefined ? 'none' : `${Number(oldest)} ms`} (max ${ctx.t.maxOutboxAgeMs} ms)` };
     },
   },
@@ -244,11 +229,12 @@ const CHECKS: readonly HealthDef[] = [
     severity: 'error',
     detail: 'dead-lettered outbox jobs (replay or discard them) are at most --max-outbox-dead-letters',
     run: async (ctx) => {
-      const r = await sql<{ tenant_id: string; n: number }>`
-        SELECT tenant_id, count(*)::int AS n FROM memory_outbox WHERE status = 'dead_letter' GROUP BY tenant_id ORDER BY n DESC, tenant_id`.execute(ctx.database.db);
-      const dead = r.rows.reduce((s, x) => s + x.n, 0);
+      const byTenant = new Map<string, number>();
+      for (const d of await new OutboxRepository(ctx.database).deadLettersByTenantAndType()) byTenant.set(d.tenant_id, (byTenant.get(d.tenant_id) ?? 0) + d.n);
+      const rows = [...byTenant].map(([tenant_id, n]) => ({ tenant_id, n })).sort((a, b) => b.n - a.n || (a.tenant_id < b.tenant_id ? -1 : 1));
+      const dead = rows.reduce((s, x) => s + x.n, 0);
       const over = dead > ctx.t.maxOutboxDeadLetters;
-      return { count: over ? dead : 0, sample: over ? r.rows.slice(0, ctx.sampleSize) : [], measured: `${dead} dead-lettered (max ${ctx.t.maxOutboxDeadLetters})` };
+      return { count: over ? dead : 0, sample: over ? rows.slice(0, ctx.sampleSize) : [], measured: `${dead} dead-lettered (max ${ctx.t.maxOutboxDeadLetters})` };
     },
   },
   {

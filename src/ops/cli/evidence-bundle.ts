@@ -123,7 +123,7 @@ void runCli(async () => {
     const database = new PgDatabase({ url: databaseUrl, poolSize: 2, applicationName: 'aionis-evidence-bundle' });
     try {
       const position = await logPosition(database.db);
-      const governance = await governanceState(database.db, position);
+      const governance = await governanceState(database, position);
       const seal = await sealHead(database.db, position);
       const sbomRun = await runChild('npm', ['sbom', '--sbom-format', 'cyclonedx', '--omit', 'dev'], { cwd: projectRoot(), timeoutMs: 10 * 60_000, label: 'npm sbom --sbom-format cyclonedx --omit dev' });
       const sbom = sbomOutcome(sbomRun);

@@ -13,6 +13,7 @@ import { measureLag, readCheckpoint } from '../../platform/projections/projectio
 import { check, type CheckResult } from '../checks/check-result';
 import { http, type HttpResult, urlOf } from './http';
 import { deploymentId, type RuntimeFacts } from './runtime-facts';
+import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 
 /**
  * The checks of `preflight:hosted`. Database checks read the deployment's database; runtime checks
@@ -144,11 +145,10 @@ export async function deadLetters(database: Database, max: number): Promise<Chec
     out.push(bad('projection_dead_letters', 'error', errorText(err)));
   }
   try {
-    const r = await sql<{ tenant_id: string; type: string; n: number }>`
-      SELECT tenant_id, type, count(*)::int AS n FROM memory_outbox WHERE status = 'dead_letter' GROUP BY tenant_id, type ORDER BY n DESC`.execute(database.db);
-    const total = r.rows.reduce((a, b) => a + b.n, 0);
+    const rows = (await new OutboxRepository(database).deadLettersByTenantAndType()).sort((a, b) => b.n - a.n);
+    const total = rows.reduce((a, b) => a + b.n, 0);
     const detail = `${total} dead-lettered outbox job(s) (threshold ${max})`;
-    out.push(total <= max ? { ...ok('outbox_dead_letters', 'error', detail), sample: r.rows.slice(0, 5) } : bad('outbox_dead_letters', 'error', `${detail}: see runbooks/dead-letter-replay.md`, r.rows, total));
+    out.push(total <= max ? { ...ok('outbox_dead_letters', 'error', detail), sample: rows.slice(0, 5) } : bad('outbox_dead_letters', 'error', `${detail}: see runbooks/dead-letter-replay.md`, rows, total));
   } catch (err) {
     out.push(bad('outbox_dead_letters', 'error', errorText(err)));
   }
@@ -198,7 +198,11 @@ export async function serverReady(baseUrl: string, timeoutMs: number): Promise<C
   return bad('server_ready', 'error', `GET /health/ready: ${r.status}${failing.length ? ` (${failing.map((c) => `${c.name}: ${c.detail ?? 'not ok'}`).join('; ')})` : ''}`, failing.length ? failing : [{ status: r.status }]);
 }
 
-/** Unauthenticated requests to an admin route and to a memory route must be refused with a 401 problem. */
+/**
+ * Unauthenticated requests to an admin route and to a memory route must be refused with 401:
+ * a problem+json on the admin API, the open core's JSON error body (`error` and our `code`) on the
+ * memory API, whose clients parse `application/json` (docs/kernel-compatibility.md §2).
+ */
 export async function authRequired(baseUrl: string, timeoutMs: number): Promise<CheckResult> {
   const probes: [string, 'GET' | 'POST', string, unknown][] = [
     ['admin', 'GET', '/v1/admin/control/tenants', undefined],
@@ -209,16 +213,18 @@ export async function authRequired(baseUrl: string, timeoutMs: number): Promise<
   for (const [what, method, path, body] of probes) {
     const headers: Record<string, string> = what.includes('wrong') ? { authorization: 'Bearer aio_admin_preflight-not-a-token' } : {};
     const r = await http(method, urlOf(baseUrl, path), { headers, body, timeoutMs });
-    const code = (r.body as { code?: unknown } | null)?.code;
-    const problemJson = (r.contentType ?? '').startsWith('application/problem+json');
-    if (r.status !== 401 || !problemJson || code !== 'unauthorized') wrong.push({ route: `${method} ${path}`, what, status: r.status, content_type: r.contentType, code: code ?? null, error: r.error });
+    const b = r.body as { code?: unknown; error?: unknown } | null;
+    const code = b?.code;
+    const contentType = r.contentType ?? '';
+    const shaped = what === 'memory' ? contentType.startsWith('application/json') && b?.error === 'unauthorized' : contentType.startsWith('application/problem+json');
+    if (r.status !== 401 || !shaped || code !== 'unauthorized') wrong.push({ route: `${method} ${path}`, what, status: r.status, content_type: r.contentType, code: code ?? null, error: r.error });
   }
   return wrong.length === 0
-    ? ok('auth_required', 'error', 'unauthenticated admin and memory requests (and a wrong operator token) get 401 problem+json')
+    ? ok('auth_required', 'error', 'unauthenticated admin and memory requests (and a wrong operator token) get 401 (problem+json on the admin API, the open core\'s JSON error on the memory API)')
     : bad(
         'auth_required',
         'error',
-        `${wrong.length} unauthenticated request(s) were not refused with 401 problem+json (${wrong.map((w) => `${w.route}: ${w.error ?? w.status}`).join('; ')})`,
+        `${wrong.length} unauthenticated request(s) were not refused with 401 in the expected shape (${wrong.map((w) => `${w.route}: ${w.error ?? w.status}`).join('; ')})`,
         wrong,
       );
 }
