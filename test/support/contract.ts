@@ -116,3 +116,35 @@ export function deepObject(depth: number): Record<string, unknown> {
 export function axisVector(i: number, dim = 1536, noise = 0): number[] {
   return Array.from({ length: dim }, (_, j) => (j === i ? 1 : noise * Math.sin(j + i)));
 }
+
+/** One bad-input case: a name, how to send it, and the status and code it must be refused with. */
+export type RefusalCase = readonly [name: string, send: () => PromiseLike<request.Response>, status: number, code: string];
+
+/** Send each case in order; each must be refused with its status and code in the contract's error shape. */
+export async function expectEachRefused(cases: readonly RefusalCase[]): Promise<void> {
+  for (const [name, send, status, code] of cases) {
+    const res = await send();
+    expect({ name, status: res.status, error: (res.body as { error?: unknown } | undefined)?.error }).toEqual({ name, status, error: code });
+    expectContractError(res, status, code);
+  }
+}
+
+/**
+ * The transport-level mistakes every JSON route refuses the same way, built from a valid body of
+ * the route: malformed JSON, a non-object body, a 6 MiB body, nesting 200 levels deep, a NUL
+ * character, a non-finite number and NaN (the last four carried in an extra field, which the
+ * tolerant reader would otherwise ignore).
+ */
+export function transportRefusals(env: ContractEnv, path: string, valid: Record<string, unknown>, key: KeyName = 'plain'): RefusalCase[] {
+  const send = (body: string | object) => env.api.post(`/v1/memory/${path}`).set(env.as(key)).send(body);
+  const withExtra = (literal: string) => `${JSON.stringify(valid).slice(0, -1)},"zz_extra":${literal}}`;
+  return [
+    ['malformed JSON', () => send(JSON.stringify(valid).slice(0, -1)), 400, 'invalid_request'],
+    ['a body that is an array', () => send([valid]), 400, 'invalid_request'],
+    ['a 6 MiB body', () => send({ ...valid, zz_extra: 'x'.repeat(6 * 1024 * 1024) }), 413, 'payload_too_large'],
+    ['JSON nested 200 levels deep', () => send({ ...valid, zz_extra: deepObject(200) }), 400, 'invalid_request'],
+    ['a NUL character', () => send(withExtra('"a\\u0000b"')), 400, 'invalid_request'],
+    ['an infinite number', () => send(withExtra('1e999')), 400, 'invalid_request'],
+    ['NaN', () => send(withExtra('NaN')), 400, 'invalid_request'],
+  ];
+}

@@ -70,15 +70,16 @@ export class ContractGateway {
    * Rate limit and monthly operations (headers X-RateLimit-*), then the concurrency gate around
    * the work. A request that fails after admission (a mistake only the handler can see, such as
    * an edge to a missing node; back-pressure; a fault of ours) is refunded: only requests that
-   * succeed are charged.
+   * succeed are charged. `gated: false` for the routes the contract gives a bucket but no gate
+   * (§1.6: archive/rehydrate, nodes/activate, feedback, rules/state, tools/feedback).
    */
-  async run<T>(p: Principal, res: Response, cls: EndpointClass, work: (waitMs: number) => Promise<T>): Promise<T> {
+  async run<T>(p: Principal, res: Response, cls: EndpointClass, work: (waitMs: number) => Promise<T>, opts: { gated: boolean } = { gated: true }): Promise<T> {
     const a = await this.quota.admit(p.tenantId, cls);
     res.setHeader('X-RateLimit-Limit', String(a.limit));
     res.setHeader('X-RateLimit-Remaining', String(a.remaining));
     res.setHeader('X-RateLimit-Reset', String(a.resetSeconds));
     try {
-      return await this.gates[cls].run(work);
+      return opts.gated ? await this.gates[cls].run(work) : await work(0);
     } catch (err) {
       await this.quota.refund(a).catch(() => undefined);
       throw err;

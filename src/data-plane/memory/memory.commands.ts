@@ -184,7 +184,7 @@ export class MemoryCommands {
         const commitId = await this.commitDraft(trx, p, ns, head, plan.commit, facts);
         await this.repo.updateNodes(trx, ns, plan.moves.map((m) => ({ id: m.id, tier: m.tier, slots: m.slots, activate: true })), at, commitId);
         commit = { commit_id: commitId, commit_hash: plan.commit.commit_hash };
-      }
+      } else await this.repo.unlockUnused(trx, ns, head);
       return {
         tenant_id: p.tenantId,
         scope,
@@ -245,7 +245,10 @@ export class MemoryCommands {
         missing_client_ids: resolution.missing_client_ids,
         updated_ids: plan ? plan.updates.map((u) => u.id) : [],
       };
-      if (!plan) return { tenant_id: p.tenantId, scope, commit_id: null, commit_hash: null, activated: summary };
+      if (!plan) {
+        await this.repo.unlockUnused(trx, ns, head);
+        return { tenant_id: p.tenantId, scope, commit_id: null, commit_hash: null, activated: summary };
+      }
       const commitId = await this.commitDraft(trx, p, ns, head, plan.commit, facts);
       await this.repo.updateNodes(trx, ns, plan.updates, at, commitId);
       return { tenant_id: p.tenantId, scope, commit_id: commitId, commit_hash: plan.commit.commit_hash, activated: { ...summary, outcome, activate } };

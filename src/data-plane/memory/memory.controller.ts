@@ -39,6 +39,8 @@ import { QueryEmbedder } from './query-embedder';
 
 /** An absent body (SDK 0.1.4 sends none for an undefined input) reads as {}. */
 const bodyOf = (b: unknown): unknown => (b === undefined ? {} : b);
+/** Routes with a bucket but no concurrency gate (contract §1.6). */
+const UNGATED = { gated: false } as const;
 const bound = (p: Principal): Consumer | null => (p.agentId !== null || p.teamId !== null ? { agentId: p.agentId, teamId: p.teamId } : null);
 
 /**
@@ -96,12 +98,14 @@ export class MemoryController {
   ) {
     const scope = scopeOf(b.scope);
     const resolved = this.recallService.prepare(b, b.include_embeddings === true ? await this.gw.privileged(req) : false);
+    // The rules block is policy: its context gets the policy routes' identity injection and checks.
+    const rulesContext = b.rules_context !== undefined && b.rules_context !== null ? this.policy.policyContext(p, b.rules_context, 'rules_context') : undefined;
     return this.gw.run(p, res, 'recall', async (waitMs) => {
       const q = await query();
       const ns = nsOf(p, scope);
       const out = await this.recallService.recall(ns, consumerOf(b), b, q.vector, resolved, waitMs);
       // With rules_context, the rules that match it (contract §2.3: the evaluate result, reduced).
-      const rules = b.rules_context !== undefined && b.rules_context !== null ? { rules: await this.policy.forRecall(ns, b.rules_context, b.rules_include_shadow ?? false, b.rules_limit ?? 50) } : {};
+      const rules = rulesContext !== undefined ? { rules: await this.policy.forRecall(ns, rulesContext, b.rules_include_shadow ?? false, b.rules_limit ?? 50) } : {};
       return { tenant_id: p.tenantId, scope, ...out, ...rules, ...q.extra };
     });
   }
@@ -228,7 +232,7 @@ export class MemoryController {
     const p = this.gw.principal(req, raw);
     const b = this.gw.parse(RehydrateBody, injectTenantOnly(raw, p), 'body', res, 'archive_rehydrate');
     const scope = scopeOf(b.scope);
-    return this.gw.run(p, res, 'write', () => this.commands.rehydrate(p, scope, b, this.gw.facts(req)));
+    return this.gw.run(p, res, 'write', () => this.commands.rehydrate(p, scope, b, this.gw.facts(req)), UNGATED);
   }
 
   @Post('nodes/activate')
@@ -241,7 +245,7 @@ export class MemoryController {
     const p = this.gw.principal(req, raw);
     const b = this.gw.parse(ActivateBody, injectTenantOnly(raw, p), 'body', res, 'nodes_activate');
     const scope = scopeOf(b.scope);
-    return this.gw.run(p, res, 'write', () => this.commands.activate(p, scope, b, this.gw.facts(req)));
+    return this.gw.run(p, res, 'write', () => this.commands.activate(p, scope, b, this.gw.facts(req)), UNGATED);
   }
 
   @Post('rules/evaluate')
@@ -252,7 +256,8 @@ export class MemoryController {
   async rulesEvaluate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
-    const b = this.gw.parse(RulesEvaluateBody, injectTenantOnly(raw, p), 'body', res, 'rules_evaluate');
+    const parsed = this.gw.parse(RulesEvaluateBody, injectTenantOnly(raw, p), 'body', res, 'rules_evaluate');
+    const b = { ...parsed, context: this.policy.policyContext(p, parsed.context) };
     const scope = scopeOf(b.scope);
     return this.gw.run(p, res, 'recall', () => this.policy.evaluate(p, nsOf(p, scope), b));
   }
@@ -265,7 +270,8 @@ export class MemoryController {
   async toolsSelect(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
-    const b = this.gw.parse(ToolsSelectBody, injectTenantOnly(raw, p), 'body', res, 'tools_select');
+    const parsed = this.gw.parse(ToolsSelectBody, injectTenantOnly(raw, p), 'body', res, 'tools_select');
+    const b = { ...parsed, context: this.policy.policyContext(p, parsed.context) };
     const scope = scopeOf(b.scope);
     return this.gw.run(p, res, 'recall', () => this.policy.select(p, nsOf(p, scope), b, this.gw.facts(req)));
   }
@@ -278,9 +284,10 @@ export class MemoryController {
   async toolsFeedback(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
-    const b = this.gw.parse(ToolsFeedbackBody, injectTenantOnly(raw, p), 'body', res, 'tools_feedback');
+    const parsed = this.gw.parse(ToolsFeedbackBody, injectTenantOnly(raw, p), 'body', res, 'tools_feedback');
+    const b = { ...parsed, context: this.policy.policyContext(p, parsed.context) };
     const scope = scopeOf(b.scope);
-    return this.gw.run(p, res, 'write', () => this.policy.toolsFeedback(p, nsOf(p, scope), b, this.gw.facts(req)));
+    return this.gw.run(p, res, 'write', () => this.policy.toolsFeedback(p, nsOf(p, scope), b, this.gw.facts(req)), UNGATED);
   }
 
   @Post('rules/state')
@@ -293,7 +300,7 @@ export class MemoryController {
     const p = this.gw.principal(req, raw);
     const b = this.gw.parse(RuleStateBody, injectTenantOnly(raw, p), 'body', res, 'rules_state');
     const scope = scopeOf(b.scope);
-    return this.gw.run(p, res, 'write', () => this.policy.setState(p, nsOf(p, scope), b, this.gw.facts(req)));
+    return this.gw.run(p, res, 'write', () => this.policy.setState(p, nsOf(p, scope), b, this.gw.facts(req)), UNGATED);
   }
 
   @Post('feedback')
@@ -306,7 +313,7 @@ export class MemoryController {
     const p = this.gw.principal(req, raw);
     const b = this.gw.parse(FeedbackBody, injectTenantOnly(raw, p), 'body', res, 'feedback');
     const scope = scopeOf(b.scope);
-    return this.gw.run(p, res, 'write', () => this.policy.ruleFeedback(p, nsOf(p, scope), b, this.gw.facts(req)));
+    return this.gw.run(p, res, 'write', () => this.policy.ruleFeedback(p, nsOf(p, scope), b, this.gw.facts(req)), UNGATED);
   }
 
   @Get('commits')

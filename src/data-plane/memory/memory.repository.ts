@@ -80,6 +80,11 @@ export interface ScopeHead {
   readonly commit_count: number;
 }
 
+/** A head locked for a commit; `created` when this transaction inserted the scope's row. */
+export interface LockedHead extends ScopeHead {
+  readonly created: boolean;
+}
+
 
 export interface FindFilters {
   readonly id?: string | undefined;
@@ -198,15 +203,25 @@ export class MemoryRepository {
   // ------------------------------------------------------------------ write side
 
   /** Take the scope's head for this transaction (creating it on first use): commits to one scope are serialised here. */
-  async lockHead(trx: Executor, n: Namespace): Promise<ScopeHead> {
-    const r = await sql<{ head_commit_id: string | null; head_hash: string | null; head_commit_hash: string | null; commit_count: number | string }>`
+  async lockHead(trx: Executor, n: Namespace): Promise<LockedHead> {
+    // xmax = 0 on the returned row: it was inserted by this statement, not updated by the conflict arm.
+    const r = await sql<{ head_commit_id: string | null; head_hash: string | null; head_commit_hash: string | null; commit_count: number | string; created: boolean }>`
       INSERT INTO memory_scopes AS s (tenant_id, project_key, scope) VALUES (${n.tenantId}, ${n.projectKey}, ${n.scope})
       ON CONFLICT (tenant_id, project_key, scope) DO UPDATE SET scope = s.scope
-      RETURNING s.head_commit_id::text AS head_commit_id, s.head_hash, s.commit_count,
+      RETURNING s.head_commit_id::text AS head_commit_id, s.head_hash, s.commit_count, (s.xmax = 0) AS created,
         (SELECT c.commit_hash FROM memory_commits c WHERE c.tenant_id = s.tenant_id AND c.project_key = s.project_key AND c.scope = s.scope AND c.commit_id = s.head_commit_id) AS head_commit_hash`.execute(trx);
     const row = r.rows[0];
     if (!row) throw new Error('scope head row missing');
-    return { head_commit_id: row.head_commit_id, head_hash: row.head_hash, head_commit_hash: row.head_commit_hash, commit_count: Number(row.commit_count) };
+    return { head_commit_id: row.head_commit_id, head_hash: row.head_hash, head_commit_hash: row.head_commit_hash, commit_count: Number(row.commit_count), created: row.created };
+  }
+
+  /**
+   * A transaction that locked a head and then committed nothing leaves no trace: a scope row it
+   * created is removed again (a request that stores nothing must not create scopes).
+   */
+  async unlockUnused(trx: Executor, n: Namespace, head: LockedHead): Promise<void> {
+    if (!head.created) return;
+    await sql`DELETE FROM memory_scopes WHERE ${inNs('memory_scopes', n)} AND head_commit_id IS NULL AND commit_count = 0`.execute(trx);
   }
 
   /** One round trip: the stored nodes among `ids` (any scope of the tenant and project), and the named parent commit of the scope. */

@@ -302,7 +302,8 @@ export const ToolsFeedbackBody = z
     outcome: z.enum(OUTCOMES),
     context: z.unknown().optional(),
     candidates: candidateList,
-    selected_tool: str1,
+    // Trimmed (§6.2 step 1); a blank name would record feedback on no tool at all.
+    selected_tool: str1.refine((t) => t.trim() !== '', { message: 'must contain text other than whitespace' }),
     run_id: str1.optional(),
     decision_id: uuid.optional(),
     include_shadow: z.boolean().optional(),

@@ -72,9 +72,21 @@ export class PolicyService {
     return response;
   }
 
-  private context(p: Principal, raw: unknown): unknown {
+  /**
+   * A policy context with the caller's identity injected and checked (§1.4; hosted, every identity
+   * claim in it must agree). Controllers call it before admission, as the contract orders identity
+   * before the buckets; it is idempotent, and the routes apply it again for direct callers.
+   */
+  policyContext(p: Principal, raw: unknown, field: 'context' | 'rules_context' = 'context'): unknown {
+    return this.context(p, raw, field);
+  }
+
+  private context(p: Principal, raw: unknown, field: 'context' | 'rules_context' = 'context'): unknown {
     const injected = injectPolicyIdentity(raw, { agentId: p.agentId, teamId: p.teamId });
-    if (!injected.ok) throw new AppError('identity_mismatch', `${injected.mismatch.field} "${injected.mismatch.provided}" contradicts the API key's identity ("${injected.mismatch.expected}")`, { ...injected.mismatch });
+    if (!injected.ok) {
+      const m = { ...injected.mismatch, field: injected.mismatch.field.replace(/^context\b/, field) };
+      throw new AppError('identity_mismatch', `${m.field} "${m.provided}" contradicts the API key's identity ("${m.expected}")`, { ...m });
+    }
     return injected.context;
   }
 
@@ -302,7 +314,10 @@ export class PolicyService {
       const { rules, head } = await this.policy.liveRules(trx, ns, rulesLimit);
       const response = this.run('tools/feedback', ns, { rules, context, includeShadow });
       const plan = planAttribution(response, { tenant_id: p.tenantId, scope: ns.scope, includeShadow, target, decision_id: decisionId, run_id: runId });
-      if (plan.kind === 'nothing_attributable') return plan.response;
+      if (plan.kind === 'nothing_attributable') {
+        await this.memory.unlockUnused(trx, ns, scopeHead);
+        return plan.response;
+      }
 
       const f = decisionFields(context, response);
       const found: { byId?: DecisionSnapshot | null; byRun?: DecisionSnapshot | null; recent?: DecisionSnapshot | null } = {};

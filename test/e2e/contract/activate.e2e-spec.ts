@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
+import { type ContractEnv, deepObject, type KeyName, TENANT, OTHER_TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
+import { HEX64, sha256, UUID } from '../../support/spec-hash';
 
 /**
  * POST /v1/memory/nodes/activate, from the contract (§2.17, §1.4 tenant-only, §1.9): every request
@@ -9,9 +10,6 @@ import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_
  * activating, one commit per call that finds nodes and none otherwise with the chain still valid,
  * tenant isolation, and bad input refused with nothing written.
  */
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const HEX64 = /^[0-9a-f]{64}$/;
 const PG_TS = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?\+00$/;
 
 describe('contract: POST /v1/memory/nodes/activate', () => {
@@ -253,11 +251,7 @@ describe('contract: POST /v1/memory/nodes/activate', () => {
       ['a body that is an array', () => env.api.post('/v1/memory/nodes/activate').set(env.as('plain')).send([ids.n]), 400, 'invalid_request'],
       ['a 6 MiB body', () => activate({ scope, client_ids: ['n'], input_text: 'x'.repeat(6 * 1024 * 1024) }), 413, 'payload_too_large'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     expect(await env.counts()).toEqual(before);
   });
 });

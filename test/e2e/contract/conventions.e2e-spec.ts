@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { axisVector, type ContractEnv, expectContractError, json, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
 import { startTestService, type TestService } from '../../support/service';
+import { UUID } from '../../support/spec-hash';
 
 /**
  * The conventions every memory route shares (§1.1-§1.4, §1.6, §2.1): request ids, CORS, the error
@@ -9,7 +10,6 @@ import { startTestService, type TestService } from '../../support/service';
  * tenant's recall rate limit, and that a refused request consumes nothing.
  */
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ALLOW_HEADERS = 'content-type,x-api-key,x-tenant-id,authorization,x-request-id';
 
 describe('contract: conventions of the memory API', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
+import { type ContractEnv, deepObject, type KeyName, TENANT, OTHER_TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
+import { sha, sha256, UUID } from '../../support/spec-hash';
 
 /**
  * POST /v1/memory/events, from the contract (§2.7, §7, §1.4, §1.9): every request field with its
@@ -9,18 +10,6 @@ import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_
  * idempotent repeats, identity injection, tenant isolation, and bad input refused with nothing
  * written. The derivations of §1.9 are written out here and checked against the contract's example.
  */
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const canon = (v: unknown): string => {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
-    .join(',')}}`;
-};
-const sha = (v: unknown): string => sha256(canon(v));
 function stableUuid(name: string): string {
   const h = createHash('sha256').update(`aionis-memory-graph:${name}`, 'utf8').digest();
   h[6] = (h[6]! & 0x0f) | 0x50;
@@ -57,7 +46,6 @@ function expectedEvent(o: { tenant?: string; scope: string; session: string; eve
   const commitHash = sha({ parentHash: '', inputSha: sha256(o.inputText), diffSha: sha(diff), scope: scopeKeyOf(tenant, o.scope), actor: o.actor ?? 'event_api', model_version: null, prompt_version: null });
   return { sessionCid, eventCid, sessionId, eventId, edgeId, commitHash };
 }
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('contract: POST /v1/memory/events', () => {
   let env: ContractEnv;
@@ -369,11 +357,7 @@ describe('contract: POST /v1/memory/events', () => {
       ['a body that is a string', () => raw('"hello"'), 400, 'invalid_request'],
       ['a 6 MiB body', () => event({ scope: 's', session_id: 's', input_text: 'x'.repeat(6 * 1024 * 1024) }), 413, 'payload_too_large'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     expect(await env.counts()).toEqual(before);
   });
 

@@ -1,4 +1,4 @@
-import { axisVector, type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
+import { axisVector, type ContractEnv, deepObject, type KeyName, TENANT, OTHER_TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
 
 /**
  * POST /v1/memory/find, from the contract (§2.5, §1.5 URIs, §3.2 lanes): every filter (ANDed),
@@ -362,11 +362,7 @@ describe('contract: POST /v1/memory/find', () => {
       ['no key', () => env.api.post('/v1/memory/find').set('content-type', 'application/json').send({ scope }), 401, 'unauthorized'],
       ['a write-only key', () => find({ scope }, 'writeOnly'), 403, 'forbidden'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     expect(await env.counts()).toEqual(before);
     // A find without a body is a find of the default scope with no filter.
     const none = await env.api.post('/v1/memory/find').set('x-api-key', env.keys.plain);

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
+import { type ContractEnv, deepObject, type KeyName, TENANT, OTHER_TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
+import { HEX64, sha, sha256, UUID } from '../../support/spec-hash';
 
 /**
  * POST /v1/memory/packs/export and /packs/import, from the contract (§2.9, §2.10, §8): the manifest
@@ -11,18 +12,6 @@ import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_
  * difference), the import's mapping (ids from client ids, a missing lane read as shared) and its
  * provenance row, isolation, and bad input refused with nothing written.
  */
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const canon = (v: unknown): string => {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
-    .join(',')}}`;
-};
-const sha = (v: unknown): string => sha256(canon(v));
 function stableUuid(name: string): string {
   const h = createHash('sha256').update(`aionis-memory-graph:${name}`, 'utf8').digest();
   h[6] = (h[6]! & 0x0f) | 0x50;
@@ -32,8 +21,6 @@ function stableUuid(name: string): string {
 }
 const keyOf = (scope: string): string => `tenant:${TENANT}::scope:${scope}`;
 const nodeIdOf = (scope: string, clientId: string): string => stableUuid(`${keyOf(scope)}:node:${clientId}`);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const HEX64 = /^[0-9a-f]{64}$/;
 const PG_TS = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?\+00$/;
 const ISO_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const NODE_META_KEYS = ['id', 'client_id', 'type', 'tier', 'memory_lane', 'producer_agent_id', 'owner_agent_id', 'owner_team_id', 'title', 'text_summary', 'slots', 'raw_ref', 'evidence_ref', 'salience', 'importance', 'confidence', 'created_at', 'updated_at', 'commit_id'];
@@ -563,11 +550,7 @@ describe('contract: POST /v1/memory/packs/export and /v1/memory/packs/import', (
       ['an export nested 200 levels deep', () => exportPack({ scope: 'pk-meta', x: deepObject(200) }), 400, 'invalid_request'],
       ['a 6 MiB export body', () => exportPack({ scope: 'pk-meta', padding: 'x'.repeat(6 * 1024 * 1024) }), 413, 'payload_too_large'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     expect(await env.counts()).toEqual(before);
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { axisVector, type ContractEnv, deepObject, expectContractError, type KeyName, startContractEnv, TENANT } from '../../support/contract';
+import { axisVector, type ContractEnv, deepObject, type KeyName, TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
 
 /**
  * POST /v1/memory/recall_text, from the contract (§2.4, §3.7): the request of /recall with
@@ -243,11 +243,7 @@ describe('contract: POST /v1/memory/recall_text', () => {
       ['no key', () => env.api.post('/v1/memory/recall_text').set('content-type', 'application/json').send(valid), 401, 'unauthorized'],
       ['a write-only key', () => recallText(valid, 'writeOnly'), 403, 'forbidden'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     expect(await env.counts()).toEqual(before);
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { axisVector, type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
+import { axisVector, type ContractEnv, deepObject, type KeyName, TENANT, OTHER_TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
 import { TEST_ADMIN_TOKEN } from '../../support/service';
 
 /**
@@ -740,6 +740,38 @@ describe('contract: POST /v1/memory/recall', () => {
     expect(res.body.rules).toEqual({ scope, considered: 0, matched: 0, skipped_invalid_then: 0, invalid_then_sample: [], applied: expect.objectContaining({ policy: expect.any(Object), sources: [] }) });
   });
 
+  it("evaluates rules_context under the key's identity, as the policy routes do: an agent key never sees another agent's private rules, nor names another agent", async () => {
+    const scope = 'rules-identity';
+    const post = (path: string, body: object) => env.api.post(`/v1/memory/${path}`).set(env.as('plain')).send(body);
+    const w = await post('write', {
+      scope,
+      input_text: 'rules',
+      auto_embed: false,
+      nodes: [
+        { client_id: 'shared-rule', type: 'rule', memory_lane: 'shared', slots: { if: {}, then: { tool: { prefer: ['shared_tool'] } } } },
+        { client_id: 'b-private', type: 'rule', memory_lane: 'private', owner_agent_id: 'agent-b', slots: { if: {}, then: { tool: { prefer: ['b_tool'] } } } },
+        { client_id: 'v', type: 'event', memory_lane: 'shared', text_summary: 'v', embedding: axisVector(3) },
+      ],
+    });
+    expect(w.status).toBe(200);
+    for (const n of w.body.nodes as { id: string; client_id: string }[]) {
+      if (n.client_id !== 'v') expect((await post('rules/state', { scope, rule_node_id: n.id, state: 'active', input_text: `on ${n.client_id}` })).status).toBe(200);
+    }
+    const preferred = (r: { body: { rules: { applied: { policy: { tool?: { prefer?: string[] } } } } } }) => r.body.rules.applied.policy.tool?.prefer ?? [];
+    const asA = await recall({ scope, query_embedding: axisVector(3), rules_context: {} }, 'agentA');
+    expect(asA.status).toBe(200);
+    expect(preferred(asA)).toEqual(['shared_tool']);
+    const asB = await recall({ scope, query_embedding: axisVector(3), rules_context: {} }, 'agentB');
+    expect(preferred(asB).sort()).toEqual(['b_tool', 'shared_tool']);
+    // Naming another agent in the rules context: 403, before any token is spent.
+    const before = await env.counts();
+    const named = await recall({ scope, query_embedding: axisVector(3), rules_context: { agent_id: 'agent-b' } }, 'agentA');
+    expectContractError(named, 403, 'identity_mismatch');
+    expect(named.body.details).toEqual({ field: 'rules_context.agent_id', provided: 'agent-b', expected: 'agent-a' });
+    expect(named.headers['x-ratelimit-remaining']).toBeUndefined();
+    expect(await env.counts()).toEqual(before);
+  });
+
   it('refuses each client mistake with a 4xx in the contract shape, never a 5xx, and stores nothing', async () => {
     const before = await env.counts();
     const valid = { scope: 's', query_embedding: axisVector(0) };
@@ -757,11 +789,7 @@ describe('contract: POST /v1/memory/recall', () => {
       ['an empty scope', () => recall({ ...valid, scope: '   ' }), 400, 'invalid_scope'],
       ['a 6 MiB body', () => recall({ ...valid, scope: 'x'.repeat(6 * 1024 * 1024) }), 413, 'payload_too_large'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     // A text/plain body: 415 (the open core: 400 invalid_request; a listed hosted difference, docs/kernel-compatibility.md §1).
     const textPlain = await env.api.post('/v1/memory/recall').set('x-api-key', env.keys.plain).set('content-type', 'text/plain').send('hello');
     expectContractError(textPlain, 415, 'unsupported_media_type');

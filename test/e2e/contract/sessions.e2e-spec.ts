@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_TENANT, startContractEnv, TENANT } from '../../support/contract';
+import { type ContractEnv, deepObject, type KeyName, TENANT, OTHER_TENANT, startContractEnv, expectContractError, expectEachRefused } from '../../support/contract';
+import { sha, sha256, UUID } from '../../support/spec-hash';
 
 /**
  * POST /v1/memory/sessions, from the contract (§2.6, §7, §1.4, §1.9): every request field with its
@@ -9,18 +10,6 @@ import { type ContractEnv, deepObject, expectContractError, type KeyName, OTHER_
  * written. The derivations of §1.9 are written out here (not imported from src) and checked against
  * the contract's own examples first, so the product is measured against the rules themselves.
  */
-const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
-const canon = (v: unknown): string => {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canon(o[k])}`)
-    .join(',')}}`;
-};
-const sha = (v: unknown): string => sha256(canon(v));
 function stableUuid(name: string): string {
   const h = createHash('sha256').update(`aionis-memory-graph:${name}`, 'utf8').digest();
   h[6] = (h[6]! & 0x0f) | 0x50;
@@ -54,7 +43,6 @@ const sessionDiff = (tenant: string, scope: string, sessionId: string, title: st
   owner_team_id: null,
   ...owners,
 });
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('contract: POST /v1/memory/sessions', () => {
   let env: ContractEnv;
@@ -346,11 +334,7 @@ describe('contract: POST /v1/memory/sessions', () => {
       ['invalid UTF-8', () => raw(Buffer.concat([Buffer.from('{"scope":"s","session_id":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')])), 400, 'invalid_request'],
       ['a 6 MiB body', () => session({ scope: 's', session_id: 'x', input_text: 'x'.repeat(6 * 1024 * 1024) }), 413, 'payload_too_large'],
     ];
-    for (const [name, send, status, code] of cases) {
-      const res = await send();
-      expect({ name, status: res.status, error: res.body?.error }).toEqual({ name, status, error: code });
-      expectContractError(res, status, code);
-    }
+    await expectEachRefused(cases);
     expect(await env.counts()).toEqual(before);
   });
 
