@@ -4,7 +4,6 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { type EmbeddingProvider, EmbeddingError } from '../../src/data-plane/embeddings/embedding-provider';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
-import { EMBEDDING_DIMENSIONS } from '../../src/data-plane/memory.schemas';
 import { startTestService, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
 
@@ -17,7 +16,7 @@ describe('dead-letter operations (real server)', () => {
   let api: ReturnType<typeof request>;
   let broken = true;
   const keys: Record<string, string> = {};
-  const local = new LocalEmbeddingProvider(EMBEDDING_DIMENSIONS);
+  const local = new LocalEmbeddingProvider(1536);
   const provider: EmbeddingProvider = {
     model: local.model,
     dimensions: local.dimensions,
@@ -36,7 +35,7 @@ describe('dead-letter operations (real server)', () => {
       await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: id }).expect(201);
       keys[id] = (await api.post('/v1/admin/control/api-keys').set(t.auth).set(json).send({ tenant_id: id }).expect(201)).body.api_key as string;
       for (let i = 0; i < 3; i++) {
-        await api.post('/v1/memory/write').set({ 'x-api-key': keys[id]!, ...json }).send({ scope: 's', input_text: `${i}`, nodes: [{ client_id: `${id}-${i}`, type: 'event', title: `${id} CANARY-${id} ${i}` }] }).expect(200);
+        await api.post('/v1/memory/write').set({ 'x-api-key': keys[id]!, ...json }).send({ scope: 's', input_text: `${i}`, memory_lane: 'shared', nodes: [{ client_id: `${id}-${i}`, type: 'event', title: `${id} CANARY-${id} ${i}` }] }).expect(200);
       }
     }
     const until = Date.now() + 15_000;
@@ -79,12 +78,14 @@ describe('dead-letter operations (real server)', () => {
     expect(res.body).toMatchObject({ dry_run: false, matched: 3, affected: 3 });
     expect(await deadLettered('dl-b')).toBe(3); // the other tenant is untouched
     const until = Date.now() + 15_000;
-    const ready = async () => {
-      const f = await api.post('/v1/memory/find').set({ 'x-api-key': keys['dl-a']!, ...json }).send({ scope: 's' });
+    const ready = async (tenant = 'dl-a') => {
+      const f = await api.post('/v1/memory/find').set({ 'x-api-key': keys[tenant]!, ...json }).send({ scope: 's', include_meta: true });
+      expect(f.body.nodes).toHaveLength(3);
       return f.body.nodes.filter((n: { embedding_status: string }) => n.embedding_status === 'ready').length;
     };
     while ((await ready()) < 3 && Date.now() < until) await sleep(50);
     expect(await ready()).toBe(3);
+    expect(await ready('dl-b')).toBe(0); // still failed: the other tenant's jobs were not replayed
     const audit = await api.get('/v1/admin/control/audit-events?request_id=replay-dl-a').set(t.auth);
     expect(audit.body.items).toHaveLength(1);
     expect(audit.body.items[0]).toMatchObject({ type: 'OutboxJobsReplayed', tenant_id: 'dl-a', actor: { id: 'op_bootstrap_owner' }, resource: { type: 'dead_letters' } });

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
-import { PERF_TEARDOWN_TABLES } from '../../src/control-plane/tenants/perf-teardown';
-import { leftoverRows } from '../../src/ops/perf/load-run';
+import { leftoverRows, PERF_TEARDOWN_TABLES, runLoad } from '../../src/ops/perf/load-run';
 import type { CheckResult } from '../../src/ops/checks/check-result';
 import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/service';
@@ -57,7 +57,10 @@ const checkOf = (s: Summary | null, name: string): Check | undefined => s?.check
       SELECT (SELECT count(*) FROM memory_nodes WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM memory_commits WHERE tenant_id = ${tenantId})
            + (SELECT count(*) FROM memory_scopes WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM memory_outbox WHERE tenant_id = ${tenantId})
            + (SELECT count(*) FROM memory_edges WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM telemetry_rollups WHERE tenant_id = ${tenantId})
-           + (SELECT count(*) FROM quota_usage WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM rate_limit_buckets WHERE tenant_id = ${tenantId}) AS n`.execute(db);
+           + (SELECT count(*) FROM quota_usage WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM rate_limit_buckets WHERE tenant_id = ${tenantId})
+           + (SELECT count(*) FROM memory_rule_defs WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM memory_pack_imports WHERE tenant_id = ${tenantId})
+           + (SELECT count(*) FROM memory_tenant_counters WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM memory_decisions WHERE tenant_id = ${tenantId})
+           + (SELECT count(*) FROM memory_rule_feedback WHERE tenant_id = ${tenantId}) + (SELECT count(*) FROM api_key_usage WHERE key_id IN (SELECT key_id FROM rm_api_keys WHERE tenant_id = ${tenantId})) AS n`.execute(db);
     expect(Number(direct.rows[0]?.n)).toBe(0);
     const events = await sql<{ type: string; data: { removed: Record<string, number> } }>`
       SELECT type, data FROM es_events WHERE stream_id = ${`tenant-${tenantId}`} ORDER BY stream_position`.execute(db);
@@ -110,6 +113,52 @@ const checkOf = (s: Summary | null, name: string): Check | undefined => s?.check
     expect(r.summary?.failing).toEqual(['perf_write_p95']);
     expect(checkOf(r.summary, 'perf_write_p95')!.detail).toMatch(/write p95 [\d.]+ ms exceeds 0 ms/);
     await expectTornDown(r.summary!.perf.tenant_id);
+  });
+
+  it("the load run's recalls find the nodes its writes stored (a recall of nothing measures nothing)", async () => {
+    // A recording proxy in front of the service: every recall answer of the load run is kept.
+    const seedCounts: number[] = [];
+    const proxy = createServer((req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k, v]) => typeof v === 'string' && !['host', 'content-length', 'connection'].includes(k))) as Record<string, string>;
+        const body = Buffer.concat(chunks);
+        void fetch(`${t.url}${req.url ?? '/'}`, { method: req.method ?? 'GET', headers, ...(body.length > 0 ? { body } : {}) })
+          .then(async (r) => {
+            const text = await r.text();
+            if (req.url === '/v1/memory/recall' && r.status === 200) seedCounts.push(((JSON.parse(text) as { seeds?: unknown[] }).seeds ?? []).length);
+            res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+            res.end(text);
+          })
+          .catch((err: unknown) => {
+            res.writeHead(502);
+            res.end(String(err));
+          });
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      const { checks, report } = await runLoad({
+        baseUrl: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`,
+        adminToken: TEST_ADMIN_TOKEN,
+        database: t.tdb.database,
+        requests: 5,
+        concurrency: 1,
+        timeoutMs: 20_000,
+        maxWriteP95Ms: 60_000,
+        maxRecallP95Ms: 60_000,
+        maxErrorRate: 0,
+        runId: 'recall-finds',
+      });
+      expect(checks.filter((c) => !c.pass)).toEqual([]);
+      expect(seedCounts).toHaveLength(5);
+      // Five nodes written, recall limit 10: every recall has the five as seeds.
+      expect(seedCounts).toEqual([5, 5, 5, 5, 5]);
+      await expectTornDown(report.tenant_id);
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
   });
 
   it('--strict-warnings refuses a run that skipped the build', async () => {

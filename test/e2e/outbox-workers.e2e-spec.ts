@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
-import { EMBEDDING_DIMENSIONS } from '../../src/data-plane/memory.schemas';
 import { startTestService, type TestService } from '../support/service';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/test-db';
 
@@ -19,6 +18,8 @@ const ROOT = join(__dirname, '../..');
 const pgIt = usingPostgres() ? it : it.skip;
 const json = { 'Content-Type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** EMBEDDING_DIM's default: the service and the worker processes run with it. */
+const DIM = 1536;
 
 describe('outbox workers as processes (PostgreSQL only)', () => {
   let server: Server | undefined;
@@ -27,7 +28,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
   let received = 0;
   const embedded = new Map<string, number>();
   const hanging: ServerResponse[] = [];
-  const local = new LocalEmbeddingProvider(EMBEDDING_DIMENSIONS);
+  const local = new LocalEmbeddingProvider(DIM);
   const children: ChildProcess[] = [];
   let t: TestService | undefined;
   let tdb: TestDatabase | undefined;
@@ -108,7 +109,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
     await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201);
     const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201)).body.api_key as string;
     hangNext = true;
-    await api.post('/v1/memory/write').set({ 'x-api-key': key, ...json }).send({ scope: 's', input_text: 'k', nodes: [{ client_id: 'k1', type: 'event', title: 'killed mid job' }] }).expect(200);
+    await api.post('/v1/memory/write').set({ 'x-api-key': key, ...json }).send({ scope: 's', input_text: 'k', memory_lane: 'shared', nodes: [{ client_id: 'k1', type: 'event', title: 'killed mid job' }] }).expect(200);
     const first = startWorker('first');
     await until('the first worker to be stuck in the job', async () => received === 1 && (await jobs())[0]?.status === 'processing');
     first.child.kill('SIGKILL');
@@ -119,8 +120,9 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
     await until('the job to be reclaimed and done', async () => (await jobs())[0]?.status === 'done');
     expect((await jobs())[0]).toMatchObject({ status: 'done', attempts: 2 });
     expect(embedded.get('killed mid job')).toBe(1);
-    const found = await api.post('/v1/memory/find').set({ 'x-api-key': key, ...json }).send({ scope: 's' });
-    expect(found.body.nodes[0]).toMatchObject({ embedding_status: 'ready', embedding_model: 'openai:text-embedding-3-small' });
+    const found = await api.post('/v1/memory/find').set({ 'x-api-key': key, ...json }).send({ scope: 's', include_meta: true });
+    expect(found.body.nodes).toHaveLength(1);
+    expect(found.body.nodes[0]).toMatchObject({ client_id: 'k1', embedding_status: 'ready', embedding_model: 'openai:text-embedding-3-small' });
   }, 90_000);
 
   pgIt('several workers at once never run a job twice', async () => {

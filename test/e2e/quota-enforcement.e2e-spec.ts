@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
+import { expectContractError } from '../support/contract';
 import { startTestService, type TestService } from '../support/service';
 import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
@@ -37,9 +38,12 @@ describe('quota enforcement on the memory API (real server)', () => {
     expect(ok.map((r) => r.headers['x-ratelimit-remaining'])).toEqual(['2', '1', '0']);
     const before = await commits();
     const refused = await w(4);
-    expect(refused.status).toBe(429);
-    expect(refused.body).toMatchObject({ code: 'rate_limited', endpoint_class: 'write', limit: 3 });
-    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expectContractError(refused, 429, 'tenant_rate_limited_write');
+    expect(refused.body.details).toMatchObject({ tenant_id: 'rl-co', endpoint_class: 'write', limit: 3, retry_after_ms: expect.any(Number), waited_ms: expect.any(Number) });
+    expect(refused.body.details.retry_after_ms).toBeGreaterThan(0);
+    // retry-after: a positive whole number of seconds (never an HTTP date: the open core's client reads a number).
+    expect(refused.headers['retry-after']).toMatch(/^[1-9]\d*$/);
+    expect(Number(refused.headers['retry-after'])).toBe(Math.ceil(refused.body.details.retry_after_ms / 1000));
     expect(refused.headers['x-ratelimit-remaining']).toBe('0');
     expect(await commits()).toBe(before);
     // Recall has its own bucket.
@@ -55,13 +59,16 @@ describe('quota enforcement on the memory API (real server)', () => {
     expect((await api.post('/v1/memory/write').set(as).send({ scope: 's', input_text: 'a', nodes: [{ client_id: 'a', type: 'event' }] })).status).toBe(200);
     const before = await commits();
     const tooMany = await api.post('/v1/memory/write').set(as).send({ scope: 's', input_text: 'b', nodes: [{ client_id: 'b', type: 'event' }, { client_id: 'c', type: 'event' }] });
-    expect(tooMany.status).toBe(403);
-    expect(tooMany.body).toMatchObject({ code: 'quota_exceeded', quota: 'max_stored_nodes', limit: 2 });
+    expectContractError(tooMany, 403, 'quota_exceeded');
+    expect(tooMany.body.details).toMatchObject({ quota: 'max_stored_nodes', limit: 2, stored: 1 });
     expect(await commits()).toBe(before);
-    expect((await api.post('/v1/memory/find').set(as).send({ scope: 's' })).status).toBe(200);
+    // A request refused after admission is refunded: the refused write cost no operation.
+    const afterRefusal = await api.get('/v1/admin/control/tenants/ops-co/quota/usage').set(t.auth);
+    expect(afterRefusal.body).toMatchObject({ operations: { used: 1, limit: 3 }, stored_nodes: { used: 1, limit: 2 } });
+    for (let i = 0; i < 2; i++) expect((await api.post('/v1/memory/find').set(as).send({ scope: 's' })).status).toBe(200);
     const over = await api.post('/v1/memory/find').set(as).send({ scope: 's' });
-    expect(over.status).toBe(403);
-    expect(over.body).toMatchObject({ code: 'quota_exceeded', quota: 'monthly_operations', limit: 3 });
+    expectContractError(over, 403, 'quota_exceeded');
+    expect(over.body.details).toEqual({ quota: 'monthly_operations', limit: 3 });
     const usage = await api.get('/v1/admin/control/tenants/ops-co/quota/usage').set(t.auth);
     expect(usage.body).toMatchObject({ tenant_id: 'ops-co', operations: { used: 3, limit: 3 }, stored_nodes: { used: 1, limit: 2 } });
   });

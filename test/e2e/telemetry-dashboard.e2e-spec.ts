@@ -46,7 +46,8 @@ describe('per-tenant telemetry, the dashboard and time series (real server)', ()
     expect(d.body.requests.last_hour).toMatchObject({ requests: 9, status: { '2xx': 8, '4xx': 1, '429': 0, '5xx': 0 }, error_rate: 0 });
     expect(d.body.requests.last_hour.latency_ms.p50).toEqual(expect.any(Number));
     expect(d.body.memory).toEqual({ nodes: 5, edges: 0, commits: 5 });
-    expect(d.body.quota.operations.used).toBe(9); // every admitted request counts, the 400 included
+    // Every request that succeeded counts; the 400 (refused by the handler after admission) was refunded.
+    expect(d.body.quota.operations.used).toBe(8);
     expect(Object.keys(d.body.outbox)).toEqual(['pending', 'retrying', 'processing', 'dead_letter']);
     expect(d.body.projections.map((p: { projection: string }) => p.projection)).toContain('tenants');
     const other = await api.get('/v1/admin/control/dashboard/tenants/tel-b').set(t.auth);

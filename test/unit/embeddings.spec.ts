@@ -1,5 +1,7 @@
-import { cosine, embeddingText } from '../../src/data-plane/embeddings/embedding-provider';
+import { cosine } from '../../src/data-plane/embeddings/embedding-provider';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
+import { NODE_TYPES } from '../../src/data-plane/memory/domain/model';
+import { embeddableText } from '../../src/data-plane/memory/domain/write-plan';
 import { backoffMs } from '../../src/data-plane/outbox/outbox-worker';
 
 describe('local embedding provider', () => {
@@ -22,9 +24,46 @@ describe('local embedding provider', () => {
     expect(cosine(p.embedOne('drinking'), p.embedOne('drinks'))).toBeGreaterThan(cosine(p.embedOne('drinking'), p.embedOne('bicycle')));
   });
 
-  it('builds the text from title and summary', () => {
-    expect(embeddingText({ title: 'T', text_summary: 'S' })).toBe('T\nS');
-    expect(embeddingText({ title: null, text_summary: 'S' })).toBe('S');
+});
+
+/** Contract §1.8: the text a node's embedding is derived from depends on its type. */
+describe('embeddableText', () => {
+  const [title, summary, input] = ['the title', 'the summary', 'the request input text'];
+
+  it('given an event or evidence node, when it has a summary, then the summary; else the title; else the request input text', () => {
+    for (const type of ['event', 'evidence'] as const) {
+      expect(embeddableText(type, title, summary, input)).toBe(summary);
+      expect(embeddableText(type, title, null, input)).toBe(title);
+      expect(embeddableText(type, null, null, input)).toBe(input);
+      expect(embeddableText(type, null, null, null)).toBeNull();
+    }
+  });
+
+  it('given an entity, topic or concept, when it has a title, then the title; else the summary; never the input text', () => {
+    for (const type of ['entity', 'topic', 'concept'] as const) {
+      expect(embeddableText(type, title, summary, input)).toBe(title);
+      expect(embeddableText(type, null, summary, input)).toBe(summary);
+      expect(embeddableText(type, null, null, input)).toBeNull();
+    }
+  });
+
+  it('given a rule, procedure or self model, when it has a summary, then the summary; else the title; never the input text', () => {
+    for (const type of ['rule', 'procedure', 'self_model'] as const) {
+      expect(embeddableText(type, title, summary, input)).toBe(summary);
+      expect(embeddableText(type, title, null, input)).toBe(title);
+      expect(embeddableText(type, null, null, input)).toBeNull();
+    }
+  });
+
+  it('given empty strings, when choosing, then they count as absent (a node whose text normalised to nothing)', () => {
+    expect(embeddableText('event', '', '', input)).toBe(input);
+    expect(embeddableText('concept', '', summary, input)).toBe(summary);
+    expect(embeddableText('rule', '', '', input)).toBeNull();
+  });
+
+  it('covers every node type of the model', () => {
+    // A new node type without a rule here would embed nothing silently: every type yields text when it has a title.
+    for (const type of NODE_TYPES) expect(embeddableText(type, title, null, null)).toBe(title);
   });
 });
 

@@ -278,6 +278,17 @@ describe('the per-scope chain', () => {
     expect(verifyChain(ns, [c1, c3], () => null).map((p) => p.problem)).toEqual(['seq_gap', 'chain_link_mismatch']);
     expect(verifyChain(ns, [c1, { ...c2, diff: { redaction: {}, nodes: [{ id: 'x' }], edges: [] } }, c3], () => null).map((p) => p.problem)).toEqual(['diff_hash_mismatch', 'commit_hash_mismatch']);
   });
+  it("given a commit whose stored parent_hash is not its parent's commit hash, then parent_hash_mismatch (the hashes themselves are computed from the parent row)", () => {
+    const c1 = commit(1, null);
+    const parentHash = c1.commit_hash;
+    const { commitHash } = writeCommitHash({ parentHash, inputSha: '2'.padStart(64, '0'), diff: c1.diff, scopeKey: ns.scopeKey, actor: 'system', modelVersion: null, promptVersion: null });
+    const c2base = commit(2, c1.chain_hash);
+    const c2 = commit(2, c1.chain_hash, { parent_id: c1.commit_id, parent_hash: parentHash, commit_hash: commitHash });
+    const chained = { ...c2, chain_hash: chainHash({ prevChainHash: c1.chain_hash, seq: 2, commitId: c2base.commit_id, commitHash, keyId: 'key1', createdAt: c2.created_at }) };
+    const parentOf = (id: string) => (id === c1.commit_id ? parentHash : null);
+    expect(verifyChain(ns, [c1, chained], parentOf)).toEqual([]);
+    expect(verifyChain(ns, [c1, { ...chained, parent_hash: '0'.repeat(64) }], parentOf).map((p) => p.problem)).toEqual(['parent_hash_mismatch']);
+  });
 });
 
 describe('limits of indexed strings', () => {

@@ -2,6 +2,9 @@ import { TENANT_ID_PATTERN } from '../../src/control-plane/shared/ids';
 import {
   assertPerfTarget,
   newPerfScope,
+  PERF_SCOPE_PREFIX,
+  RESERVED_SCOPE,
+  scopeRefusal,
   newPerfTenantId,
   PerfGuardError,
   type PerfRefusal,
@@ -10,7 +13,7 @@ import {
 } from '../../src/ops/perf/perf-guard';
 import { latencyStats, percentile } from '../../src/ops/perf/stats';
 import { pepperPolicy } from '../../src/ops/preflight/pepper-policy';
-import { SCOPE_PATTERN } from '../../src/data-plane/memory.domain';
+import { scopeOf } from '../../src/data-plane/memory/domain/identity';
 
 const perfView = (id = 'perf-abc123'): PerfTenantView => ({ tenant_id: id, metadata: { purpose: 'perf', run_id: 'r1' }, status: 'active' });
 const creation = (id = 'perf-abc123', metadata: Record<string, unknown> = { purpose: 'perf', run_id: 'r1' }): TenantCreation => ({ type: 'TenantCreated', data: { tenant_id: id, metadata } });
@@ -70,10 +73,17 @@ describe('perf guard', () => {
       const id = newPerfTenantId();
       const scope = newPerfScope();
       expect(id).toMatch(TENANT_ID_PATTERN);
-      expect(scope).toMatch(SCOPE_PATTERN);
+      // A perf scope: the prefix the guard requires, never the reserved scope, accepted by the guard.
+      expect(scope.startsWith(PERF_SCOPE_PREFIX)).toBe(true);
+      expect(scope).not.toBe(RESERVED_SCOPE);
+      expect(scopeRefusal(scope)).toBeNull();
+      // Scopes are free strings; the memory API takes this one as it is (not trimmed, not empty, not too long).
+      expect(scopeOf(scope)).toBe(scope);
       expect(refusalOf({ tenantId: id, scope, view: perfView(id), creation: creation(id) })).toBeNull();
     }
     expect(newPerfTenantId()).not.toBe(newPerfTenantId());
+    // Each run gets a scope of its own: two runs on one tenant never share data.
+    expect(new Set(Array.from({ length: 50 }, () => newPerfScope())).size).toBe(50);
   });
 });
 

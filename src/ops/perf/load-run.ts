@@ -161,7 +161,7 @@ export async function runLoad(o: LoadRunOptions): Promise<{ checks: CheckResult[
         body: {
           scope,
           input_text: `perf ${o.runId} write ${i}`,
-          nodes: [{ client_id: `perf-${i}`, type: 'event', title: `perf node ${i}`, text_summary: `load run ${o.runId}, node ${i}`, embedding: vector(i + 1, dim) }],
+          nodes: [{ client_id: `perf-${i}`, type: 'event', memory_lane: 'shared', title: `perf node ${i}`, text_summary: `load run ${o.runId}, node ${i}`, embedding: vector(i + 1, dim) }],
         },
         timeoutMs: o.timeoutMs,
       }),

@@ -69,7 +69,7 @@ export interface StoredCommit {
   readonly created_at: string;
 }
 
-export type ChainProblemKind = 'seq_gap' | 'chain_link_mismatch' | 'diff_hash_mismatch' | 'commit_hash_mismatch' | 'chain_hash_mismatch';
+export type ChainProblemKind = 'seq_gap' | 'chain_link_mismatch' | 'diff_hash_mismatch' | 'parent_hash_mismatch' | 'commit_hash_mismatch' | 'chain_hash_mismatch';
 export interface ChainProblem {
   readonly commit_id: string;
   readonly seq: number;
@@ -92,9 +92,11 @@ export function legacyCommitHash(c: { tenantId: string; projectKey: string; scop
  * Recompute one stored commit's hashes: the diff hash, the commit hash (the contract's, or the
  * previous release's for format 1) and, for contract commits, the chain link. `parentHash` is the
  * parent's stored commit_hash when the parent is known (else the commit's own stored parent_hash
- * is used). Returns the problems found, none when it is intact. Pure.
+ * is used); the stored parent_hash must then equal it (`parent_hash_mismatch`: the column a
+ * reader of the row sees was edited, even though the hashes are computed from the parent row).
+ * Returns the problems found, none when it is intact. Pure.
  */
-type CommitProblem = 'diff_hash_mismatch' | 'commit_hash_mismatch' | 'chain_hash_mismatch';
+type CommitProblem = 'diff_hash_mismatch' | 'parent_hash_mismatch' | 'commit_hash_mismatch' | 'chain_hash_mismatch';
 
 export function recomputeCommit(ns: { tenantId: string; projectKey: string; scope: string; scopeKey: string }, c: StoredCommit, parentHash: string | null): CommitProblem[] {
   let recomputed: { commitHash: string; diffSha: string };
@@ -113,6 +115,7 @@ export function recomputeCommit(ns: { tenantId: string; projectKey: string; scop
   }
   const problems: CommitProblem[] = [];
   if (recomputed.diffSha !== c.diff_sha256) problems.push('diff_hash_mismatch');
+  if (c.format !== 1 && parentHash !== null && c.parent_hash !== parentHash) problems.push('parent_hash_mismatch');
   if (recomputed.commitHash !== c.commit_hash) problems.push('commit_hash_mismatch');
   if (!chainOk) problems.push('chain_hash_mismatch');
   return problems;
