@@ -71,6 +71,10 @@ describe('job:consistency-check:cross-tenant', () => {
     ['memory_rows_match_commit_tenant', "a rule definition written by another tenant's commit", `UPDATE memory_rule_defs SET commit_id = ${commitIn(A.replace(/cx-a/g, 'cx-b'), "kind = 'write' AND seq = 5")} WHERE ${A}`],
     ['memory_rows_match_commit_tenant', "an outbox job in another scope than its commit's", `UPDATE memory_outbox SET scope = 'other' WHERE tenant_id = 'cx-a' AND scope = 's' AND project_key = 'cx-a-p'`],
     ['memory_rows_match_commit_tenant', "a pack import recorded against a commit of another scope", `UPDATE memory_pack_imports SET commit_id = ${commitIn(A)} WHERE tenant_id = 'cx-a'`],
+    ['memory_rows_match_commit_tenant', "a decision recorded against another tenant's commit", `UPDATE memory_decisions SET commit_id = ${commitIn(B)} WHERE ${A}`],
+    ['memory_rows_match_commit_tenant', "a rule feedback recorded against another tenant's commit", `UPDATE memory_rule_feedback SET commit_id = ${commitIn(B)} WHERE ${A}`],
+    ['memory_rows_have_commits', 'a decision naming a commit that does not exist', `UPDATE memory_decisions SET commit_id = ${NO_COMMIT} WHERE ${B}`],
+    ['memory_rows_have_commits', 'a rule feedback naming a commit that does not exist', `UPDATE memory_rule_feedback SET commit_id = ${NO_COMMIT} WHERE ${B}`],
     ['memory_rows_have_commits', 'a node naming a commit that does not exist', `UPDATE memory_nodes SET commit_id = ${NO_COMMIT} WHERE ${B} AND client_id = 'n1'`],
     ['memory_rows_have_commits', 'an edge naming a commit that does not exist', `UPDATE memory_edges SET commit_id = ${NO_COMMIT} WHERE ${B} AND type = 'part_of'`],
     ['memory_rows_have_commits', 'a rule definition naming a commit that does not exist', `UPDATE memory_rule_defs SET commit_id = ${NO_COMMIT} WHERE ${B}`],
@@ -129,8 +133,8 @@ describe('job:consistency-check:cross-tenant', () => {
         if ((err as Error).message !== 'rollback') throw err;
       });
     expect(kinds).toEqual({
-      memory_rows_match_commit_tenant: ['edge', 'node', 'outbox', 'pack_import', 'rule_definition'],
-      memory_rows_have_commits: ['edge', 'node', 'outbox', 'pack_import', 'rule_definition'],
+      memory_rows_match_commit_tenant: ['decision', 'edge', 'node', 'outbox', 'pack_import', 'rule_definition', 'rule_feedback'],
+      memory_rows_have_commits: ['decision', 'edge', 'node', 'outbox', 'pack_import', 'rule_definition', 'rule_feedback'],
     });
   });
 

@@ -43,7 +43,7 @@ const CHECKS: readonly CheckDef[] = [
     name: 'memory_rows_match_commit_tenant',
     severity: 'error',
     detail:
-      'every memory node, edge and rule definition belongs to the tenant and project of the commit that wrote it (a write may place nodes in other scopes of its project), every outbox job and pack import to the tenant, project and scope of its commit',
+      'every memory node, edge and rule definition belongs to the tenant and project of the commit that wrote it (a write may place nodes in other scopes of its project), every outbox job, pack import, policy decision and rule feedback to the tenant, project and scope of its commit',
     violations: sql`
       SELECT 'node' AS kind, n.node_id::text AS id, n.tenant_id, c.tenant_id AS commit_tenant FROM memory_nodes n JOIN memory_commits c ON c.commit_id = n.commit_id
         WHERE (c.tenant_id, c.project_key) IS DISTINCT FROM (n.tenant_id, n.project_key)
@@ -54,18 +54,24 @@ const CHECKS: readonly CheckDef[] = [
       UNION ALL SELECT 'outbox', o.job_id::text, o.tenant_id, c.tenant_id FROM memory_outbox o JOIN memory_commits c ON c.commit_id = o.commit_id
         WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (o.tenant_id, o.project_key, o.scope)
       UNION ALL SELECT 'pack_import', i.pack_sha256, i.tenant_id, c.tenant_id FROM memory_pack_imports i JOIN memory_commits c ON c.commit_id = i.commit_id
-        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (i.tenant_id, i.project_key, i.scope)`,
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (i.tenant_id, i.project_key, i.scope)
+      UNION ALL SELECT 'decision', d.decision_id::text, d.tenant_id, c.tenant_id FROM memory_decisions d JOIN memory_commits c ON c.commit_id = d.commit_id
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (d.tenant_id, d.project_key, d.scope)
+      UNION ALL SELECT 'rule_feedback', f.feedback_id::text, f.tenant_id, c.tenant_id FROM memory_rule_feedback f JOIN memory_commits c ON c.commit_id = f.commit_id
+        WHERE (c.tenant_id, c.project_key, c.scope) IS DISTINCT FROM (f.tenant_id, f.project_key, f.scope)`,
   },
   {
     name: 'memory_rows_have_commits',
     severity: 'error',
-    detail: 'every memory node, edge, rule definition, outbox job and pack import names a commit that exists',
+    detail: 'every memory node, edge, rule definition, outbox job, pack import and rule feedback, and every decision that names a commit, names a commit that exists',
     violations: sql`
       SELECT 'node' AS kind, n.node_id::text AS id FROM memory_nodes n LEFT JOIN memory_commits c ON c.commit_id = n.commit_id WHERE c.commit_id IS NULL
       UNION ALL SELECT 'edge', e.edge_id::text FROM memory_edges e LEFT JOIN memory_commits c ON c.commit_id = e.commit_id WHERE c.commit_id IS NULL
       UNION ALL SELECT 'rule_definition', d.rule_node_id::text FROM memory_rule_defs d LEFT JOIN memory_commits c ON c.commit_id = d.commit_id WHERE c.commit_id IS NULL
       UNION ALL SELECT 'outbox', o.job_id::text FROM memory_outbox o LEFT JOIN memory_commits c ON c.commit_id = o.commit_id WHERE c.commit_id IS NULL
-      UNION ALL SELECT 'pack_import', i.pack_sha256 FROM memory_pack_imports i LEFT JOIN memory_commits c ON c.commit_id = i.commit_id WHERE c.commit_id IS NULL`,
+      UNION ALL SELECT 'pack_import', i.pack_sha256 FROM memory_pack_imports i LEFT JOIN memory_commits c ON c.commit_id = i.commit_id WHERE c.commit_id IS NULL
+      UNION ALL SELECT 'decision', d.decision_id::text FROM memory_decisions d LEFT JOIN memory_commits c ON c.commit_id = d.commit_id WHERE d.commit_id IS NOT NULL AND c.commit_id IS NULL
+      UNION ALL SELECT 'rule_feedback', f.feedback_id::text FROM memory_rule_feedback f LEFT JOIN memory_commits c ON c.commit_id = f.commit_id WHERE c.commit_id IS NULL`,
   },
   {
     name: 'memory_key_owned_by_tenant',
