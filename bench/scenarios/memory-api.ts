@@ -1,5 +1,5 @@
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
-import { EMBEDDING_DIMENSIONS } from '../../src/data-plane/memory.schemas';
+import { loadConfig } from '../../src/platform/config/config';
 import type { BenchContext, Scenario, ScenarioOutput } from '../lib/context';
 import { expectStatus } from '../lib/http';
 import { type LoadResult, runLoad } from '../lib/load';
@@ -10,9 +10,11 @@ import { freshDb } from './shared';
 
 /**
  * Scenario 6. The memory API through HTTP at a fixed concurrency (the load generator is its own
- * process): authenticated `write` and `recall_text` on the service, against a floor server on the
- * same framework doing the same single SQL statement with no auth, quota or telemetry
- * (bench/floor/floor-server.ts). The ratio is the cost of everything the service adds per request.
+ * process): authenticated `write` (one shared node per request, a valid contract write) and
+ * `recall_text` on the service, against a floor server on the same framework doing the same single
+ * SQL statement with no auth, quota or telemetry (bench/floor/floor-server.ts). The ratio is the
+ * cost of everything the service adds per request. Vectors have the service's dimension
+ * (EMBEDDING_DIM, 1536 by default; the harness starts the service without overriding it).
  */
 const admin = { authorization: `Bearer ${BENCH_ADMIN_TOKEN}` };
 const TOPICS = ['tea', 'coffee', 'kettle', 'bicycle', 'garden', 'invoice', 'meeting', 'python', 'database', 'holiday', 'rain', 'music'];
@@ -26,6 +28,7 @@ export const memoryScenario: Scenario = {
     const seconds = ctx.quick ? 1.5 : 15;
     const warmupMs = ctx.quick ? 500 : 2000;
     const seedNodes = 200;
+    const dim = loadConfig({ KEY_PEPPER: 'bench-pepper-0123456789abcdef0123456789abcdef', DATA_DIR: ctx.tmpDir }).embeddings.dimension;
     const figures: Figure[] = [];
     const notes: string[] = [];
     const svc = await startServiceProcess('memory', db.url);
@@ -41,23 +44,24 @@ export const memoryScenario: Scenario = {
         });
         const created = await expectStatus(201, `${svc.url}/v1/admin/control/api-keys`, { headers: admin, body: { tenant_id: 'bench-mem', label: 'bench' } });
         const key = (created.body as { api_key: string }).api_key;
-        // The recall scope: nodes with client-side embeddings (ready at once), the same rows for the service and the floor.
-        const local = new LocalEmbeddingProvider(EMBEDDING_DIMENSIONS);
+        // The recall scope: shared nodes with client-side embeddings (ready at once), the same rows for the service and the floor.
+        const local = new LocalEmbeddingProvider(dim);
         for (let i = 0; i < seedNodes; i += 100) {
           const nodes = Array.from({ length: 100 }, (_, j) => {
             const n = i + j;
             const text = `${TOPICS[n % 12]} ${TOPICS[(n * 5 + 3) % 12]} note ${n}`;
             return { client_id: `seed-${n}`, type: 'concept', title: text, text_summary: `memory about ${text}`, embedding: local.embedOne(text) };
           });
-          await expectStatus(200, `${svc.url}/v1/memory/write`, { headers: { 'x-api-key': key }, body: { scope: 'recall', input_text: `seed ${i}`, nodes } });
+          await expectStatus(200, `${svc.url}/v1/memory/write`, { headers: { 'x-api-key': key }, body: { scope: 'recall', input_text: `seed ${i}`, memory_lane: 'shared', nodes } });
         }
 
         const bodies = {
-          // Each connection is an agent writing its own scope (one commit chain each).
-          write: '{"scope":"w{{c}}","input_text":"bench write {{n}}","nodes":[{"client_id":"c-{{n}}","type":"event","title":"note {{n}}","text_summary":"a short memory written by the benchmark, number {{n}}"}]}',
+          // Each connection is an agent writing its own scope (one commit chain each). Shared: a
+          // tenant-wide key's private node without an owner would be invisible to every reader.
+          write: '{"scope":"w{{c}}","input_text":"bench write {{n}}","memory_lane":"shared","nodes":[{"client_id":"c-{{n}}","type":"event","title":"note {{n}}","text_summary":"a short memory written by the benchmark, number {{n}}"}]}',
           recall_text: '{"scope":"recall","query_text":"tea and a kettle in the garden {{n}}","limit":10}',
           // Every connection into one scope: the writes queue on that scope's head (a linear commit chain, by design).
-          write_one_scope: '{"scope":"shared","input_text":"bench write {{n}}","nodes":[{"client_id":"c-{{n}}","type":"event","title":"note {{n}}","text_summary":"a short memory written by the benchmark, number {{n}}"}]}',
+          write_one_scope: '{"scope":"shared","input_text":"bench write {{n}}","memory_lane":"shared","nodes":[{"client_id":"c-{{n}}","type":"event","title":"note {{n}}","text_summary":"a short memory written by the benchmark, number {{n}}"}]}',
         };
         const run = (url: string, path: string, body: string, headers: Record<string, string>): Promise<LoadResult> =>
           runLoad({ baseUrl: url, method: 'POST', path, headers, body, connections, durationMs: seconds * 1000, warmupMs });
@@ -96,7 +100,9 @@ export const memoryScenario: Scenario = {
             );
           }
         }
-        notes.push(`write: one node per request without an embedding (the service enqueues an embedding job that its worker role does in the same process); recall_text: a scope of ${seedNodes} nodes, the local embedding provider, the exact scan (PostgreSQL has no pgvector here).`);
+        notes.push(
+          `write: one shared node per request without an embedding (the service enqueues an embedding job that its worker role does in the same process, ${dim} dimensions); recall_text: a scope of ${seedNodes} shared nodes with ${dim}-dimension client embeddings, the local embedding provider, limit 10 and the other knobs from the default strict_edges profile (2 hops), the exact scan (PostgreSQL has no pgvector here).`,
+        );
         notes.push('The floor answers recall_text with the first ids unranked: embedding the query, ranking, the neighbourhood and the context text are part of what the service adds.');
       } finally {
         await floor.stop();
@@ -104,6 +110,6 @@ export const memoryScenario: Scenario = {
     } finally {
       await svc.stop();
     }
-    return { scale: { connections, seconds_per_run: seconds, recall_scope_nodes: seedNodes }, figures, notes };
+    return { scale: { connections, seconds_per_run: seconds, recall_scope_nodes: seedNodes, dimensions: dim }, figures, notes };
   },
 };

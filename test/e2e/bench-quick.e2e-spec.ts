@@ -11,7 +11,7 @@ import { usingPostgres } from '../support/test-db';
  */
 const pgIt = usingPostgres() ? it : it.skip;
 const ROOT = join(__dirname, '../..');
-const SCENARIOS = ['append', 'read', 'rebuild', 'lag', 'keys', 'memory', 'recall'];
+const SCENARIOS = ['append', 'read', 'rebuild', 'lag', 'keys', 'memory', 'recall', 'policy'];
 
 interface Figure {
   id: string;
