@@ -11,8 +11,9 @@ import pg from 'pg';
  * no authentication, quota, validation, telemetry, commit chain, outbox or policy engine.
  *   POST /write          one INSERT of the node into memory_nodes (the columns MemoryRepository.insertNodes
  *                        writes: a shared node, no owner, pending embedding)
- *   POST /recall_text    the exact-scan candidate SELECT of the scope (MemoryRepository.readyVectors on
- *                        PostgreSQL without pgvector: ready hot/warm nodes a tenant-wide reader sees),
+ *   POST /recall_text    the exact-scan candidate SELECT of the scope (MemoryRepository.scanReadyVectors on
+ *                        PostgreSQL without pgvector: ready hot/warm nodes a tenant-wide reader sees,
+ *                        vectors in binary array format, in one statement instead of pages),
  *                        answering the first ids, unranked
  *   POST /rules/evaluate the scope's shadow and active rules with their nodes, newest first, at most
  *                        `limit` (PolicyRepository.liveRules' statement), answering their ids
@@ -66,7 +67,7 @@ class FloorController {
   @HttpCode(200)
   async recall() {
     const r = await this.pool.query<{ id: string }>(
-      `SELECT m.node_id::text AS id, m.embedding FROM memory_nodes m
+      `SELECT m.node_id::text AS id, array_send(m.embedding) AS v FROM memory_nodes m
        WHERE m.tenant_id = $1 AND m.project_key = '' AND m.scope = $2 AND m.embedding_status = 'ready' AND m.embedding IS NOT NULL AND m.tier IN ('hot', 'warm')
          AND (m.memory_lane = 'shared' OR m.owner_agent_id = $3::text OR m.owner_team_id = $4::text)`,
       [process.env.FLOOR_RECALL_TENANT ?? 'bench-mem', process.env.FLOOR_RECALL_SCOPE ?? 'recall', null, null],

@@ -96,7 +96,7 @@ async function rawRanking(database: Database, path: 'pgvector' | 'scan', q: read
     return r.rows.length;
   }
   const r = await sql`
-    SELECT node_id::text AS id, embedding FROM memory_nodes
+    SELECT node_id::text AS id, array_send(embedding) AS v FROM memory_nodes
     WHERE tenant_id = ${NS.tenantId} AND project_key = '' AND scope = ${NS.scope} AND embedding_status = 'ready' AND embedding IS NOT NULL`.execute(database.db);
   return r.rows.length;
 }
@@ -182,7 +182,7 @@ async function measureSizes(ctx: BenchContext, sizes: readonly number[], paths: 
             unit: 'ms',
             better: 'lower',
             baseline: {
-              label: path === 'pgvector' ? `the raw pgvector ranking statement alone (ORDER BY <=> LIMIT 50), ${p}` : `the raw candidate SELECT alone (the scope's vectors to this process), ${p}`,
+              label: path === 'pgvector' ? `the raw pgvector ranking statement alone (ORDER BY <=> LIMIT 50), ${p}` : `the raw candidate SELECT alone (the scope's vectors to this process in binary, one statement), ${p}`,
               value: raw[p],
               unit: 'ms',
             },

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { FakeEmbeddingProvider } from '../../src/data-plane/embeddings/fake-provider';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
 import type { Namespace } from '../../src/data-plane/memory/domain/ids';
+import { MemoryRepository } from '../../src/data-plane/memory/memory.repository';
 import { RecallService } from '../../src/data-plane/memory/recall.service';
 import { VectorSupport } from '../../src/data-plane/vector-support';
 import { startTestService, type TestService } from '../support/service';
@@ -63,6 +64,27 @@ describe(`recall vector paths (${usingPostgres() ? 'PostgreSQL: exact scan only'
   });
   afterAll(async () => {
     await t.stop();
+  });
+
+  it('the exact scan reads the scope a page at a time: every visible ready vector once, whole, in node id order', async () => {
+    const repo = t.service.app.get(MemoryRepository);
+    const scan = async (consumer: typeof nobody) => {
+      const pages: number[] = [];
+      const ids: string[] = [];
+      await repo.scanReadyVectors(ns, consumer, 7, (rows) => {
+        pages.push(rows.length);
+        ids.push(...rows.map((r) => r.id));
+        for (const r of rows) expect(r.embedding).toHaveLength(t.config.embeddings.dimension);
+      });
+      return { pages, ids };
+    };
+    const shared = await scan(nobody);
+    expect(shared.ids).toHaveLength(75); // 72 nodes and 3 twins; agent-x's private nodes are not visible
+    expect(shared.ids).toEqual([...shared.ids].sort());
+    expect(shared.pages).toEqual([...Array.from({ length: 10 }, () => 7), 5]);
+    const mine = await scan(agentX);
+    expect(mine.ids).toHaveLength(75 + QUERIES.length);
+    expect(new Set(mine.ids).size).toBe(mine.ids.length);
   });
 
   it('uses pgvector exactly where the extension exists', () => {

@@ -26,7 +26,7 @@ export const EMBEDDING_PROVIDER = Symbol('EMBEDDING_PROVIDER');
 /** Tests (and drills) may hand the service a provider of their own. */
 export const EMBEDDING_PROVIDER_OVERRIDE = 'EMBEDDING_PROVIDER_OVERRIDE';
 
-export function cosine(a: readonly number[], b: readonly number[]): number {
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;
   let nb = 0;

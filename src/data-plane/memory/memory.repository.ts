@@ -104,6 +104,29 @@ const inNs = (a: string, n: Namespace) => sql`${inOwner(a, n)} AND ${sql.ref(`${
 const visible = (a: string, c: Consumer) =>
   sql`(${sql.ref(`${a}.memory_lane`)} = 'shared' OR ${sql.ref(`${a}.owner_agent_id`)} = ${c.agentId}::text OR ${sql.ref(`${a}.owner_team_id`)} = ${c.teamId}::text)`;
 
+/**
+ * PostgreSQL's binary array format (array_send) of a one-dimensional real[]: ndim, has-null flag,
+ * element type, then length and lower bound per dimension, then each element as a 4-byte length
+ * and a big-endian float4. A null element reads as 0 (the write path never stores one).
+ */
+export function decodeFloat4Array(bytes: Uint8Array): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ndim = view.getInt32(0);
+  if (ndim === 0) return new Float32Array(0);
+  if (ndim !== 1) throw new Error(`expected a one-dimensional array, got ${ndim} dimensions`);
+  const length = view.getInt32(12);
+  const out = new Float32Array(length);
+  let at = 20;
+  for (let i = 0; i < length; i++) {
+    const size = view.getInt32(at);
+    at += 4;
+    if (size === -1) continue;
+    out[i] = view.getFloat32(at);
+    at += size;
+  }
+  return out;
+}
+
 /** PostgreSQL's text form of a timestamptz under UTC (contract §1.10), independent of the session's time zone. */
 const pgText = (col: RawBuilder<unknown>) => sql<string | null>`((${col} AT TIME ZONE 'UTC')::text || '+00')`;
 
@@ -380,11 +403,26 @@ export class MemoryRepository {
   }
 
   /** Stage-1 candidates, exact-scan path: every visible ready hot/warm vector of the scope (ranked by the caller). */
-  async readyVectors(n: Namespace, consumer: Consumer): Promise<{ id: string; embedding: number[] }[]> {
-    const r = await sql<{ id: string; embedding: number[] }>`
-      SELECT m.node_id::text AS id, m.embedding FROM memory_nodes m
-      WHERE ${inNs('m', n)} AND m.embedding_status = 'ready' AND m.embedding IS NOT NULL AND m.tier IN ('hot', 'warm') AND ${visible('m', consumer)}`.execute(this.db);
-    return r.rows;
+  /**
+   * The exact-scan candidates (servers without pgvector): every visible, ready, hot/warm vector of
+   * the scope, a page at a time in node id order, each handed to `onPage` before the next is read,
+   * so memory stays bounded by one page however large the scope. Vectors travel in PostgreSQL's
+   * binary array format (`array_send`) and are decoded straight into Float32Arrays: parsing the
+   * text form of 1536 reals per row was most of the cost of a scan.
+   */
+  async scanReadyVectors(n: Namespace, consumer: Consumer, pageSize: number, onPage: (rows: readonly { id: string; embedding: Float32Array }[]) => void): Promise<void> {
+    let after: string | null = null;
+    for (;;) {
+      const r: { rows: { id: string; v: Uint8Array | null }[] } = await sql<{ id: string; v: Uint8Array | null }>`
+        SELECT m.node_id::text AS id, array_send(m.embedding) AS v FROM memory_nodes m
+        WHERE ${inNs('m', n)} AND m.embedding_status = 'ready' AND m.embedding IS NOT NULL AND m.tier IN ('hot', 'warm') AND ${visible('m', consumer)}
+          ${after === null ? sql`` : sql`AND m.node_id > ${after}::uuid`}
+        ORDER BY m.node_id LIMIT ${pageSize}`.execute(this.db);
+      onPage(r.rows.flatMap((row) => (row.v ? [{ id: row.id, embedding: decodeFloat4Array(row.v) }] : [])));
+      const last = r.rows.at(-1);
+      if (!last || r.rows.length < pageSize) return;
+      after = last.id;
+    }
   }
 
   /** Stored vectors of some nodes (debug embeddings). */

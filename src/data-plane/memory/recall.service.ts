@@ -14,6 +14,7 @@ import { spreadActivation } from './recall/activation';
 import { buildSubgraph } from './recall/output';
 import { debugEmbeddings, debugEmbeddingsRequestError, edgeDto, nodeDto, rankedDtos, seedDto } from './recall/dto';
 import { assembleContext, emptyContext, ruleNodeIds } from './recall/context';
+import { TopK } from './recall/top-k';
 import { observability, recallDebug, stage1Info, stageTimings, trajectory, type StageTimingKey } from './recall/trajectory';
 import type { GraphEdge, GraphNode, RuleDefinition, SeedCandidate, StrategyName } from './recall/types';
 
@@ -39,6 +40,9 @@ const toGraphNode = (n: StoredNode): GraphNode => normalizeGraphNode(n);
  * every decision in between. Stage 1 ranks exactly (pgvector in SQL when the database has it, an
  * in-process scan otherwise), so the ANN fallback never has anything to recover.
  */
+/** Rows per page of the exact scan: bounds its memory (about 6 KiB per 1536-d vector) while keeping round trips few. */
+const SCAN_PAGE_SIZE = 2000;
+
 @Injectable()
 export class RecallService {
   constructor(
@@ -61,10 +65,11 @@ export class RecallService {
       const rows = await this.repo.nearestByVector(n, query, k, consumer);
       return rows.map((r) => ({ node: toGraphNode(r.node), similarity: r.similarity, rule_state: r.rule_state }));
     }
-    const ranked = (await this.repo.readyVectors(n, consumer))
-      .map((c) => ({ id: c.id, similarity: cosine(query, c.embedding) }))
-      .sort((a, b) => b.similarity - a.similarity || (a.id < b.id ? -1 : 1))
-      .slice(0, k);
+    const best = new TopK(k);
+    await this.repo.scanReadyVectors(n, consumer, SCAN_PAGE_SIZE, (rows) => {
+      for (const c of rows) best.offer(c.id, cosine(query, c.embedding));
+    });
+    const ranked = best.sorted();
     const nodes = new Map((await this.repo.nodesByIds(this.repo.db, n, ranked.map((r) => r.id), consumer)).map((x) => [x.id, x]));
     const rules = new Map((await this.repo.ruleDefs(this.repo.db, n, ranked.filter((r) => nodes.get(r.id)?.type === 'rule').map((r) => r.id))).map((d) => [d.rule_node_id, d.state]));
     return ranked.flatMap((r) => {
