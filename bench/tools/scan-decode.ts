@@ -8,7 +8,8 @@ import { BenchServer } from '../lib/bench-db';
  * text format pg parses into arrays of numbers. Creates and drops its own database.
  *   BENCH_DATABASE_URL=postgres://... node -r ./test/support/swc-register.cjs bench/tools/scan-decode.ts [NODES]
  */
-const DIMS = 256;
+// The contract's dimension unless told (EMBEDDING_DIM, as the service reads it).
+const DIMS = Number(process.env.EMBEDDING_DIM ?? 1536);
 
 function decodeFloat4Array(buf: Buffer): number[] {
   // array_send layout: ndim, has_nulls, element oid, then (length, lower bound) per dimension; then per element (int32 length, float4).
