@@ -68,7 +68,7 @@ describe(`recall vector paths (${usingPostgres() ? 'PostgreSQL: exact scan only'
 
   it('the exact scan reads the scope a page at a time: every visible ready vector once, whole, in node id order', async () => {
     const repo = t.service.app.get(MemoryRepository);
-    const scan = async (consumer: typeof nobody) => {
+    const scan = async (consumer: { agentId: string | null; teamId: string | null }) => {
       const pages: number[] = [];
       const ids: string[] = [];
       await repo.scanReadyVectors(ns, consumer, 7, (rows) => {
