@@ -31,7 +31,8 @@ export const memoryScenario: Scenario = {
     const dim = loadConfig({ KEY_PEPPER: 'bench-pepper-0123456789abcdef0123456789abcdef', DATA_DIR: ctx.tmpDir }).embeddings.dimension;
     const figures: Figure[] = [];
     const notes: string[] = [];
-    const svc = await startServiceProcess('memory', db.url);
+    // Set-up uses a key right after creating it: wait for the key's read model however loaded the machine (the 2 s default can lapse).
+    const svc = await startServiceProcess('memory', db.url, { COMMAND_WAIT_FOR_PROJECTION_MS: '30000' });
     try {
       const floor = await startTsProcess('floor', 'bench/floor/floor-server.ts', { FLOOR_DATABASE_URL: db.url, FLOOR_TENANT: 'bench-floor', FLOOR_RECALL_TENANT: 'bench-mem', FLOOR_RECALL_SCOPE: 'recall' }, /floor running at (http:\/\/\S+)/);
       try {

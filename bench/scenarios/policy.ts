@@ -121,7 +121,8 @@ export const policyScenario: Scenario = {
     const warmupMs = ctx.quick ? 500 : 2000;
     const figures: Figure[] = [];
     const notes: string[] = [];
-    const svc = await startServiceProcess('policy', db.url);
+    // Set-up uses a key right after creating it: wait for the key's read model however loaded the machine (the 2 s default can lapse).
+    const svc = await startServiceProcess('policy', db.url, { COMMAND_WAIT_FOR_PROJECTION_MS: '30000' });
     try {
       const floor = await startTsProcess('floor', 'bench/floor/floor-server.ts', { FLOOR_DATABASE_URL: db.url, FLOOR_POLICY_TENANT: TENANT }, /floor running at (http:\/\/\S+)/);
       try {
