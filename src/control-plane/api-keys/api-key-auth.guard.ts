@@ -35,13 +35,14 @@ export class ApiKeyAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<KeyRequest>();
     const ctx = contextOf(req);
     const v = await this.verifier.verify(presentedKey(req), ctx.sourceIp);
-    this.verifier.recordOutcome(v, ctx.requestId, ctx.sourceIp);
+    this.verifier.recordOutcome(v, ctx.sourceIp);
     if (!v.ok) throw new AppError('unauthorized', 'a valid API key is required');
     const needed = this.reflector.get<Scope[] | undefined>(REQUIRED_SCOPES, context.getHandler()) ?? [];
     const missing = needed.filter((s) => !v.principal.scopes.includes(s));
     if (missing.length > 0) throw new AppError('forbidden', `this key lacks the scope(s) ${missing.join(', ')}`, { missing_scopes: missing });
     req.principal = v.principal;
     ctx.actor = { type: 'api_key', id: v.principal.key_id, display: v.principal.display };
+    ctx.tenantId = v.principal.tenant_id;
     return true;
   }
 }

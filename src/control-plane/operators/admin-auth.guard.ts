@@ -55,7 +55,7 @@ export class AdminAuthGuard implements CanActivate {
     const digest = hashToken(this.secrets.keyPepper, token);
     const op = await this.operators.findByTokenHash(digest);
     if (!op || !digestsEqual(op.matched_hash, digest) || op.status !== 'active') {
-      this.logger.warn(JSON.stringify({ msg: 'admin authentication failed', request_id: ctx.requestId, reason: op ? 'operator_disabled' : 'unknown_token', ip: ctx.sourceIp }));
+      this.logger.warn({ msg: 'admin authentication failed', security: true, reason: op ? 'operator_disabled' : 'unknown_token', ip: ctx.sourceIp });
       throw refuse();
     }
     const access = this.reflector.get<AdminAccess | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
@@ -72,7 +72,7 @@ export class AdminAuthGuard implements CanActivate {
         },
       );
       await this.projections.waitFor('audit', denied.position, 2000);
-      this.logger.warn(JSON.stringify({ msg: 'admin action denied', security: true, operator_id: op.operator_id, role: op.role, required: access, request_id: ctx.requestId }));
+      this.logger.warn({ msg: 'admin action denied', security: true, operator_id: op.operator_id, role: op.role, required: access });
       throw new AppError('forbidden', `the ${op.role} role may not perform this action`, { role: op.role });
     }
     ctx.actor = { type: 'operator', id: op.operator_id, display: op.display_name };
