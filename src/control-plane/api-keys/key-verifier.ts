@@ -218,13 +218,14 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  recordOutcome(v: Verification, sourceIp: string | null): void {
+  /** `log: false`: count it only (a throttled source's failures are announced once by AuthThrottle). */
+  recordOutcome(v: Verification, sourceIp: string | null, options: { log: boolean } = { log: true }): void {
     if (v.ok) {
       this.successes.add(1);
       return;
     }
     this.failures.add(1, { reason: v.reason });
-    this.logger.warn({ msg: 'api key refused', security: true, reason: v.reason, key_id: v.keyId, ip: sourceIp });
+    if (options.log) this.logger.warn({ msg: 'api key refused', security: true, reason: v.reason, key_id: v.keyId, ip: sourceIp });
   }
 
   /** Write collected last-use times (one statement for the batch). */
