@@ -39,6 +39,12 @@ describe('logging', () => {
     ]);
   });
 
+  it('given an error in a line, when logged, then it is serialized with its type, message and stack', () => {
+    const { nest, lines } = capture();
+    nest.error({ msg: 'unhandled error', path: '/x', err: new TypeError('boom') }, 'HTTP');
+    expect(lines[0]).toMatchObject({ level: 'error', context: 'HTTP', msg: 'unhandled error', path: '/x', err: { type: 'TypeError', message: 'boom', stack: expect.stringContaining('boom') } });
+  });
+
   it('given the route table and module wiring, when Nest logs them, then they are debug lines, absent at info', () => {
     const info = capture('info');
     info.nest.log('Mapped {/v1/auth/whoami, GET} route', 'RouterExplorer');
