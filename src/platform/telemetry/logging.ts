@@ -32,7 +32,13 @@ export interface LoggingConfig extends Pick<AppConfig, 'logFormat' | 'serviceNam
 
 /** The root logger of the process: JSON lines on stdout, or pino-pretty for a developer terminal. */
 export function createRootLogger(config: LoggingConfig, destination?: DestinationStream): Pino {
-  const stream = destination ?? (config.logFormat === 'pretty' ? PinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' }) : pino.destination({ dest: 1, sync: true }));
+  const stream =
+    destination ??
+    (config.logLevel === 'silent'
+      ? { write: () => undefined }
+      : config.logFormat === 'pretty'
+        ? PinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' })
+        : pino.destination({ dest: 1, sync: true }));
   return pino(
     {
       level: config.logLevel,
