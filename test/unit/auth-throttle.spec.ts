@@ -1,4 +1,4 @@
-import { AuthFailureLimiter } from '../../src/platform/http/auth-throttle';
+import { AuthFailureLimiter, sourceKey } from '../../src/platform/http/auth-throttle';
 
 /** The failed-authentication limiter's decision, on a clock the test controls. */
 
@@ -73,5 +73,25 @@ describe('AuthFailureLimiter', () => {
     l.failed('c', 1600); // b ended at 1500 and is dropped; a (started 1200) is kept
     expect(l.size).toBe(2);
     expect(l.failed('a', 1700).throttled).toBe(true);
+  });
+});
+
+describe('sourceKey', () => {
+  it('given an IPv4 address, plain or IPv4-mapped, then it is counted as itself', () => {
+    expect(sourceKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(sourceKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+  });
+
+  it('given IPv6 addresses of one /64, then they are one source, whatever their notation', () => {
+    const keys = ['2001:db8:aa:bb::1', '2001:0db8:00aa:00bb:ffff:1:2:3', '2001:DB8:AA:BB:0:0:0:9', '2001:db8:aa:bb::1.2.3.4', 'fe80::1%eth0'].map(sourceKey);
+    expect(keys.slice(0, 4)).toEqual(Array(4).fill('2001:db8:aa:bb::/64'));
+    expect(keys[4]).toBe('fe80:0:0:0::/64');
+    expect(sourceKey('2001:db8:aa:bc::1')).not.toBe(keys[0]);
+    expect(sourceKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('given no address or something else, then it is the one unknown source', () => {
+    expect(sourceKey(null)).toBe('unknown');
+    expect(sourceKey('not-an-ip')).toBe('unknown');
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
 import { APP_CONFIG, type AppConfig } from '../config/config';
@@ -77,13 +78,37 @@ export class AuthFailureLimiter {
   }
 }
 
+/**
+ * What a source is counted as: an IPv4 address (IPv4-mapped IPv6 included) as itself, an IPv6
+ * address by its /64 (one subscriber's allocation: otherwise every guess could come from a fresh
+ * address of the same network), anything else (no address) as `unknown`.
+ */
+export function sourceKey(ip: string | null): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  const family = isIP(ip);
+  if (family === 4) return ip;
+  if (family !== 6) return 'unknown';
+  const [head = '', tail] = ip.toLowerCase().split('%')[0]!.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  // An embedded IPv4 tail (::1.2.3.4) only touches the last 32 bits: outside the /64.
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
 export type FailedCredential = 'api_key' | 'operator_token';
 
 /**
  * Failed authentications per source address (docs/api.md, "Failed authentications"): the
  * authentication guards report each failure here and answer `429 auth_throttled` with
  * `Retry-After` instead of `401` once the source is over AUTH_FAILURE_LIMIT in
- * AUTH_FAILURE_WINDOW_MS. The source is the request context's address (TRUST_PROXY decides).
+ * AUTH_FAILURE_WINDOW_MS. The source is the request context's address (TRUST_PROXY decides),
+ * IPv6 by its /64 (sourceKey).
  */
 @Injectable()
 export class AuthThrottle {
@@ -103,7 +128,7 @@ export class AuthThrottle {
 
   /** Count a failed authentication; the error to answer instead of 401 when its source is throttled. */
   refusal(sourceIp: string | null, credential: FailedCredential): AppError | undefined {
-    const d = this.limiter.failed(sourceIp ?? 'unknown', Date.now());
+    const d = this.limiter.failed(sourceKey(sourceIp), Date.now());
     if (!d.throttled) return undefined;
     this.throttled.add(1, { credential });
     const { limit, windowMs } = this.config.http.authFailures;
