@@ -52,13 +52,15 @@ async function main(): Promise<void> {
     `    curl -s -X POST ${svc.url}/v1/admin/control/tenants -H "Authorization: Bearer ${tokenExpr}" -H 'Content-Type: application/json' -d '{"tenant_id":"acme","display_name":"Acme Corp"}'`,
     '',
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  // With JSON logs stdout carries only JSON lines: the banner is for a human, on stderr.
+  const human = config.logFormat === 'json' ? process.stderr : process.stdout;
+  human.write(`${lines.join('\n')}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write(`aionis: ${signal} received, shutting down\n`);
+    human.write(`aionis: ${signal} received, shutting down\n`);
     void svc
       .close()
       .then(stopTracing)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { ConsoleLogger, Logger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -8,7 +8,7 @@ import { AppModule } from './app.module';
 import type { EmbeddingProvider } from './data-plane/embeddings/embedding-provider';
 import { TelemetryRecorder } from './data-plane/telemetry/telemetry-recorder';
 import { type BootstrapResult, ensureBootstrapOperator } from './control-plane/operators/bootstrap';
-import type { AppConfig, LogLevel } from './platform/config/config';
+import type { AppConfig } from './platform/config/config';
 import { resolveSecrets, type Secrets } from './platform/config/secrets';
 import type { Database } from './platform/db/database';
 import { lockDataDir } from './platform/db/data-dir-lock';
@@ -20,6 +20,7 @@ import { problemOf } from './platform/errors/problem';
 import { ProblemFilter } from './platform/errors/problem.filter';
 import { PostgresEventStore } from './platform/event-store/postgres-event-store';
 import { Sealer } from './platform/event-store/seals';
+import { accessLogMiddleware, requestLoggerMiddleware } from './platform/http/access-log';
 import { jsonBodyMiddleware, urlGuardMiddleware } from './platform/http/body';
 import { corsMiddleware } from './platform/http/cors';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
@@ -28,19 +29,12 @@ import type { Infrastructure } from './platform/platform.module';
 import type { AnyProjection } from './platform/projections/projection';
 import type { RunnerHooks } from './platform/projections/projection-runner';
 import { ProjectionsService } from './platform/projections/projections.service';
+import { createLogging } from './platform/telemetry/logging';
 import { Metrics } from './platform/telemetry/metrics';
 
-const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  trace: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
-
+/** The process's logging: pino JSON lines (or pino-pretty), Nest's logger bridged to it (docs/observability.md). */
 export function createLogger(config: AppConfig): LoggerService {
-  return new ConsoleLogger({ json: config.logFormat === 'json', logLevels: NEST_LEVELS[config.logLevel], colors: config.logFormat === 'pretty' });
+  return createLogging(config).nest;
 }
 
 export interface RunningService {
@@ -54,6 +48,7 @@ export interface RunningService {
 export interface StartOptions {
   /** Use this database instead of opening one from the config (tests). It is not closed by close(). */
   readonly database?: Database;
+  /** false: no logs at all (tests), including access logs. */
   readonly logger?: LoggerService | false;
   readonly projections?: readonly AnyProjection[];
   readonly projectorHooks?: RunnerHooks;
@@ -112,6 +107,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const opened = options.database ? { database: options.database, release: () => Promise.resolve() } : await openDatabase(config);
   const { database } = opened;
   let app: NestExpressApplication | undefined;
+  const logging = createLogging(options.logger === false ? { ...config, logLevel: 'silent' } : config);
   const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint, otlpIntervalMs: config.otlpMetricIntervalMs });
   const store = new PostgresEventStore(database, {
     onAppend: (_stream, count, ms, outcome) => {
@@ -134,7 +130,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     };
     app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(infra), {
       bodyParser: false,
-      logger: options.logger === undefined ? createLogger(config) : options.logger,
+      logger: options.logger === undefined ? logging.nest : options.logger,
       abortOnError: false,
     });
     app.disable('x-powered-by');
@@ -143,11 +139,13 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     // Client addresses (CIDR checks, logs) come from X-Forwarded-For only through trusted proxies.
     app.set('trust proxy', config.http.trustProxy);
     app.use(requestContextMiddleware);
+    app.use(accessLogMiddleware(logging.root));
     app.use(httpMetricsMiddleware(metrics));
     app.use(corsMiddleware(config.memory.corsAllowOrigins));
     app.use(urlGuardMiddleware);
     app.use(jsonBodyMiddleware(config.http.bodyLimit, config.memory.bodyLimit));
     app.use(app.get(TelemetryRecorder).middleware());
+    app.use(requestLoggerMiddleware);
     app.useGlobalFilters(new ProblemFilter());
     const openapi = SwaggerModule.createDocument(
       app,

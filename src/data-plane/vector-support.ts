@@ -69,7 +69,7 @@ export class VectorSupport implements OnModuleInit, OnApplicationShutdown {
       this.logger.log(`pgvector enabled (vector(${dim})): recall ranks in SQL`);
     } catch (err) {
       this.enabled = false;
-      this.logger.warn(`pgvector setup failed, using the exact in-process scan: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn({ msg: 'pgvector setup failed, using the exact in-process scan', err });
     }
   }
 }

@@ -5,6 +5,7 @@ import { DATABASE, type Database } from './db/database';
 import { EVENT_STORE } from './event-store/event-store';
 import type { PostgresEventStore } from './event-store/postgres-event-store';
 import { HealthController } from './health/health.controller';
+import { AuthThrottle } from './http/auth-throttle';
 import type { AnyProjection } from './projections/projection';
 import type { RunnerHooks } from './projections/projection-runner';
 import { PROJECTION_DEFINITIONS, PROJECTOR_HOOKS, ProjectionsService } from './projections/projections.service';
@@ -43,8 +44,9 @@ export class PlatformModule {
         ...(infra.projectorHooks ? [{ provide: PROJECTOR_HOOKS, useValue: infra.projectorHooks }] : []),
         ...(infra.embeddingProvider ? [{ provide: EMBEDDING_PROVIDER_OVERRIDE_TOKEN, useValue: infra.embeddingProvider }] : []),
         ProjectionsService,
+        AuthThrottle,
       ],
-      exports: [APP_CONFIG, SECRETS, DATABASE, EVENT_STORE, METRICS, ProjectionsService, ...(infra.embeddingProvider ? [EMBEDDING_PROVIDER_OVERRIDE_TOKEN] : [])],
+      exports: [APP_CONFIG, SECRETS, DATABASE, EVENT_STORE, METRICS, ProjectionsService, AuthThrottle, ...(infra.embeddingProvider ? [EMBEDDING_PROVIDER_OVERRIDE_TOKEN] : [])],
     };
   }
 }

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Running `src/main.ts` as a real process (compiled on the fly by swc), for multi-process tests. */
@@ -8,6 +10,9 @@ export interface ServiceProcess {
   readonly child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   out(): string;
+  /** What it wrote to stdout alone, and to stderr alone. */
+  stdout(): string;
+  stderr(): string;
   /** The URL from the start banner; rejects if the process exits or does not start in time. */
   url(timeoutMs?: number): Promise<string>;
   /** SIGTERM (or the given signal) and wait for the exit. */
@@ -21,12 +26,22 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+    stderr += d.toString();
+  });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
     child,
     out: () => out,
+    stdout: () => stdout,
+    stderr: () => stderr,
     url: async (timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -42,4 +57,33 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
       await exited;
     },
   };
+}
+
+export interface FreshService {
+  readonly svc: ServiceProcess;
+  readonly url: string;
+  readonly dataDir: string;
+  /** The bootstrap owner's token and the key pepper the process generated on its first start. */
+  readonly adminToken: string;
+  readonly pepper: string;
+  /** Kill the process and remove its data directory. */
+  dispose(): Promise<void>;
+}
+
+/** A service process on a data directory of its own (embedded database), started and ready. */
+export async function spawnFreshService(env: Record<string, string>): Promise<FreshService> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'aionis-proc-'));
+  const svc = spawnService({ DATA_DIR: dataDir, PORT: '0', ...env });
+  const dispose = async () => {
+    await svc.stop('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const url = await svc.url();
+    const read = (name: string) => readFileSync(join(dataDir, name), 'utf8').trim();
+    return { svc, url, dataDir, adminToken: read('bootstrap-admin.token'), pepper: read('key-pepper'), dispose };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
 }

@@ -35,6 +35,9 @@ export async function startTestService(
     LOG_LEVEL: 'error',
     LOG_FORMAT: 'json',
     PROJECTOR_POLL_INTERVAL_MS: '200',
+    // Every test client is 127.0.0.1: a per-address failed-authentication limit would measure how
+    // many refusals a whole file makes. Counted, never reached; auth-throttle.e2e-spec.ts sets its own.
+    AUTH_FAILURE_LIMIT: '100000',
     ...options.env,
   });
   const service = await startService(config, {

@@ -37,7 +37,7 @@ describe('loadConfig', () => {
       expect(config.logLevel).toBe('info');
       expect(config.serviceName).toBe('aionis-hosted');
       expect(config.projector).toStrictEqual({ batchSize: 1000, pollIntervalMs: 500, readyMaxLagMs: 30_000, heartbeatStaleMs: 30_000 });
-      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000, trustProxy: false });
+      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000, trustProxy: false, authFailures: { limit: 30, windowMs: 60_000, maxSources: 100_000 } });
     });
 
     it('parses TRUST_PROXY as false, true, a hop count or a list of trusted addresses, and rejects anything else', () => {
@@ -99,6 +99,12 @@ describe('loadConfig', () => {
       }
       expect(err.problems.find((p) => p.startsWith('AIONIS_ROLES'))).toContain('api,bogus');
       for (const p of err.problems) expect(err.message).toContain(p);
+    });
+
+    it('bounds the failed-authentication limiter (0 turns the limit off; the window and the table cannot be made unbounded)', () => {
+      expect(loadConfig({ AUTH_FAILURE_LIMIT: '0', AUTH_FAILURE_WINDOW_MS: '1000', AUTH_FAILURE_MAX_SOURCES: '100' }).http.authFailures).toStrictEqual({ limit: 0, windowMs: 1000, maxSources: 100 });
+      const err = configErrorOf({ AUTH_FAILURE_LIMIT: '-1', AUTH_FAILURE_WINDOW_MS: '999', AUTH_FAILURE_MAX_SOURCES: '99999999' });
+      expect(err.problems.map((p) => p.split(':')[0]).sort()).toEqual(['AUTH_FAILURE_LIMIT', 'AUTH_FAILURE_MAX_SOURCES', 'AUTH_FAILURE_WINDOW_MS']);
     });
 
     it('never echoes a secret value in the problems', () => {

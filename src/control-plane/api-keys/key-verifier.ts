@@ -155,7 +155,7 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
         for (const row of r.rows) this.propagationCursor = Math.max(this.propagationCursor, Number(row.gp));
       } while (this.propagationPending);
     } catch (err) {
-      this.logger.warn(`could not record key propagation: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn({ msg: 'could not record key propagation', err });
     } finally {
       this.propagationRunning = false;
     }
@@ -218,13 +218,14 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     };
   }
 
-  recordOutcome(v: Verification, requestId: string, sourceIp: string | null): void {
+  /** `log: false`: count it only (a throttled source's failures are announced once by AuthThrottle). */
+  recordOutcome(v: Verification, sourceIp: string | null, options: { log: boolean } = { log: true }): void {
     if (v.ok) {
       this.successes.add(1);
       return;
     }
     this.failures.add(1, { reason: v.reason });
-    this.logger.warn(JSON.stringify({ msg: 'api key refused', security: true, reason: v.reason, key_id: v.keyId, request_id: requestId, ip: sourceIp }));
+    if (options.log) this.logger.warn({ msg: 'api key refused', security: true, reason: v.reason, key_id: v.keyId, ip: sourceIp });
   }
 
   /** Write collected last-use times (one statement for the batch). */
@@ -238,7 +239,7 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
         SELECT * FROM unnest(${sql.val(batch.map(([k]) => k))}::text[], ${sql.val(batch.map(([, t]) => t))}::timestamptz[])
         ON CONFLICT (key_id) DO UPDATE SET last_used_at = GREATEST(api_key_usage.last_used_at, EXCLUDED.last_used_at)`.execute(this.database.db);
     } catch (err) {
-      this.logger.warn(`could not record key usage: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn({ msg: 'could not record key usage', err });
     }
   }
 }

@@ -5,6 +5,7 @@ import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { eventMetadata, newCommandId, requestCommandContext } from '../../platform/event-store/command-context';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { AppError } from '../../platform/errors/app-error';
+import { AuthThrottle } from '../../platform/http/auth-throttle';
 import { contextOf } from '../../platform/http/request-context';
 import { ProjectionsService } from '../../platform/projections/projections.service';
 import { digestsEqual, hashToken } from './credentials';
@@ -43,6 +44,7 @@ export class AdminAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projections: ProjectionsService,
+    private readonly throttle: AuthThrottle,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -50,14 +52,16 @@ export class AdminAuthGuard implements CanActivate {
     const ctx = contextOf(req);
     const token = presentedToken(req);
     // One answer for every failure (missing, malformed, unknown, disabled): the reason goes to the log only.
-    const refuse = () => new AppError('unauthorized', 'a valid operator token is required (Authorization: Bearer <token>)');
+    // Each failure counts against the source address, which gets 429 once over its limit; a valid token is always served.
+    const refuse = (reason?: 'operator_disabled' | 'unknown_token') => {
+      const throttled = this.throttle.refusal(ctx.sourceIp, 'operator_token');
+      if (reason && !throttled) this.logger.warn({ msg: 'admin authentication failed', security: true, reason, ip: ctx.sourceIp });
+      return throttled ?? new AppError('unauthorized', 'a valid operator token is required (Authorization: Bearer <token>)');
+    };
     if (!token || token.length > 512) throw refuse();
     const digest = hashToken(this.secrets.keyPepper, token);
     const op = await this.operators.findByTokenHash(digest);
-    if (!op || !digestsEqual(op.matched_hash, digest) || op.status !== 'active') {
-      this.logger.warn(JSON.stringify({ msg: 'admin authentication failed', request_id: ctx.requestId, reason: op ? 'operator_disabled' : 'unknown_token', ip: ctx.sourceIp }));
-      throw refuse();
-    }
+    if (!op || !digestsEqual(op.matched_hash, digest) || op.status !== 'active') throw refuse(op ? 'operator_disabled' : 'unknown_token');
     const access = this.reflector.get<AdminAccess | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
     if (!roleAllows(op.role, access)) {
       // The refusal itself is part of the audit trail.
@@ -72,7 +76,7 @@ export class AdminAuthGuard implements CanActivate {
         },
       );
       await this.projections.waitFor('audit', denied.position, 2000);
-      this.logger.warn(JSON.stringify({ msg: 'admin action denied', security: true, operator_id: op.operator_id, role: op.role, required: access, request_id: ctx.requestId }));
+      this.logger.warn({ msg: 'admin action denied', security: true, operator_id: op.operator_id, role: op.role, required: access });
       throw new AppError('forbidden', `the ${op.role} role may not perform this action`, { role: op.role });
     }
     ctx.actor = { type: 'operator', id: op.operator_id, display: op.display_name };

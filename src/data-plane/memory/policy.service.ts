@@ -67,7 +67,7 @@ export class PolicyService {
     if (exhausted > 0) this.exhausted.add(exhausted, { route });
     if (diagnostics.regex_skipped > 0) this.regexSkipped.add(diagnostics.regex_skipped, { route });
     if (exhausted > 0 || diagnostics.regex_skipped > 0) {
-      this.logger.warn(JSON.stringify({ msg: 'rules not fully evaluated', route, tenant_id: ns.tenantId, scope: ns.scope, budget_exhausted_rule_ids: diagnostics.budget_exhausted_rule_ids, regex_skipped: diagnostics.regex_skipped }));
+      this.logger.warn({ msg: 'rules not fully evaluated', route, tenant_id: ns.tenantId, scope: ns.scope, budget_exhausted_rule_ids: diagnostics.budget_exhausted_rule_ids, regex_skipped: diagnostics.regex_skipped });
     }
     return response;
   }

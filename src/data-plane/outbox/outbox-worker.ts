@@ -70,7 +70,7 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
       try {
         worked = await this.runOnce();
       } catch (err) {
-        this.logger.error(`outbox loop: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.error({ msg: 'outbox loop failed', err });
       }
       if (worked > 0 || !this.running) continue;
       await new Promise<void>((resolve) => {
@@ -114,7 +114,7 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
           if (job.type === 'embed_nodes') await this.memory.failPending(trx, { tenantId: job.tenant_id, projectKey: job.project_key }, jobNodes(job));
         });
         this.failed.add(1, { type: job.type, outcome: 'dead_letter' });
-        this.logger.warn(JSON.stringify({ msg: 'outbox job dead-lettered', job_id: job.job_id, tenant_id: job.tenant_id, type: job.type, attempts: job.attempts, error: message }));
+        this.logger.warn({ msg: 'outbox job dead-lettered', job_id: job.job_id, tenant_id: job.tenant_id, type: job.type, attempts: job.attempts, error: message });
       }
     }
   }

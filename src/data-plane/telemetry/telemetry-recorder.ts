@@ -109,7 +109,7 @@ export class TelemetryRecorder implements OnModuleInit, OnApplicationShutdown {
       for (const e of batch) await this.repo.addRollup(e);
     } catch (err) {
       // Telemetry never blocks the API; the lost minute shows as a gap.
-      this.logger.warn(`telemetry flush failed: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn({ msg: 'telemetry flush failed', err });
     }
   }
 

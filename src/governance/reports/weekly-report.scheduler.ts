@@ -89,16 +89,16 @@ export class WeeklyReportScheduler {
       try {
         const result = await this.deps.run(week);
         await this.deps.eventStore.append(stream, [{ type: 'GovernanceReportRunCompleted', data: { period, week: week.label, bundle_id: result.bundleId, status: result.status } }], { expectedRevision: 1, tenantId: null, metadata: meta('completed') });
-        this.deps.logger.log(`weekly report ${week.label}: ${result.status} (bundle ${result.bundleId})`);
+        this.deps.logger.log({ msg: 'weekly report done', week: week.label, status: result.status, bundle_id: result.bundleId });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         await this.deps.eventStore
           .append(stream, [{ type: 'GovernanceReportRunFailed', data: { period, week: week.label, error: message.slice(0, 2000) } }], { expectedRevision: 1, tenantId: null, metadata: meta('failed') })
           .catch(() => undefined);
-        this.deps.logger.error(`weekly report ${week.label} failed: ${message} (run it by hand: npm run job:governance-weekly-report -- --week ${week.label})`);
+        this.deps.logger.error({ msg: 'weekly report failed', week: week.label, error: message, retry: `npm run job:governance-weekly-report -- --week ${week.label}` });
       }
     } catch (err) {
-      this.deps.logger.error(`governance scheduler: ${err instanceof Error ? err.message : String(err)}`);
+      this.deps.logger.error({ msg: 'governance scheduler failed', err });
     }
   }
 }

@@ -69,6 +69,8 @@ export interface AppConfig {
     readonly trustProxy: boolean | number | string;
     readonly bodyLimit: string;
     readonly commandWaitMs: number;
+    /** Failed authentications per source address before `429 auth_throttled` (docs/api.md). */
+    readonly authFailures: { readonly limit: number; readonly windowMs: number; readonly maxSources: number };
   };
   readonly governance: {
     /** Where evidence bundles are archived: a directory (default DATA_DIR/archive) or an S3-compatible bucket. */
@@ -177,6 +179,9 @@ const envSchema = z.object({
     message: 'must look like 512kb or 2mb',
   }),
   COMMAND_WAIT_FOR_PROJECTION_MS: intIn(0, 30_000, 2000),
+  AUTH_FAILURE_LIMIT: intIn(0, 1_000_000, 30),
+  AUTH_FAILURE_WINDOW_MS: intIn(1000, 86_400_000, 60_000),
+  AUTH_FAILURE_MAX_SOURCES: intIn(100, 10_000_000, 100_000),
   EMBEDDING_PROVIDER: z
     .enum(['local', 'fake', 'openai', 'none'], { message: 'must be local, fake, openai or none' })
     .optional()
@@ -314,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       trustProxy: e.TRUST_PROXY,
       bodyLimit: e.HTTP_BODY_LIMIT ?? '1mb',
       commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
+      authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS, maxSources: e.AUTH_FAILURE_MAX_SOURCES },
     },
     governance: {
       archiveDir: path.resolve(e.ARCHIVE_DIR ?? path.join(e.DATA_DIR, 'archive')),

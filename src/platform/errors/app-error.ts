@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'unsupported_media_type',
   'payload_too_large',
   'unauthorized',
+  'auth_throttled',
   'forbidden',
   'route_not_found',
   'method_not_allowed',

@@ -21,9 +21,8 @@ export class ProblemFilter implements ExceptionFilter {
       }
     })();
     if (internal) {
-      this.logger.error(
-        JSON.stringify({ msg: 'unhandled error', request_id: requestId, path: req.path, error: exception instanceof Error ? exception.stack : String(exception) }),
-      );
+      // request_id comes from the request's logger binding (access-log.ts).
+      this.logger.error({ msg: 'unhandled error', path: req.path, err: exception instanceof Error ? exception : new Error(String(exception)) });
     }
     if (res.headersSent) return;
     writeError(res, error, requestId, req.originalUrl.split('?')[0] ?? '/', req.header('accept'));

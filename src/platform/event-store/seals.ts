@@ -403,7 +403,7 @@ export interface SealerOptions {
   readonly maxEvents?: number;
   readonly pageSize?: number;
   readonly metrics?: Metrics;
-  readonly logger?: { error(message: string): void };
+  readonly logger?: { error(message: string | { msg: string; err: unknown }): void };
   readonly now?: () => Date;
 }
 
@@ -451,7 +451,7 @@ export class Sealer {
     this.timer = setTimeout(() => {
       this.running = this.catchUp()
         .then(() => undefined)
-        .catch((err: unknown) => this.options.logger?.error(`sealing failed: ${err instanceof Error ? err.message : String(err)}`))
+        .catch((err: unknown) => this.options.logger?.error({ msg: 'sealing failed', err }))
         .finally(() => {
           this.running = undefined;
           if (!this.stopped) this.schedule();

@@ -13,6 +13,8 @@ export interface RequestContext {
   readonly userAgent: string | null;
   actor?: Actor;
   operatorRole?: string;
+  /** The tenant an authenticated API key speaks for (access log). */
+  tenantId?: string;
 }
 
 export type ContextRequest = Request & { ctx: RequestContext };
@@ -41,4 +43,10 @@ export function contextOf(req: Request): RequestContext {
   const ctx = (req as Partial<ContextRequest>).ctx;
   if (!ctx) throw new Error('request context middleware did not run');
   return ctx;
+}
+
+/** The matched route template (`/v1/admin/control/tenants/:tenant_id`), or `unmatched`; known once the response is finished. */
+export function routeOf(req: Request): string {
+  const route = (req as Request & { route?: { path?: string } }).route?.path;
+  return route ? `${req.baseUrl}${route}` : 'unmatched';
 }

@@ -59,15 +59,15 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
         ...(this.hooks ? { hooks: this.hooks } : {}),
         events: {
           onStateChange: (name, state, error) => {
-            const msg = `projection ${name}: ${state}${error ? ` (${error instanceof Error ? error.message : String(error)})` : ''}`;
-            if (state === 'failed' || state === 'retrying') this.logger.error(msg);
-            else this.logger.log(msg);
+            const line = { msg: `projection ${name}: ${state}`, projection: name, state, ...(error ? { err: error } : {}) };
+            if (state === 'failed' || state === 'retrying') this.logger.error(line);
+            else this.logger.log(line);
           },
           onBatch: (name, applied, deadLettered) => {
             if (applied > 0) this.metrics.projectedEvents.add(applied, { projection: name });
             if (deadLettered > 0) {
               this.metrics.projectionDeadLetters.add(deadLettered, { projection: name });
-              this.logger.warn(`projection ${name}: ${deadLettered} event(s) sent to the dead-letter table`);
+              this.logger.warn({ msg: `projection ${name}: event(s) sent to the dead-letter table`, projection: name, dead_lettered: deadLettered });
             }
           },
         },
