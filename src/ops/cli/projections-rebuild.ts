@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { PROJECTIONS } from '../../../projections';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { rebuildProjections } from '../../platform/projections/rebuild';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 import { ProgressReporter } from './progress';
 
 /**
@@ -13,20 +13,28 @@ import { ProgressReporter } from './progress';
  * Exit 0 when every rebuild finished (with --diff-only: and no differences), 2 when a diff-only
  * run found differences, 1 on usage or runtime errors.
  */
-const HELP = `usage: npm run -s projections:rebuild -- --projection NAME | --all [--diff-only] [--batch-size 1000] [--pause-ms 0] [--json] [--database-url URL]
-projections: ${PROJECTIONS.map((p) => p.name).join(', ')}`;
+const SPEC: CliSpec = {
+  name: 'projections:rebuild',
+  description: 'Blue/green rebuild of read models from the log: shadow tables, catch up, diff, atomic swap. Resumes a killed rebuild.',
+  database: true,
+  options: [
+    ['--projection <name>', `one projection: ${PROJECTIONS.map((p) => p.name).join(', ')}`],
+    ['--all', 'every projection'],
+    ['--diff-only', 'build and compare, never swap; exit 2 when the live read model differs'],
+    ['--batch-size <n>', 'events per batch, 1..50000 (default 1000)'],
+    ['--pause-ms <ms>', 'pause between batches, 0..60000 (default 0)'],
+    ['--stop-after-batches <n>', 'for drills: stop (exit 1, resumable) after N batches of the build'],
+  ],
+  details: 'Progress on stderr (a bar on a TTY, JSON lines otherwise).',
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { projection: 'string', all: 'bool', 'diff-only': 'bool', 'batch-size': 'string', 'pause-ms': 'string' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const all = v.all === true;
-  if (all === (typeof v.projection === 'string')) throw new UsageError(`give exactly one of --projection NAME or --all\n${HELP}`);
+  if (all === (typeof v.projection === 'string')) throw new UsageError('give exactly one of --projection NAME or --all');
   const defs = all ? PROJECTIONS : PROJECTIONS.filter((p) => p.name === v.projection);
-  if (defs.length === 0) throw new UsageError(`unknown projection "${String(v.projection)}"\n${HELP}`);
+  if (defs.length === 0) throw new UsageError(`unknown projection "${String(v.projection)}" (one of ${PROJECTIONS.map((p) => p.name).join(', ')})`);
   const batchSize = v['batch-size'] === undefined ? 1000 : Number(v['batch-size']);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000) throw new UsageError('--batch-size must be a whole number from 1 to 50000');
   const pauseMs = v['pause-ms'] === undefined ? 0 : Number(v['pause-ms']);
