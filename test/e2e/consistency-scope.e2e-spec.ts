@@ -468,7 +468,7 @@ describe('job:consistency-check:scope', () => {
 
     const unknown = run('--bogus');
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('unknown argument --bogus');
+    expect(unknown.stderr).toContain("unknown option '--bogus'");
     expect(run('--max-attempts', 'many').status).toBe(1);
   }, 120_000);
 });

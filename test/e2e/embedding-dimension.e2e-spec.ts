@@ -126,7 +126,7 @@ describe('the embedding dimension: boot guard and re-embedding', () => {
     expect(running.stderr).toMatch(/a service instance is running on this database/);
     const help = await runCli('memory-reembed.ts', ['--help'], env);
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/usage: npm run -s memory:reembed/);
+    expect(help.stdout).toMatch(/Usage: npm run -s memory:reembed/);
     const usage = await runCli('memory-reembed.ts', ['--dimension', 'many'], env);
     expect(usage.status).toBe(1);
     await stop();

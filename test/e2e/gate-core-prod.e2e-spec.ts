@@ -31,6 +31,18 @@ async function gate(env: Record<string, string>, ...args: string[]): Promise<{ s
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, summary: r.out };
 }
 
+/** The steps of the JSON progress lines on stderr; fails on any other stderr output. */
+function progressSteps(stderr: string, operation: string): string[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { progress: string; step: string })
+    .map((p) => {
+      expect(p.progress).toBe(operation);
+      return p.step;
+    });
+}
+
 const checkOf = (s: Summary | null, name: string): Check | undefined => s?.checks.find((c) => c.name === name);
 
 /**
@@ -76,7 +88,8 @@ const checkOf = (s: Summary | null, name: string): Check | undefined => s?.check
     const out = mkdtempSync(join(tmpdir(), 'aionis-gate-core-'));
     try {
       const r = await gate(env, '--json', '--skip-build', '--requests', '30', '--out', out);
-      expect(r.stderr).toBe('');
+      // Progress while it runs goes to stderr, one JSON line per step; stdout is the summary alone.
+      expect(progressSteps(r.stderr, 'gate:core:prod')).toEqual(['load run (30 requests, concurrency 4)', 'health-gate', 'consistency-cross-tenant', 'done']);
       expect(r.summary?.failing).toEqual([]);
       expect(r.status).toBe(0);
       const s = r.summary!;
@@ -167,7 +180,11 @@ const checkOf = (s: Summary | null, name: string): Check | undefined => s?.check
     expect(r.summary?.failing).toEqual(['typecheck', 'build']);
   });
 
-  it('usage errors exit 1', async () => {
+  it('usage errors exit 1; so does a token the server refuses (a runtime error, not a failed gate)', async () => {
+    const refused = await gate({ ...env, AIONIS_ADMIN_TOKEN: 'aio_admin_not-a-real-token' }, '--json', '--skip-build', '--requests', '5');
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/error: the server refused AIONIS_ADMIN_TOKEN: GET \/v1\/admin\/ops\/runtime answered 401/);
     expect((await gate(env, '--json', '--bogus')).status).toBe(1);
     expect((await gate(env, '--requests', '0')).status).toBe(1);
     expect((await gate({ ...env, AIONIS_ADMIN_TOKEN: '' }, '--skip-build')).status).toBe(1);

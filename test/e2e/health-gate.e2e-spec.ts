@@ -277,7 +277,7 @@ describe('job:health-gate', () => {
 
     const unknown = cli('--bogus');
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('unknown argument --bogus');
+    expect(unknown.stderr).toContain("unknown option '--bogus'");
     expect(cli('--consistency-check-set', 'everything').status).toBe(1);
     expect(cli('--min-embedding-ready-ratio', '1.5').status).toBe(1);
     expect(cli('--max-lag-ms', 'soon').status).toBe(1);

@@ -191,8 +191,13 @@ async function closedPort(): Promise<number> {
   it('usage errors exit 1: an unknown flag, no admin token, no database URL', async () => {
     const unknown = await preflight(env, '--json', '--no-such-flag');
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toMatch(/unknown argument --no-such-flag/);
+    expect(unknown.stderr).toMatch(/unknown option '--no-such-flag'/);
     expect((await preflight({ ...env, AIONIS_ADMIN_TOKEN: '' }, '--json')).status).toBe(1);
+    // A token the server refuses is a runtime error (exit 1), not a failed gate (exit 2).
+    const refused = await preflight({ ...env, AIONIS_ADMIN_TOKEN: 'aio_admin_not-a-real-token' }, '--json');
+    expect(refused.status).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toMatch(/error: the server refused AIONIS_ADMIN_TOKEN: GET \/v1\/admin\/ops\/runtime answered 401/);
     expect((await preflight({ ...env, DATABASE_URL: '' }, '--json')).status).toBe(1);
     expect((await preflight(env, '--max-clock-skew-ms', 'soon')).status).toBe(1);
   });
@@ -201,7 +206,16 @@ async function closedPort(): Promise<number> {
     const out = mkdtempSync(join(tmpdir(), 'aionis-preflight-gates-'));
     try {
       const r = await preflight(env, '--json', '--run-gates', '--skip-build', '--perf-requests', '20', '--out', out);
-      expect(r.stderr).toBe('');
+      // Progress on stderr (one JSON line per step), never on stdout: stdout parses as the summary.
+      const steps = r.stderr.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { progress: string; step: string; done: number; total: number });
+      expect(steps.map((p) => [p.progress, p.step, p.done, p.total])).toEqual([
+        ['preflight:hosted', 'database checks', 0, 5],
+        ['preflight:hosted', 'server checks', 1, 5],
+        ['preflight:hosted', 'gate-core-prod', 2, 5],
+        ['preflight:hosted', 'consistency-cross-tenant', 3, 5],
+        ['preflight:hosted', 'health-gate', 4, 5],
+        ['preflight:hosted', 'done', 5, 5],
+      ]);
       expect(failingOf(r.summary)).toEqual([]);
       expect(r.status).toBe(0);
       for (const name of ['gate_core_prod', 'gate_consistency_cross_tenant', 'gate_health_scope']) expect(checkOf(r.summary, name)).toMatchObject({ pass: true, severity: 'error' });

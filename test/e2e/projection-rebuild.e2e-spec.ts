@@ -107,6 +107,9 @@ describe('blue/green projection rebuilds', () => {
     const failing = (await runCrossTenantChecks(t.tdb.database)).filter((c) => !c.pass);
     expect(failing.map((c) => c.name)).toEqual(['projection_equals_replay']);
     expect(JSON.stringify(failing[0]?.sample)).toContain('"tenant":"seed-3"');
+    // The detail names the projection that differs, and only that one.
+    expect(failing[0]?.detail).toMatch(/^tenants@\d+:\d+ differs from a replay/);
+    for (const other of ['audit', 'api_keys', 'operators', 'projects', 'quotas']) expect(failing[0]?.detail).not.toContain(`${other}@`);
 
     const [cmp] = await rebuildProjections(t.tdb.database, store, [tenantsProjection], { actor, swap: false });
     expect(cmp?.swapped).toBe(false);
@@ -181,51 +184,60 @@ describe('blue/green projection rebuilds', () => {
     expect(outboxNotifications).toEqual([]);
   }, 60_000);
 
-  pgIt('a killed rebuild resumes where it stopped; a second concurrent rebuild is refused', async () => {
+  pgIt('a stopped rebuild (--stop-after-batches, the drill\'s kill) resumes where it stopped; a second concurrent rebuild is refused', async () => {
     const env = { DATABASE_URL: t.tdb.url ?? '' };
     await createTenants(t, 'kill', 30);
     await waitUntil('projector', () => caughtUp(t));
     const total = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events`.execute(t.tdb.database.db)).rows[0]?.n ?? 0;
     expect(total).toBeGreaterThan(120);
+    const readProgress = async () =>
+      (await sql<{ events_read: number; status: string }>`SELECT events_read::int, status FROM proj_rebuilds WHERE projection = 'audit' ORDER BY started_at DESC LIMIT 1`.execute(t.tdb.database.db)).rows[0];
+
+    // Deterministic: exactly 40 batches of one event, then it stops as a kill would (exit 1, still running, resumable).
+    const stopped = cli('projections-rebuild.ts', ['--projection', 'audit', '--batch-size', '1', '--stop-after-batches', '40', '--json'], env);
+    expect(stopped.status).toBe(1);
+    expect(stopped.stdout).toBe('');
+    expect(stopped.stderr).toContain('stopped after 40 batch(es) (--stop-after-batches)');
+    expect(await readProgress()).toEqual({ events_read: 40, status: 'running' });
+    const tables = await sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE tablename LIKE 'rm_audit%' ORDER BY 1`.execute(t.tdb.database.db);
+    expect(tables.rows.map((x) => x.tablename)).toEqual(['rm_audit_events', 'rm_audit_events__rb']);
+    // Progress counts events against the exact number of events in the log (not positions).
+    const lines = stopped.stderr.split('\n').filter((l) => l.startsWith('{"progress":"projections:rebuild"')).map((l) => JSON.parse(l) as { done: number; total: number });
+    for (const l of lines) expect(l.total).toBeGreaterThanOrEqual(total);
+    for (const l of lines) expect(l.total).toBeLessThanOrEqual(total + 5); // a few operational events of this run may follow the count
+
+    // Resume slowly in the background; while it runs, a second rebuild (of any projection) is refused with exit 1.
     const child: ChildProcess = spawn(
       process.execPath,
       ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/projections-rebuild.ts'), '--projection', 'audit', '--batch-size', '1', '--pause-ms', '40', '--json'],
       { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const readProgress = async () =>
-      (await sql<{ events_read: number; status: string }>`SELECT events_read::int, status FROM proj_rebuilds WHERE projection = 'audit' ORDER BY started_at DESC LIMIT 1`.execute(t.tdb.database.db)).rows[0];
-    await waitUntil('the rebuild to be under way', async () => ((await readProgress())?.events_read ?? 0) >= 40 && (await readProgress())?.status === 'running', 30_000);
-
-    // While it runs, a second rebuild (of any projection) is refused with exit 1.
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await waitUntil('the resumed rebuild to be under way', async () => ((await readProgress())?.events_read ?? 0) > 45, 30_000);
     const second = cli('projections-rebuild.ts', ['--projection', 'tenants', '--json'], env);
     expect(second.status).toBe(1);
     expect(second.stderr).toContain('another projection rebuild is running');
 
-    child.kill('SIGKILL');
-    await exited;
-    const killedAt = await readProgress();
-    expect(killedAt?.status).toBe('running');
-    expect(killedAt?.events_read ?? 0).toBeLessThan(total);
-    const tables = await sql<{ tablename: string }>`SELECT tablename FROM pg_tables WHERE tablename LIKE 'rm_audit%' ORDER BY 1`.execute(t.tdb.database.db);
-    expect(tables.rows.map((x) => x.tablename)).toEqual(['rm_audit_events', 'rm_audit_events__rb']);
-
-    const resumed = cli('projections-rebuild.ts', ['--projection', 'audit', '--json'], env);
-    expect(resumed.status).toBe(0);
-    const out = JSON.parse(resumed.stdout) as { rebuilds: { resumed: boolean; swapped: boolean; events_read: number; position: string; diff: { changed: number; only_live: number; only_shadow: number } }[] };
+    expect(await exited).toBe(0);
+    const out = JSON.parse(stdout) as { rebuilds: { resumed: boolean; swapped: boolean; events_read: number; position: string; diff: { changed: number; only_live: number; only_shadow: number } }[] };
     const r = out.rebuilds[0]!;
     expect(r).toMatchObject({ resumed: true, swapped: true, diff: { changed: 0, only_live: 0, only_shadow: 0 } });
     // Every event up to the swap position was read exactly once across the two runs.
     const [tx, gp] = r.position.split(':');
     const upTo = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events WHERE (transaction_id, global_position) <= (${tx}::xid8, ${Number(gp)}::bigint)`.execute(t.tdb.database.db)).rows[0]?.n;
     expect(r.events_read).toBe(upTo);
-    // JSON progress lines on stderr (not a TTY).
-    expect(resumed.stderr.split('\n').filter((l) => l.startsWith('{"progress":"projections:rebuild"')).length).toBeGreaterThan(0);
+    // JSON progress lines on stderr (not a TTY); the last one is exact: every event read, of exactly that many.
+    const progress = stderr.split('\n').filter((l) => l.startsWith('{"progress":"projections:rebuild"')).map((l) => JSON.parse(l) as { label: string; done: number; total: number });
+    expect(progress.at(-1)).toMatchObject({ label: 'audit/done', done: upTo, total: upTo });
     await waitUntil('projector', () => caughtUp(t));
     expect((await compareWithReplay(t.tdb.database, [auditProjection])).every(replayMatches)).toBe(true);
   }, 90_000);
 
-  pgIt('the CLI: usage errors exit 1, --diff-only exits 0 on a clean read model', () => {
+  pgIt('the CLI: usage errors exit 1, --diff-only exits 0 on a clean read model and names the rows that differ otherwise', async () => {
     const env = { DATABASE_URL: t.tdb.url ?? '' };
     expect(cli('projections-rebuild.ts', [], env).status).toBe(1);
     expect(cli('projections-rebuild.ts', ['--projection', 'nope'], env).status).toBe(1);
@@ -233,6 +245,17 @@ describe('blue/green projection rebuilds', () => {
     const diff = cli('projections-rebuild.ts', ['--projection', 'projects', '--diff-only', '--json'], env);
     expect(diff.status).toBe(0);
     expect(JSON.parse(diff.stdout)).toMatchObject({ ok: true, mode: 'diff_only' });
+    // The human output of a diff-only run names the rows that differ.
+    const before = (await sql<{ display_name: string | null }>`SELECT display_name FROM rm_tenants WHERE tenant_id = 'seed-4'`.execute(t.tdb.database.db)).rows[0]!.display_name;
+    await sql`UPDATE rm_tenants SET display_name = 'tampered' WHERE tenant_id = 'seed-4'`.execute(t.tdb.database.db);
+    try {
+      const named = cli('projections-rebuild.ts', ['--projection', 'tenants', '--diff-only'], env);
+      expect(named.status).toBe(2);
+      expect(named.stdout).toMatch(/tenants: compared .* 1 changed, 0 only live, 0 only rebuilt/);
+      expect(named.stdout).toMatch(/^ {2}changed {5}seed-4$/m);
+    } finally {
+      await sql`UPDATE rm_tenants SET display_name = ${before} WHERE tenant_id = 'seed-4'`.execute(t.tdb.database.db);
+    }
     const replay = cli('projections-replay-parked.ts', ['--projection', 'tenants', '--json'], env);
     expect(replay.status).toBe(1);
     expect(replay.stderr).toContain('--reason is required');

@@ -137,3 +137,22 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('the S3 evidence archive configuration', () => {
+  it('is off without a bucket, and any other ARCHIVE_S3_* variable without one is a boot error', () => {
+    expect(loadConfig({}).governance.s3).toBeUndefined();
+    expect(() => loadConfig({ ARCHIVE_S3_ENDPOINT: 'http://minio:9000' })).toThrow(/ARCHIVE_S3_BUCKET: required when ARCHIVE_S3_ENDPOINT is set/);
+  });
+
+  it('with a bucket alone: AWS S3, the default credential chain, the region from AWS_REGION', () => {
+    expect(loadConfig({ ARCHIVE_S3_BUCKET: 'evidence', AWS_REGION: 'eu-west-3' }).governance.s3).toEqual({ endpoint: undefined, bucket: 'evidence', prefix: 'aionis-evidence', region: 'eu-west-3', credentials: undefined });
+    expect(loadConfig({ ARCHIVE_S3_BUCKET: 'evidence' }).governance.s3?.region).toBe('us-east-1');
+  });
+
+  it('static keys go in pairs, a session token only with them', () => {
+    expect(() => loadConfig({ ARCHIVE_S3_BUCKET: 'evidence', ARCHIVE_S3_ACCESS_KEY_ID: 'AKID' })).toThrow(/ARCHIVE_S3_SECRET_ACCESS_KEY: required with ARCHIVE_S3_ACCESS_KEY_ID/);
+    expect(() => loadConfig({ ARCHIVE_S3_BUCKET: 'evidence', ARCHIVE_S3_SESSION_TOKEN: 'tok' })).toThrow(/ARCHIVE_S3_SESSION_TOKEN: only with/);
+    const s3 = loadConfig({ ARCHIVE_S3_BUCKET: 'evidence', ARCHIVE_S3_ENDPOINT: 'http://minio:9000', ARCHIVE_S3_REGION: 'x-1', ARCHIVE_S3_ACCESS_KEY_ID: 'ASIA', ARCHIVE_S3_SECRET_ACCESS_KEY: 'secret', ARCHIVE_S3_SESSION_TOKEN: 'tok' }).governance.s3;
+    expect(s3).toMatchObject({ endpoint: 'http://minio:9000', region: 'x-1', credentials: { accessKeyId: 'ASIA', secretAccessKey: 'secret', sessionToken: 'tok' } });
+  });
+});

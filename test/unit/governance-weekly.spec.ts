@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/platform/config/config';
 import { lastFireAtOrBefore, parseCron, cronProblem } from '../../src/platform/config/cron';
 import { isoWeekOf, parseIsoWeek, previousIsoWeek } from '../../src/governance/reports/iso-week';
 import { type PolicyFacts, buildWeeklyReport, renderWeeklyMarkdown, type WeeklyReportInput } from '../../src/governance/reports/weekly-report';
@@ -36,7 +37,31 @@ describe('cron', () => {
     expect(parseCron('*/15 8-10 * * 7').matches(new Date('2026-11-29T09:45:00Z'))).toBe(true);
     expect(parseCron('0 0 1,15 * *').matches(new Date('2026-12-15T00:00:00Z'))).toBe(true);
     expect(cronProblem('0 4 * *')).toBe('a cron expression has five fields');
-    expect(cronProblem('61 * * * *')).toContain('out of range');
+    expect(cronProblem('61 * * * *')).toMatch(/invalid value for minute: 61/i);
+  });
+  it('keeps classic cron semantics: both day fields restricted means either day; names; UTC whatever the local zone', () => {
+    const either = parseCron('0 12 13 * 5'); // the 13th, or any Friday
+    expect(either.matches(new Date('2026-11-13T12:00:00Z'))).toBe(true); // Friday the 13th
+    expect(either.matches(new Date('2026-12-13T12:00:00Z'))).toBe(true); // a Sunday, the 13th
+    expect(either.matches(new Date('2026-12-04T12:00:00Z'))).toBe(true); // a Friday, the 4th
+    expect(either.matches(new Date('2026-12-05T12:00:00Z'))).toBe(false);
+    expect(parseCron('30 4 * * mon').matches(new Date('2026-11-30T04:30:00Z'))).toBe(true);
+  });
+  it('the last fire at or before a time: the same minute counts, the window is bounded', () => {
+    const cron = parseCron('0 4 * * 1');
+    expect(lastFireAtOrBefore(cron, new Date('2026-11-30T04:00:00Z'), 8)?.toISOString()).toBe('2026-11-30T04:00:00.000Z');
+    expect(lastFireAtOrBefore(cron, new Date('2026-11-30T04:00:59.999Z'), 8)?.toISOString()).toBe('2026-11-30T04:00:00.000Z');
+    expect(lastFireAtOrBefore(cron, new Date('2026-11-30T03:59:59Z'), 8)?.toISOString()).toBe('2026-11-23T04:00:00.000Z');
+    expect(lastFireAtOrBefore(parseCron('0 0 1 1 *'), new Date('2026-11-30T04:00:00Z'), 8)).toBeNull();
+    expect(lastFireAtOrBefore(parseCron('0 0 1 1 *'), new Date('2026-11-30T04:00:00Z'), 366)?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
+  });
+  it('only five fields: seconds and years are refused, and so is the configuration at boot', () => {
+    expect(cronProblem('0 0 4 * * 1')).toBe('a cron expression has five fields');
+    expect(cronProblem('0 4 * * 1 2027')).toBe('a cron expression has five fields');
+    expect(cronProblem('0 4 * * 8')).not.toBeNull();
+    expect(cronProblem('x 4 * * 1')).not.toBeNull();
+    expect(() => loadConfig({ GOVERNANCE_WEEKLY_REPORT_CRON: '0 25 * * 1' })).toThrow(/GOVERNANCE_WEEKLY_REPORT_CRON: must be a five-field cron expression/);
+    expect(loadConfig({ GOVERNANCE_WEEKLY_REPORT_CRON: 'off' }).governance.weeklyReportCron).toBe('off');
   });
 });
 

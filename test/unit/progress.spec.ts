@@ -1,4 +1,4 @@
-import { ProgressReporter } from '../../src/ops/cli/progress';
+import { ProgressReporter, StepProgress } from '../../src/ops/cli/progress';
 
 /** A stand-in for process.stderr: only `isTTY` and `write` are used. */
 function stream(isTTY: boolean): { writes: string[]; s: NodeJS.WriteStream } {
@@ -27,5 +27,28 @@ describe('progress of long operations', () => {
       { progress: 'audit:replay', label: 'acme', done: 1, total: 3, events_per_s: 10, eta_s: 1 },
       { progress: 'audit:replay', label: 'acme', done: 3, total: 3, events_per_s: 10, eta_s: 0 },
     ]);
+  });
+});
+
+describe('progress of a run of known steps', () => {
+  it('writes one JSON line per step started, and a final one, otherwise', () => {
+    const { writes, s } = stream(false);
+    const p = new StepProgress('gate:core:prod', 2, s);
+    p.step('typecheck');
+    p.step('build');
+    p.finish();
+    expect(writes.map((w) => JSON.parse(w) as Record<string, unknown>).map(({ elapsed_ms: _e, ...rest }) => rest)).toEqual([
+      { progress: 'gate:core:prod', step: 'typecheck', done: 0, total: 2 },
+      { progress: 'gate:core:prod', step: 'build', done: 1, total: 2 },
+      { progress: 'gate:core:prod', step: 'done', done: 2, total: 2 },
+    ]);
+  });
+
+  it('writes a readable line per step on a terminal', () => {
+    const { writes, s } = stream(true);
+    const p = new StepProgress('preflight:hosted', 2, s);
+    p.step('database checks');
+    p.step('server checks');
+    expect(writes).toEqual([expect.stringMatching(/^preflight:hosted \[1\/2\] database checks \(\d+s\)\n$/), expect.stringMatching(/^preflight:hosted \[2\/2\] server checks/)]);
   });
 });

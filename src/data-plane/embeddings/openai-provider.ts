@@ -1,3 +1,4 @@
+import { errorChain } from '../../platform/errors/error-chain';
 import { type EmbeddingProvider, EmbeddingError } from './embedding-provider';
 
 export interface OpenAiProviderOptions {
@@ -35,7 +36,7 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
       } catch (err) {
         // The caller's own abort is final, not a provider failure to retry.
         if (signal?.aborted) throw aborted();
-        lastError = err instanceof EmbeddingError ? err : new EmbeddingError(err instanceof Error ? err.message : String(err), true);
+        lastError = err instanceof EmbeddingError ? err : new EmbeddingError(errorChain(err), true);
         if (!lastError.retryable) throw lastError;
       }
     }
@@ -53,7 +54,7 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
     } catch (err) {
-      throw new EmbeddingError(`embedding request failed: ${err instanceof Error ? err.message : String(err)}`, true);
+      throw new EmbeddingError(`embedding request failed: ${errorChain(err)}`, true);
     }
     if (!res.ok) throw new EmbeddingError(`embedding endpoint answered ${res.status}`, res.status === 429 || res.status >= 500, res.status);
     const body = (await res.json().catch(() => null)) as { data?: { embedding?: unknown; index?: number }[] } | null;

@@ -5,7 +5,7 @@ import type { DB } from '../../platform/db/schema';
 import type { NewCommit, StoredCommit } from './domain/commit';
 import type { Namespace } from './domain/ids';
 import type { Consumer } from './domain/lanes';
-import type { EdgeType, EmbeddingStatus, MemoryLane, MemoryTier, NodeType, RuleScope, RuleState } from './domain/model';
+import { EMBEDDING_STATUSES, type EdgeType, type EmbeddingStatus, type MemoryLane, type MemoryTier, type NodeType, type RuleScope, type RuleState } from './domain/model';
 import type { NodeRowPlan, PreparedEdge, RuleSeed } from './domain/write-plan';
 
 export type Executor = Kysely<DB> | Transaction<DB>;
@@ -587,6 +587,17 @@ export class MemoryRepository {
       UPDATE memory_nodes m SET embedding = x.embedding::real[], embedding_status = 'ready', embedding_model = ${model}, updated_at = clock_timestamp()
       FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(id uuid, scope text, embedding text)
       WHERE ${inOwner('m', o)} AND m.scope = x.scope AND m.node_id = x.id ${force ? sql`` : sql`AND m.embedding_status <> 'ready'`}`.execute(this.db);
+  }
+
+  /** How many of a tenant's nodes (every project; one scope if given) are in each embedding status: the operator's readiness view. */
+  async embeddingStatusCounts(tenantId: string, scope?: string): Promise<Record<EmbeddingStatus, number>> {
+    const r = await sql<{ status: EmbeddingStatus; n: number }>`
+      SELECT embedding_status AS status, count(*)::int AS n FROM memory_nodes
+      WHERE tenant_id = ${tenantId} ${scope === undefined ? sql`` : sql`AND scope = ${scope}`}
+      GROUP BY embedding_status`.execute(this.database.db);
+    const counts = Object.fromEntries(EMBEDDING_STATUSES.map((s) => [s, 0])) as Record<EmbeddingStatus, number>;
+    for (const row of r.rows) counts[row.status] = row.n;
+    return counts;
   }
 
   /** A job given up for good: its still-pending nodes become failed (in the dead-lettering transaction). */

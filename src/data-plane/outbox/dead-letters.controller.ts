@@ -10,7 +10,7 @@ import { contextOf } from '../../platform/http/request-context';
 import { decodeCursor, encodeCursor, parseInput, reasonSchema } from '../../platform/http/validation';
 import { ProjectionsService } from '../../platform/projections/projections.service';
 import { MemoryRepository } from '../memory/memory.repository';
-import { DeadLetters, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from './dead-letters';
+import { DeadLetters, embeddingReadiness, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from './dead-letters';
 import { OutboxRepository } from './outbox.repository';
 
 const ListQuery = z.strictObject({
@@ -20,6 +20,10 @@ const ListQuery = z.strictObject({
   to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(512).optional(),
+});
+const ReadinessQuery = z.strictObject({
+  tenant_id: z.string().regex(TENANT_ID_PATTERN),
+  scope: z.string().min(1).max(256).regex(/^[^\u0000]*$/).optional(),
 });
 export const DeadLetterOperationBody = z.strictObject({
   ids: z.array(z.uuid()).min(1).max(REPLAY_LIMIT_MAX).optional(),
@@ -40,8 +44,8 @@ export class DeadLettersController {
   private readonly deadLetters: DeadLetters;
 
   constructor(
-    outbox: OutboxRepository,
-    memory: MemoryRepository,
+    private readonly outbox: OutboxRepository,
+    private readonly memory: MemoryRepository,
     @Inject(EVENT_STORE) store: EventStore,
     private readonly projections: ProjectionsService,
   ) {
@@ -65,6 +69,18 @@ export class DeadLettersController {
     const page = r.items.slice(0, limit);
     const last = page.at(-1);
     return { items: page, counts_by_tenant: r.counts_by_tenant, next_cursor: r.items.length > limit && last ? encodeCursor({ after: last.job_id }) : null };
+  }
+
+  /**
+   * After a replay: are the tenant's nodes ready again? Counts only (no memory content), for an
+   * operator without the tenant's key; every operator role may read it.
+   */
+  @Get('readiness')
+  @ApiOperation({ summary: "A tenant's embedding readiness: nodes by embedding status (optionally one scope) and its outbox jobs by status" })
+  async readiness(@Query() query: unknown) {
+    const q = parseInput(ReadinessQuery, query, 'query');
+    const [nodes, outbox] = await Promise.all([this.memory.embeddingStatusCounts(q.tenant_id, q.scope), this.outbox.tenantStatus(q.tenant_id)]);
+    return { tenant_id: q.tenant_id, scope: q.scope ?? null, ...embeddingReadiness(nodes, outbox) };
   }
 
   private async operate(kind: 'replay' | 'discard', req: Request, body: unknown) {

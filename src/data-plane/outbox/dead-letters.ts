@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../../platform/errors/app-error';
 import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import type { Actor, Checkpoint, EventStore } from '../../platform/event-store/event-store';
+import type { EmbeddingStatus } from '../memory/domain/model';
 import { type MemoryRepository } from '../memory/memory.repository';
 import { jobNodes } from './outbox-worker';
 import { type DeadLetterFilter, jobNodeIds, type OutboxRepository, type OutboxRow } from './outbox.repository';
@@ -10,6 +11,19 @@ export type { DeadLetterFilter } from './outbox.repository';
 
 export const REPLAY_LIMIT_DEFAULT = 50;
 export const REPLAY_LIMIT_MAX = 500;
+
+/**
+ * Whether a tenant's derived work is done (pure): every node ready, and no job pending, retrying,
+ * processing or dead-lettered. What the dead-letter runbook checks after a replay.
+ */
+export function embeddingReadiness(
+  nodes: Readonly<Record<EmbeddingStatus, number>>,
+  outbox: { readonly pending: number; readonly retrying: number; readonly processing: number; readonly dead_letter: number; readonly done: number; readonly discarded: number },
+): { all_ready: boolean; nodes: Record<EmbeddingStatus | 'total', number>; outbox: typeof outbox } {
+  const total = nodes.ready + nodes.pending + nodes.failed;
+  const busy = outbox.pending + outbox.retrying + outbox.processing + outbox.dead_letter;
+  return { all_ready: nodes.pending === 0 && nodes.failed === 0 && busy === 0, nodes: { ...nodes, total }, outbox };
+}
 
 export interface DeadLetterView {
   readonly job_id: string;

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
+import { errorChain } from '../../platform/errors/error-chain';
 import { DATABASE, type Database } from '../../platform/db/database';
 import { METRICS, type Metrics } from '../../platform/telemetry/metrics';
 import { EMBEDDING_PROVIDER, type EmbeddingProvider, EmbeddingError } from '../embeddings/embedding-provider';
@@ -103,7 +104,8 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
       await this.outbox.complete(job.job_id, this.id);
       this.done.add(1, { type: job.type });
     } catch (err) {
-      const message = (err instanceof Error ? err.message : String(err)).slice(0, 2000);
+      // The root cause (e.g. connect ECONNREFUSED 127.0.0.1:9), not only "fetch failed": last_error is what on-call reads.
+      const message = errorChain(err).slice(0, 2000);
       const retryable = !(err instanceof EmbeddingError) || err.retryable;
       if (retryable && job.attempts < job.max_attempts) {
         await this.outbox.retryLater(job.job_id, this.id, message, backoffMs(job.attempts));

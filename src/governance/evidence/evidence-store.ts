@@ -1,6 +1,7 @@
-import { createHash, createHmac } from 'node:crypto';
+import { GetObjectCommand, NoSuchKey, paginateListObjectsV2, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import type { ArchiveS3Config } from '../../platform/config/config';
 
 /**
  * Where evidence bundles are kept: a directory by default, or an S3-compatible bucket. Keys are
@@ -76,33 +77,31 @@ export class FilesystemEvidenceStore implements EvidenceStore {
   }
 }
 
-export interface S3Options {
-  /** e.g. https://s3.eu-central-1.amazonaws.com or http://minio.internal:9000 (path-style requests). */
-  readonly endpoint: string;
-  readonly bucket: string;
-  readonly prefix: string;
-  readonly region: string;
-  readonly accessKeyId: string;
-  readonly secretAccessKey: string;
-  readonly fetch?: typeof fetch;
+export interface S3Options extends ArchiveS3Config {
+  /** Attempts per request including the first (the SDK's standard retry strategy); default 3, or AWS_MAX_ATTEMPTS. */
+  readonly maxAttempts?: number | undefined;
 }
 
-const hmac = (key: Buffer | string, data: string): Buffer => createHmac('sha256', key).update(data).digest();
-const hex = (data: Buffer | string): string => createHash('sha256').update(data).digest('hex');
-const encodeKey = (k: string): string => k.split('/').map((p) => encodeURIComponent(p)).join('/');
-
 /**
- * An S3-compatible bucket, signed with AWS Signature Version 4 (node:crypto only, no SDK):
- * PUT and GET of objects, ListObjectsV2 for listings. Path-style URLs, so it works with MinIO,
- * Ceph RGW, R2 and AWS alike.
+ * An S3-compatible bucket through the AWS SDK (@aws-sdk/client-s3): SigV4 signing with any
+ * credential the default chain finds (session tokens included), its retries with backoff on
+ * throttling and 5xx, and ListObjectsV2 pagination. Checksums only when an operation requires
+ * them, so S3-compatible servers without the newer checksum headers work alike.
  */
 export class S3EvidenceStore implements EvidenceStore {
   readonly location: string;
-  private readonly fetchImpl: typeof fetch;
+  private readonly client: S3Client;
 
   constructor(private readonly o: S3Options) {
     this.location = `s3://${o.bucket}/${o.prefix}`;
-    this.fetchImpl = o.fetch ?? fetch;
+    this.client = new S3Client({
+      region: o.region,
+      ...(o.endpoint ? { endpoint: o.endpoint, forcePathStyle: true } : {}),
+      ...(o.credentials ? { credentials: { ...o.credentials } } : {}),
+      ...(o.maxAttempts ? { maxAttempts: o.maxAttempts } : {}),
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
   }
 
   private objectKey(key: string): string {
@@ -110,69 +109,48 @@ export class S3EvidenceStore implements EvidenceStore {
     return this.o.prefix ? `${this.o.prefix.replace(/\/$/, '')}/${key}` : key;
   }
 
-  /** Sign and send one request (SigV4, payload hash in x-amz-content-sha256). */
-  async request(method: 'GET' | 'PUT', objectKey: string | null, query: Record<string, string>, body?: Buffer, now = new Date()): Promise<Response> {
-    const url = new URL(this.o.endpoint);
-    const basePath = url.pathname.replace(/\/$/, '');
-    const canonicalUri = `${basePath}/${encodeURIComponent(this.o.bucket)}${objectKey === null ? '' : `/${encodeKey(objectKey)}`}`;
-    const canonicalQuery = Object.keys(query)
-      .sort()
-      .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(query[k] ?? '')}`)
-      .join('&');
-    const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-    const day = amzDate.slice(0, 8);
-    const payloadHash = hex(body ?? '');
-    const headers: Record<string, string> = { host: url.host, 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate };
-    const signedHeaders = Object.keys(headers).sort().join(';');
-    const canonicalHeaders = Object.keys(headers)
-      .sort()
-      .map((h) => `${h}:${headers[h]}\n`)
-      .join('');
-    const canonicalRequest = [method, canonicalUri, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
-    const scope = `${day}/${this.o.region}/s3/aws4_request`;
-    const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, hex(canonicalRequest)].join('\n');
-    const signingKey = hmac(hmac(hmac(hmac(`AWS4${this.o.secretAccessKey}`, day), this.o.region), 's3'), 'aws4_request');
-    const signature = createHmac('sha256', signingKey).update(stringToSign).digest('hex');
-    const auth = `AWS4-HMAC-SHA256 Credential=${this.o.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
-    const target = `${url.origin}${canonicalUri}${canonicalQuery ? `?${canonicalQuery}` : ''}`;
-    return this.fetchImpl(target, {
-      method,
-      headers: { 'x-amz-content-sha256': payloadHash, 'x-amz-date': amzDate, authorization: auth, ...(body ? { 'content-length': String(body.length) } : {}) },
-      ...(body ? { body: new Uint8Array(body) } : {}),
-    });
-  }
-
   async put(key: string, body: Buffer): Promise<void> {
-    const r = await this.request('PUT', this.objectKey(key), {}, body);
-    if (!r.ok) throw new Error(`S3 PUT ${key}: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.o.bucket, Key: this.objectKey(key), Body: body, ContentLength: body.length }));
+    } catch (err) {
+      throw s3Error('PUT', key, err);
+    }
   }
 
   async get(key: string): Promise<Buffer | null> {
-    const r = await this.request('GET', this.objectKey(key), {});
-    if (r.status === 404) return null;
-    if (!r.ok) throw new Error(`S3 GET ${key}: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
-    return Buffer.from(await r.arrayBuffer());
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.o.bucket, Key: this.objectKey(key) }));
+      return r.Body ? Buffer.from(await r.Body.transformToByteArray()) : Buffer.alloc(0);
+    } catch (err) {
+      if (err instanceof NoSuchKey || (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return null;
+      throw s3Error('GET', key, err);
+    }
   }
 
   async list(prefix: string): Promise<string[]> {
-    const full = prefix === '' ? (this.o.prefix ? `${this.o.prefix.replace(/\/$/, '')}/` : '') : this.objectKey(prefix.replace(/\/$/, '')) + '/';
     const strip = this.o.prefix ? `${this.o.prefix.replace(/\/$/, '')}/` : '';
+    const full = prefix === '' ? strip : this.objectKey(prefix.replace(/\/$/, '')) + '/';
     const keys: string[] = [];
-    let token: string | undefined;
-    for (;;) {
-      const r = await this.request('GET', null, { 'list-type': '2', prefix: full, ...(token ? { 'continuation-token': token } : {}) });
-      if (!r.ok) throw new Error(`S3 LIST ${prefix}: HTTP ${r.status} ${(await r.text()).slice(0, 200)}`);
-      const xml = await r.text();
-      for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(unescapeXml(m[1] ?? '').slice(strip.length));
-      const truncated = /<IsTruncated>true<\/IsTruncated>/.test(xml);
-      token = /<NextContinuationToken>([^<]*)<\/NextContinuationToken>/.exec(xml)?.[1];
-      if (!truncated || !token) break;
-      token = unescapeXml(token);
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.o.bucket, Prefix: full })) {
+        for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key.slice(strip.length));
+      }
+    } catch (err) {
+      throw s3Error('LIST', prefix, err);
     }
     return keys.sort();
   }
+
+  /** Close the client's connections (tests; the service keeps one store for its lifetime). */
+  destroy(): void {
+    this.client.destroy();
+  }
 }
 
-function unescapeXml(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+/** The SDK's error with what was asked and the HTTP status, never a credential. */
+function s3Error(op: string, key: string, err: unknown): Error {
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  const name = err instanceof Error ? err.name : 'Error';
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`S3 ${op} ${key}: ${status ? `HTTP ${status} ` : ''}${name}: ${message.slice(0, 200)}`, { cause: err });
 }

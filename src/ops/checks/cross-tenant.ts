@@ -146,6 +146,10 @@ function replayCheck(comparisons: readonly ReplayComparison[], sampleSize: numbe
     pass: violations.length === 0,
     count: violations.length,
     sample: violations.slice(0, sampleSize),
-    detail: `every projection, rebuilt from the log into a scratch schema up to its live checkpoint P, equals the live read model at P (row hashes per tenant; ${comparisons.map((c) => `${c.projection}@${c.at ?? '-'}`).join(', ')})`,
+    // Name only the projections that differ: the list of every projection said nothing about which one failed.
+    detail:
+      bad.length === 0
+        ? `every projection (${comparisons.length}), rebuilt from the log into a scratch schema up to its live checkpoint P, equals the live read model at P (row hashes per tenant)`
+        : `${bad.map((c) => `${c.projection}@${c.at ?? '-'}`).join(', ')} ${bad.length === 1 ? 'differs' : 'differ'} from a replay of the log up to ${bad.length === 1 ? 'its' : 'their'} live checkpoint (row hashes per tenant; the other ${comparisons.length - bad.length} equal their replay); see the sample, then runbooks/projection-rebuild.md`,
   };
 }

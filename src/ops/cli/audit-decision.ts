@@ -1,6 +1,6 @@
 import { auditDecision } from '../../data-plane/memory/decision-audit';
 import { migrateToLatest } from '../../platform/db/migrations';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s audit:decision -- --tenant ID --decision-id UUID [--json] [--database-url URL]`
@@ -9,17 +9,21 @@ import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support'
  * the head, the recomputed policy hash, source rules and selection. Read-only.
  * Exit 0 verified, 2 a difference, 1 usage or runtime error (an unknown decision included).
  */
-const HELP = 'usage: npm run -s audit:decision -- --tenant ID --decision-id UUID [--json] [--database-url URL]';
+const SPEC: CliSpec = {
+  name: 'audit:decision',
+  description: 'Re-evaluate a recorded tools/select decision from its commit chain and compare (read-only). Exit 0 verified, 2 a difference.',
+  database: true,
+  options: [
+    ['--tenant <id>', 'the tenant of the decision (required)'],
+    ['--decision-id <uuid>', 'the decision to re-evaluate (required)'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { tenant: 'string', 'decision-id': 'string' });
+  const flags = parseCli(SPEC);
   const tenant = flags.values.tenant;
   const id = flags.values['decision-id'];
-  if (typeof tenant !== 'string' || typeof id !== 'string') throw new UsageError(`give --tenant and --decision-id\n${HELP}`);
+  if (typeof tenant !== 'string' || typeof id !== 'string') throw new UsageError('give --tenant and --decision-id');
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new UsageError('--decision-id must be a UUID');
   const { database, release } = await openTarget(flags);
   try {

@@ -2,25 +2,31 @@ import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
 import { type ExportManifest, exportTenant, sha256File } from '../audit/audit-export';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s audit:export -- --tenant ID [--from ISO] [--to ISO] --out FILE [--json] [--database-url URL]`
  * Writes FILE (NDJSON, one event per line, commit order) and FILE.manifest.json. Read-only.
  * Progress: a JSON line on stderr every 5,000 events.
  */
-const HELP = 'usage: npm run -s audit:export -- --tenant ID [--from ISO] [--to ISO] --out FILE [--json] [--database-url URL]';
+const SPEC: CliSpec = {
+  name: 'audit:export',
+  description: "Export a tenant's events as NDJSON (commit order) with FILE.manifest.json. Read-only; progress on stderr.",
+  database: true,
+  options: [
+    ['--tenant <id>', 'the tenant to export (required)'],
+    ['--from <iso>', 'only events recorded at or after this time'],
+    ['--to <iso>', 'only events recorded before this time'],
+    ['--out <file>', 'the NDJSON file to write (required)'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { tenant: 'string', from: 'string', to: 'string', out: 'string' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const tenant = typeof v.tenant === 'string' ? v.tenant : '';
   const out = typeof v.out === 'string' ? v.out : '';
-  if (!TENANT_ID_PATTERN.test(tenant) || !out) throw new UsageError(HELP);
+  if (!TENANT_ID_PATTERN.test(tenant) || !out) throw new UsageError('give --tenant ID (a valid tenant id) and --out FILE');
   for (const k of ['from', 'to'] as const) {
     if (v[k] !== undefined && Number.isNaN(Date.parse(String(v[k])))) throw new UsageError(`--${k} must be an ISO-8601 time`);
   }

@@ -3,7 +3,7 @@ import { PGliteDatabase } from '../../platform/db/pglite-database';
 import type { RecordedEvent } from '../../platform/event-store/event-store';
 import { type ExportManifest, EXPORT_FORMAT, readExportLines, sha256File, verifyExport } from '../audit/audit-export';
 import { combineModelHashes, foldInto, TENANT_MODELS, tenantHashes } from '../audit/state-hash';
-import { EXIT, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, parseCli, runCli, UsageError } from './cli-support';
 import { ProgressReporter } from './progress';
 
 /**
@@ -13,18 +13,16 @@ import { ProgressReporter } from './progress';
  * hashes come from the live system with `npm run audit:state-hash -- --tenant ID --position P`
  * (P = the manifest's position). Exit 0 replayed, 2 the export does not verify, 1 usage errors.
  */
-const HELP = 'usage: npm run -s audit:replay -- FILE [--json]';
+const SPEC: CliSpec = {
+  name: 'audit:replay',
+  description: "Offline: verify an export against its manifest, replay it through every tenant read model into a fresh in-memory database, and print each model's hash. Exit 2 when the export does not verify.",
+  args: [['<file>', 'the NDJSON export (FILE.manifest.json next to it)']],
+};
 
 void runCli(async () => {
-  const args = process.argv.slice(2);
-  if (args.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const json = args.includes('--json');
-  const files = args.filter((a) => a !== '--json');
-  if (files.length !== 1 || files[0]!.startsWith('--')) throw new UsageError(HELP);
-  const file = files[0]!;
+  const flags = parseCli(SPEC);
+  const json = flags.json;
+  const file = flags.args[0]!;
   const manifest = JSON.parse(await readFile(`${file}.manifest.json`, 'utf8')) as ExportManifest;
   if (manifest.format !== EXPORT_FORMAT) throw new UsageError(`${file}.manifest.json is not an ${EXPORT_FORMAT} manifest`);
   if (manifest.from !== null || manifest.to !== null) {

@@ -1,6 +1,6 @@
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
 import { resolvePosition, stateHashAt } from '../audit/state-hash';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s audit:state-hash -- --tenant ID --position P [--json] [--database-url URL]`
@@ -10,17 +10,21 @@ import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support'
  * checkpoint is past P and the tenant wrote nothing since) they are, too. Exit 0, 2 when a live
  * read model differs from the state the log gives, 1 on usage or runtime errors.
  */
-const HELP = 'usage: npm run -s audit:state-hash -- --tenant ID --position P [--json] [--database-url URL]';
+const SPEC: CliSpec = {
+  name: 'audit:state-hash',
+  description: "The tenant's read-model hashes at a log position, from the live log (read-only). Exit 2 when a live read model differs.",
+  database: true,
+  options: [
+    ['--tenant <id>', 'the tenant (required)'],
+    ['--position <p>', 'an export manifest\'s "<tx>:<position>", or a global position (required)'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { tenant: 'string', position: 'string' });
+  const flags = parseCli(SPEC);
   const tenant = typeof flags.values.tenant === 'string' ? flags.values.tenant : '';
   const rawPosition = typeof flags.values.position === 'string' ? flags.values.position : '';
-  if (!TENANT_ID_PATTERN.test(tenant) || rawPosition === '') throw new UsageError(HELP);
+  if (!TENANT_ID_PATTERN.test(tenant) || rawPosition === '') throw new UsageError('give --tenant ID (a valid tenant id) and --position P');
   const { database, release } = await openTarget(flags);
   try {
     let position;

@@ -2,9 +2,14 @@ import type { KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { keyIdOf, parseSealPublicKey } from '../../platform/config/seal-key';
 import { type ExportManifest, EXPORT_FORMAT, readExportLines, sha256File, verifyExportReport } from '../audit/audit-export';
-import { EXIT, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, parseCli, runCli, UsageError } from './cli-support';
 
-const USAGE = 'usage: npm run -s audit:verify -- FILE [--public-key KEY_FILE]... [--json]';
+const SPEC: CliSpec = {
+  name: 'audit:verify',
+  description: 'Offline: check an export against its manifest (file hash, commit order, every per-stream hash chain, counts, heads and the global seals). Names the first bad event. Exit 2 not verified.',
+  args: [['<file>', 'the NDJSON export (FILE.manifest.json next to it)']],
+  options: [['--public-key <file>', 'a seal key the auditor trusts (PEM or base64, as served by /v1/audit/public-key); repeat for rotated keys', { repeat: true }]],
+};
 
 /**
  * `npm run -s audit:verify -- FILE [--public-key KEY_FILE]... [--json]`: offline, no database.
@@ -15,24 +20,6 @@ const USAGE = 'usage: npm run -s audit:verify -- FILE [--public-key KEY_FILE]...
  * keys); without it the manifest's own key is used and the output says so.
  * Names the first bad event. Exit 0 verified, 2 not verified, 1 usage or read errors.
  */
-function parseArgs(args: readonly string[]): { file: string; json: boolean; keyFiles: string[] } {
-  let json = false;
-  const keyFiles: string[] = [];
-  const files: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--json') json = true;
-    else if (a === '--public-key' || a.startsWith('--public-key=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-      if (!v) throw new UsageError(`--public-key needs a file\n${USAGE}`);
-      keyFiles.push(v);
-    } else if (a.startsWith('--')) throw new UsageError(`unknown argument ${a}\n${USAGE}`);
-    else files.push(a);
-  }
-  if (files.length !== 1) throw new UsageError(USAGE);
-  return { file: files[0]!, json, keyFiles };
-}
-
 async function readKey(path: string): Promise<KeyObject> {
   try {
     return parseSealPublicKey(await readFile(path, 'utf8'));
@@ -42,7 +29,10 @@ async function readKey(path: string): Promise<KeyObject> {
 }
 
 void runCli(async () => {
-  const { file, json, keyFiles } = parseArgs(process.argv.slice(2));
+  const flags = parseCli(SPEC);
+  const { json } = flags;
+  const file = flags.args[0]!;
+  const keyFiles = flags.lists['public-key'] ?? [];
   const pinned = keyFiles.length > 0 ? await Promise.all(keyFiles.map(readKey)) : undefined;
   const manifest = JSON.parse(await readFile(`${file}.manifest.json`, 'utf8')) as ExportManifest;
   if (manifest.format !== EXPORT_FORMAT) throw new UsageError(`${file}.manifest.json is not an ${EXPORT_FORMAT} manifest`);

@@ -1,3 +1,4 @@
+import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from '../../platform/config/config';
 import { openDatabase } from '../../service';
 import type { Database } from '../../platform/db/database';
@@ -12,27 +13,76 @@ export interface CommonFlags {
   readonly databaseUrl: string | undefined;
 }
 
-/** Parse `--json`, `--database-url URL` and the command's own flags; unknown flags are usage errors. */
-export function parseFlags(argv: readonly string[], own: Record<string, 'bool' | 'string'> = {}): CommonFlags & { readonly values: Record<string, string | boolean> } {
-  const values: Record<string, string | boolean> = {};
-  let json = false;
-  let databaseUrl: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const next = (): string => {
-      if (inline !== undefined) return inline;
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    if (name === '--json') json = true;
-    else if (name === '--database-url') databaseUrl = next();
-    else if (name.startsWith('--') && own[name.slice(2)] === 'bool') values[name.slice(2)] = true;
-    else if (name.startsWith('--') && own[name.slice(2)] === 'string') values[name.slice(2)] = next();
-    else throw new UsageError(`unknown argument ${arg}`);
+/** One flag of a CLI: commander's flag syntax (`--name <value>`, `--switch`, `--no-thing`) and its help line. */
+export type FlagSpec = readonly [flags: string, description: string] | readonly [flags: string, description: string, opts: { readonly repeat?: boolean }];
+
+export interface CliSpec {
+  /** The npm script, e.g. `projections:rebuild` (the usage line reads `npm run -s NAME -- ...`). */
+  readonly name: string;
+  readonly description: string;
+  readonly options?: readonly FlagSpec[];
+  /** Positional arguments in commander syntax (`<file>`, `[ref]`) with their help lines. */
+  readonly args?: readonly (readonly [name: string, description: string])[];
+  /** Adds `--database-url URL` (default DATABASE_URL). */
+  readonly database?: boolean;
+  /** More help, printed after the options (exit codes, environment, examples). */
+  readonly details?: string;
+}
+
+export interface ParsedCli extends CommonFlags {
+  /** Each flag by its long name without dashes (`batch-size`): a string, true for a switch, undefined when not given. */
+  readonly values: Record<string, string | boolean>;
+  /** Repeatable flags, by long name: every value in order (empty when not given). */
+  readonly lists: Record<string, string[]>;
+  readonly args: string[];
+  /** The one-line usage, for usage errors. */
+  readonly usage: string;
+}
+
+let currentUsage: string | undefined;
+
+/** The commander program of a CLI: uniform `-h/--help` (stdout, exit 0), `--json`, unknown flags and extra arguments refused (usage on stderr, exit 1). */
+export function cliCommand(spec: CliSpec): Command {
+  const cmd = new Command(`npm run -s ${spec.name} --`)
+    .description(spec.description)
+    .helpOption('-h, --help', 'show this help and exit 0')
+    .option('--json', 'print the result as JSON on stdout (progress and errors go to stderr)')
+    .allowExcessArguments(false)
+    .showHelpAfterError()
+    .exitOverride();
+  for (const [name, description] of spec.args ?? []) cmd.argument(name, description);
+  if (spec.database) cmd.option('--database-url <url>', "the deployment's database (default DATABASE_URL; else the embedded one in DATA_DIR)");
+  for (const [flags, description, opts] of spec.options ?? []) {
+    const o = new Option(flags, description);
+    if (opts?.repeat) o.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    cmd.addOption(o);
   }
-  return { json, databaseUrl: databaseUrl ?? process.env.DATABASE_URL, values };
+  cmd.addHelpText('after', `${spec.details ? `\n${spec.details}` : ''}\nExit codes: 0 pass, 2 a failed gate or check, 1 usage or runtime error.`);
+  return cmd;
+}
+
+/** Parse argv (default: this process's) against the CLI's spec. Call it inside runCli: help and usage errors end the process there. */
+export function parseCli(spec: CliSpec, argv: readonly string[] = process.argv.slice(2)): ParsedCli {
+  const cmd = cliCommand(spec);
+  currentUsage = `usage: ${cmd.name()} ${cmd.usage()} (--help for details)`;
+  cmd.parse([...argv], { from: 'user' });
+  const opts = cmd.opts<Record<string, unknown>>();
+  const values: Record<string, string | boolean> = {};
+  const lists: Record<string, string[]> = {};
+  for (const o of cmd.options) {
+    const key = o.long?.replace(/^--/, '') ?? '';
+    const v = opts[o.attributeName()];
+    if (o.negate) {
+      if (v === false) values[key] = true;
+    } else if (Array.isArray(v)) lists[key] = v.map(String);
+    else if (typeof v === 'string' || v === true) values[key] = v;
+  }
+  for (const [flags, , o] of spec.options ?? []) {
+    const key = /--([a-z0-9-]+)/.exec(flags)?.[1] ?? '';
+    if (o?.repeat && !lists[key]) lists[key] = [];
+  }
+  const databaseUrl = typeof values['database-url'] === 'string' ? values['database-url'] : process.env.DATABASE_URL || undefined;
+  return { json: values.json === true, databaseUrl, values, lists, args: cmd.args, usage: currentUsage };
 }
 
 /** Open the deployment's database: --database-url / DATABASE_URL, else the embedded one in DATA_DIR (only while the service is stopped). */
@@ -45,8 +95,13 @@ export async function runCli(main: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await main();
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has written the help (stdout) or the error and the usage (stderr) already.
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.runtime;
+      return;
+    }
     const usage = err instanceof UsageError;
-    process.stderr.write(`${usage ? 'usage error' : 'error'}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`${usage ? 'usage error' : 'error'}: ${err instanceof Error ? err.message : String(err)}\n${usage && currentUsage ? `${currentUsage}\n` : ''}`);
     process.exitCode = EXIT.runtime;
   }
 }

@@ -10,7 +10,7 @@ import { buildInfo } from '../../platform/build-info';
 import { loadConfig } from '../../platform/config/config';
 import { existingSealKey } from '../../platform/config/secrets';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s compliance:report -- [--period 2026-Q4 | --from ISO --to ISO] [--position TX:GP] [--strict-warnings]
@@ -21,16 +21,23 @@ import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support'
  * without tenants. Exit 0 when no control is failing (and, with --strict-warnings, none is stale
  * or without evidence), 2 otherwise, 1 on usage or runtime errors.
  */
-const HELP = `usage: npm run -s compliance:report -- [--period 2026-Q4|2026-11|2026-W48|2026 | --from ISO --to ISO] [--position TX:GP]
-  [--strict-warnings] [--no-archive] [--out DIR] [--json] [--database-url URL]
-  Default period: the current quarter.`;
+const SPEC: CliSpec = {
+  name: 'compliance:report',
+  description: 'Evaluate the compliance control mapping for a period and archive it as a signed compliance bundle.',
+  database: true,
+  options: [
+    ['--period <period>', 'a quarter, month, ISO week or year: 2026-Q4, 2026-11, 2026-W48, 2026 (default: the current quarter)'],
+    ['--from <iso>', 'start of a custom period (with --to)'],
+    ['--to <iso>', 'end of a custom period (with --from)'],
+    ['--position <tx:gp>', 'evaluate as of this log position'],
+    ['--strict-warnings', 'stale controls and controls without evidence fail too'],
+    ['--no-archive', 'do not archive the report as a bundle'],
+    ['--out <dir>', 'also write the report files to DIR'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { period: 'string', from: 'string', to: 'string', position: 'string', 'strict-warnings': 'bool', 'no-archive': 'bool', out: 'string' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const now = new Date();
   let period: Period;
@@ -43,7 +50,7 @@ void runCli(async () => {
       period = periodBetween(v.from, v.to);
     } else period = currentQuarter(now);
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${HELP}`);
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   if (Date.parse(period.start) > now.getTime()) throw new UsageError(`period ${period.label} has not started yet`);
   const position = typeof v.position === 'string' ? v.position : undefined;

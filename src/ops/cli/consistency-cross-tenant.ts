@@ -1,5 +1,5 @@
 import { runCrossTenantChecks } from '../checks/cross-tenant';
-import { openTarget, parseFlags, runCli } from './cli-support';
+import { type CliSpec, openTarget, parseCli, runCli } from './cli-support';
 import { reportGate, summarise } from './gate-report';
 
 /**
@@ -7,8 +7,18 @@ import { reportGate, summarise } from './gate-report';
  * Runs the named cross-tenant invariants, read-only. Exit 0 when every error-level check passes
  * (and, with --strict-warnings, every warning too), 2 otherwise, 1 on usage or runtime errors.
  */
+const SPEC: CliSpec = {
+  name: 'job:consistency-check:cross-tenant',
+  description: 'Run the named cross-tenant invariants, read-only. Exit 2 when an error-level check fails (or a warning, with --strict-warnings).',
+  database: true,
+  options: [
+    ['--strict-warnings', 'a failed warning-level check fails the gate too'],
+    ['--out <dir>', 'write DIR/summary.json'],
+  ],
+};
+
 void runCli(async () => {
-  const flags = parseFlags(process.argv.slice(2), { 'strict-warnings': 'bool', out: 'string' });
+  const flags = parseCli(SPEC);
   const strict = flags.values['strict-warnings'] === true;
   const { database, release } = await openTarget(flags);
   try {

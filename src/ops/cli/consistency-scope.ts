@@ -1,6 +1,6 @@
 import { runScopeChecks } from '../checks/scope';
 import { loadConfig } from '../../platform/config/config';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, openTarget, parseCli, runCli, UsageError } from './cli-support';
 import { reportGate, summarise } from './gate-report';
 
 /**
@@ -12,8 +12,19 @@ import { reportGate, summarise } from './gate-report';
  * Exit 0 when every error-level check passes (and, with --strict-warnings, every warning too),
  * 2 otherwise, 1 on usage or runtime errors.
  */
-const HELP =
-  'usage: npm run -s job:consistency-check:scope -- [--tenant ID] [--scope S] [--max-attempts N] [--claim-timeout-ms N] [--strict-warnings] [--json] [--out DIR] [--database-url URL]';
+const SPEC: CliSpec = {
+  name: 'job:consistency-check:scope',
+  description: 'Run the named scope-level invariants of the memory data plane, read-only. Exit 2 when an error-level check fails (or a warning, with --strict-warnings).',
+  database: true,
+  options: [
+    ['--tenant <id>', 'only this tenant'],
+    ['--scope <s>', 'only this scope'],
+    ['--max-attempts <n>', 'outbox attempts before a dead letter (default OUTBOX_MAX_ATTEMPTS)'],
+    ['--claim-timeout-ms <n>', 'outbox claim timeout (default OUTBOX_CLAIM_TIMEOUT_MS)'],
+    ['--strict-warnings', 'a failed warning-level check fails the gate too'],
+    ['--out <dir>', 'write DIR/summary.json'],
+  ],
+};
 
 function positiveInt(value: string | boolean | undefined, flag: string, dflt: number): number {
   if (value === undefined) return dflt;
@@ -22,18 +33,7 @@ function positiveInt(value: string | boolean | undefined, flag: string, dflt: nu
 }
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), {
-    tenant: 'string',
-    scope: 'string',
-    'max-attempts': 'string',
-    'claim-timeout-ms': 'string',
-    'strict-warnings': 'bool',
-    out: 'string',
-  });
+  const flags = parseCli(SPEC);
   const config = loadConfig(process.env);
   const strict = flags.values['strict-warnings'] === true;
   const tenantId = typeof flags.values.tenant === 'string' ? flags.values.tenant : undefined;

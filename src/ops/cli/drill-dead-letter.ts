@@ -8,28 +8,54 @@ import { LocalEmbeddingProvider } from '../../data-plane/embeddings/local-provid
 import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { loadConfig } from '../../platform/config/config';
 import { startService } from '../../service';
-import { EXIT, parseFlags, runCli } from './cli-support';
+import { type CliSpec, EXIT, parseCli, type ParsedCli, runCli, UsageError } from './cli-support';
 
 /**
- * `npm run drill:dead-letter -- [--json]`: the dead-letter replay drill, end to end, on a
- * throw-away embedded database. It breaks the embedding provider, writes memories, shows them
- * dead-lettered, restores the provider, replays through the admin API (dry run first), and proves
- * every node ended ready with nothing lost or duplicated. Exit 0 when proven, 2 when not.
+ * `npm run drill:dead-letter -- [--json] [--database-url URL]`: the dead-letter replay drill, end to
+ * end, on a throw-away embedded database, or on the deployment's own PostgreSQL (--database-url /
+ * DATABASE_URL) in a tenant of its own. It breaks the embedding provider, writes memories, shows
+ * them dead-lettered, restores the provider, replays through the admin API (dry run first), and
+ * proves every node ended ready with nothing lost or duplicated. Exit 0 when proven, 2 when not.
  */
+const SPEC: CliSpec = {
+  name: 'drill:dead-letter',
+  description: 'The end-to-end dead-letter replay drill: break the embedding provider, write memories, see them dead-lettered, restore, replay (dry run first), prove every node ready. Exit 0 proven, 2 not proven.',
+  database: true,
+  details: `Without --database-url or DATABASE_URL it runs on a throw-away embedded database. With one, it runs on that
+PostgreSQL (a deployment's own) in a new tenant drill-<hex>, which it leaves in place as the drill's record; it then
+needs the deployment's KEY_PEPPER and AUDIT_SEAL_PRIVATE_KEY, and an owner or operator token in AIONIS_ADMIN_TOKEN
+(unless the database is new). Its service runs workers: stop the deployment's workers for the drill, or they may embed
+the drill's memories before they are dead-lettered (the drill then times out, exit 1).
+Its temporary data directory is removed whatever the outcome.`,
+};
+
 const NODES = 24;
 
 void runCli(async () => {
-  const flags = parseFlags(process.argv.slice(2));
+  const flags = parseCli(SPEC);
   const say = (step: string, detail: Record<string, unknown> = {}) => {
     if (flags.json) process.stdout.write(`${JSON.stringify({ step, ...detail })}\n`);
     else process.stdout.write(`- ${step}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ''}\n`);
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'aionis-drill-'));
-  const token = `aio_admin_drill-${randomBytes(16).toString('hex')}`;
+  try {
+    return await drill(flags, say, dataDir);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+async function drill(flags: ParsedCli, say: (step: string, detail?: Record<string, unknown>) => void, dataDir: string): Promise<number> {
+  if (flags.databaseUrl && (!process.env.KEY_PEPPER || !process.env.AUDIT_SEAL_PRIVATE_KEY)) {
+    // Its worker seals the log and its API verifies tokens: with keys of its own it would sign the deployment's seals with a throw-away key.
+    throw new UsageError("on PostgreSQL the drill runs with the deployment's KEY_PEPPER and AUDIT_SEAL_PRIVATE_KEY: set both (and AIONIS_ADMIN_TOKEN unless the database is new)");
+  }
+  // A new database is bootstrapped with this token; an existing deployment's needs an owner or operator token.
+  const token = process.env.AIONIS_ADMIN_TOKEN?.trim() || `aio_admin_drill-${randomBytes(16).toString('hex')}`;
   let broken = true;
   const config = loadConfig({
     ...process.env,
-    DATABASE_URL: '',
+    DATABASE_URL: flags.databaseUrl ?? '',
     DATA_DIR: dataDir,
     PORT: '0',
     ADMIN_BOOTSTRAP_TOKEN: token,
@@ -44,7 +70,7 @@ void runCli(async () => {
     dimensions: local.dimensions,
     embed: (texts) => (broken ? Promise.reject(new EmbeddingError('drill: the embedding provider is down', true)) : local.embed(texts)),
   };
-  say('starting a throw-away service', { data_dir: dataDir });
+  say('starting a throw-away service', { data_dir: dataDir, database: flags.databaseUrl ? 'postgresql (DATABASE_URL)' : 'embedded' });
   const svc = await startService(config, { logger: false, embeddingProvider: switchable });
   const base = svc.url;
   const admin = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
@@ -100,6 +126,5 @@ void runCli(async () => {
     return ok ? EXIT.ok : EXIT.gateFailed;
   } finally {
     await svc.close();
-    rmSync(dataDir, { recursive: true, force: true });
   }
-});
+}

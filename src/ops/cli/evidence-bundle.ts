@@ -24,22 +24,27 @@ import { existingSealKey } from '../../platform/config/secrets';
 import { PgDatabase } from '../../platform/db/pg-database';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import type { CheckResult } from '../checks/check-result';
+import { assertTokenAccepted, fetchRuntime } from '../preflight/checks';
 import { gateRunCheck, runChild, runGateCli, writeGateSummary } from '../preflight/run-gate';
-import { deploymentTarget, EXIT, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, deploymentTarget, EXIT, parseCli, runCli, UsageError } from './cli-support';
 import { recordGateRun, summarise } from './gate-report';
 
-const HELP = `usage: npm run -s evidence:bundle -- --release VERSION [--skip-build] [--perf-requests N] [--strict-warnings]
-         [--base-url URL] [--database-url URL] [--out DIR] [--json]
-  Runs preflight:hosted --run-gates (gate:core:prod, the cross-tenant check, the health gate) and
-  job:consistency-check:scope --strict-warnings against the deployment, collects every summary.json,
-  the governance state, the SBOM (npm sbom), the event-store seal head and the build, and archives
-  them as one signed release bundle (kind release, labels {release, verdict}) in the deployment's
-  archive (ARCHIVE_DIR or ARCHIVE_S3_*), signed with the service's key (AUDIT_SEAL_PRIVATE_KEY or
-  DATA_DIR/audit-seal-key.pem). VERSION: ${RELEASE_VERSION_RULE}.
-  Targets --database-url (or DATABASE_URL, PostgreSQL) and --base-url (or AIONIS_BASE_URL) with an
-  owner or operator token in AIONIS_ADMIN_TOKEN. --out DIR (new or empty) keeps the collected files.
-  The bundle is archived whatever the verdict. Exit 0 pass, 2 a failed gate (bundle archived as a
-  no-go), 1 usage or runtime error (nothing archived).`;
+const SPEC: CliSpec = {
+  name: 'evidence:bundle',
+  description: 'The release snapshot: runs preflight:hosted --run-gates and job:consistency-check:scope --strict-warnings against the deployment, collects every summary, the governance state, the SBOM, the seal head and the build, and archives them as one signed release bundle.',
+  database: true,
+  options: [
+    ['--release <version>', `the release (required): ${RELEASE_VERSION_RULE}`],
+    ['--skip-build', 'passed to gate:core:prod'],
+    ['--perf-requests <n>', 'passed to gate:core:prod as --requests'],
+    ['--strict-warnings', 'a failed warning-level check fails too'],
+    ['--base-url <url>', 'the running server (default AIONIS_BASE_URL)'],
+    ['--out <dir>', 'keep the collected files in DIR (new or empty)'],
+  ],
+  details: `Archive: ARCHIVE_DIR or ARCHIVE_S3_*; signed with the service's key (AUDIT_SEAL_PRIVATE_KEY or DATA_DIR/audit-seal-key.pem).
+Needs an owner or operator token in AIONIS_ADMIN_TOKEN. The bundle is archived whatever the verdict: exit 2 is a
+no-go bundle archived; exit 1 archives nothing.`,
+};
 
 /**
  * `npm run -s evidence:bundle -- --release VERSION`: the release snapshot (runbooks/release.md,
@@ -48,15 +53,10 @@ const HELP = `usage: npm run -s evidence:bundle -- --release VERSION [--skip-bui
  * there afterwards (the original wrote its summary after the index meant to cover it).
  */
 void runCli(async () => {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(argv, { release: 'string', 'base-url': 'string', 'skip-build': 'bool', 'perf-requests': 'string', 'strict-warnings': 'bool', out: 'string' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const release = typeof v.release === 'string' ? v.release.trim() : '';
-  if (!release) throw new UsageError(`give --release VERSION\n${HELP}`);
+  if (!release) throw new UsageError('give --release VERSION');
   if (!isReleaseVersion(release)) throw new UsageError(`--release ${JSON.stringify(release)} is not ${RELEASE_VERSION_RULE}`);
   const strict = v['strict-warnings'] === true;
   const skipBuild = v['skip-build'] === true;
@@ -76,6 +76,8 @@ void runCli(async () => {
   // Before minutes of gates: refuse at once when there is no key to sign with (it never makes one up).
   const key = existingSealKey(config);
   const store = evidenceStoreFrom(config);
+  // A token the server refuses is a runtime error: nothing is archived (not a no-go bundle).
+  assertTokenAccepted(await fetchRuntime(baseUrl, adminToken, 10_000));
   const say = (line: string): void => {
     if (!flags.json) process.stderr.write(`${line}\n`);
   };

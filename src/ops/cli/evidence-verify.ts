@@ -5,7 +5,7 @@ import { parseSealPublicKey } from '../../platform/config/seal-key';
 import { findBundle, listBundles, verifyBundle, verifyChain } from '../../governance/evidence/bundles';
 import { FilesystemEvidenceStore } from '../../governance/evidence/evidence-store';
 import { BUNDLE_KINDS, type BundleFinding, type BundleKind } from '../../governance/evidence/manifest';
-import { EXIT, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s evidence:verify -- PATH|ID|--all [--archive DIR] [--public-key FILE] [--json]`
@@ -14,29 +14,25 @@ import { EXIT, runCli, UsageError } from './cli-support';
  * bundle id (or a prefix of 8+ hex characters) looked up in --archive (default ARCHIVE_DIR, else
  * DATA_DIR/archive). Exit 0 verified, 2 not verified, 1 usage errors.
  */
-const HELP = 'usage: npm run -s evidence:verify -- PATH|ID|--all [--archive DIR] [--public-key FILE] [--json]';
+const SPEC: CliSpec = {
+  name: 'evidence:verify',
+  description: "Offline: verify a bundle's signature, every file's hash and size, and the chain of bundles of its kind in the archive. Exit 2 not verified.",
+  args: [['[ref]', 'a bundle directory (<archive>/<kind>/<id>), or a bundle id (or a prefix of 8+ hex characters)']],
+  options: [
+    ['--all', 'every bundle in the archive'],
+    ['--archive <dir>', 'the archive (default ARCHIVE_DIR, else DATA_DIR/archive)'],
+    ['--public-key <file>', 'the signing key to pin (PEM or base64)'],
+  ],
+};
 
 void runCli(async () => {
-  const args = process.argv.slice(2);
-  if (args.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  let json = false;
-  let all = false;
-  let archiveDir = process.env.ARCHIVE_DIR ?? join(process.env.DATA_DIR ?? './.data', 'archive');
-  let keyFile: string | undefined;
-  const refs: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--json') json = true;
-    else if (a === '--all') all = true;
-    else if (a === '--archive') archiveDir = args[++i] ?? '';
-    else if (a === '--public-key') keyFile = args[++i];
-    else if (a.startsWith('--')) throw new UsageError(`unknown argument ${a}\n${HELP}`);
-    else refs.push(a);
-  }
-  if ((all ? 1 : 0) + refs.length !== 1 || !archiveDir) throw new UsageError(HELP);
+  const flags = parseCli(SPEC);
+  const json = flags.json;
+  const all = flags.values.all === true;
+  let archiveDir = typeof flags.values.archive === 'string' ? flags.values.archive : (process.env.ARCHIVE_DIR ?? join(process.env.DATA_DIR ?? './.data', 'archive'));
+  const keyFile = typeof flags.values['public-key'] === 'string' ? flags.values['public-key'] : undefined;
+  const refs = flags.args;
+  if ((all ? 1 : 0) + refs.length !== 1 || !archiveDir) throw new UsageError('give one bundle PATH or ID, or --all');
   let pinned: KeyObject | undefined;
   if (keyFile) {
     try {

@@ -8,7 +8,7 @@ import { buildInfo } from '../../platform/build-info';
 import { loadConfig } from '../../platform/config/config';
 import { existingSealKey } from '../../platform/config/secrets';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, openTarget, parseCli, runCli, UsageError } from './cli-support';
 import { reportGate, summarise } from './gate-report';
 
 /**
@@ -17,20 +17,27 @@ import { reportGate, summarise } from './gate-report';
  * system and archives it as a signed bundle (runbooks/governance-report.md). Exit 0 passed, 2 a
  * failed error-level check (or a warning with --strict-warnings), 1 usage or runtime errors.
  */
-const HELP = 'usage: npm run -s job:governance-weekly-report -- [--week 2026-W48] [--position TX:GP] [--strict-warnings] [--no-archive] [--out DIR] [--json] [--database-url URL]';
+const SPEC: CliSpec = {
+  name: 'job:governance-weekly-report',
+  description: 'Build the governance weekly report of a week (default: the last complete one) and archive it as a signed bundle.',
+  database: true,
+  options: [
+    ['--week <week>', 'an ISO week, e.g. 2026-W48'],
+    ['--position <tx:gp>', 'report as of this log position'],
+    ['--strict-warnings', 'a failed warning-level check fails too'],
+    ['--no-archive', 'do not archive the report'],
+    ['--out <dir>', 'also write report.json and WEEKLY_REPORT.md to DIR'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { week: 'string', position: 'string', 'strict-warnings': 'bool', 'no-archive': 'bool', out: 'string' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   let week;
   try {
     week = typeof v.week === 'string' ? parseIsoWeek(v.week) : previousIsoWeek(new Date());
   } catch (err) {
-    throw new UsageError(`${err instanceof Error ? err.message : String(err)}\n${HELP}`);
+    throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const position = typeof v.position === 'string' ? v.position : undefined;
   if (position !== undefined && !/^\d{1,20}:\d{1,16}$/.test(position)) throw new UsageError('--position must look like <transaction id>:<global position>');

@@ -1,6 +1,6 @@
 import { CONSISTENCY_CHECK_SETS, type ConsistencyCheckSet, healthThresholds, runHealthChecks } from '../checks/health';
 import { loadConfig } from '../../platform/config/config';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, openTarget, parseCli, runCli, UsageError } from './cli-support';
 import { reportGate, summarise } from './gate-report';
 
 /**
@@ -13,10 +13,28 @@ import { reportGate, summarise } from './gate-report';
  * Exit 0 when every error-level check passes (and, with --strict-warnings, every warning too),
  * 2 otherwise, 1 on usage or runtime errors.
  */
-const HELP = `usage: npm run -s job:health-gate -- [--strict-warnings] [--consistency-check-set scope|cross_tenant|all|none]
-  [--max-lag-ms N] [--heartbeat-stale-ms N] [--max-dead-letters N] [--max-outbox-dead-letters N] [--max-outbox-backlog N]
-  [--max-outbox-age-ms N] [--min-embedding-ready-ratio R] [--max-open-tx-ms N] [--telemetry-max-age-ms N]
-  [--max-attempts N] [--claim-timeout-ms N] [--json] [--out DIR] [--database-url URL]`;
+const SPEC: CliSpec = {
+  name: 'job:health-gate',
+  description: 'Read-only health checks of a deployment against its database, then the chosen consistency check set. Exit 2 when an error-level check fails (or a warning, with --strict-warnings).',
+  database: true,
+  options: [
+    ['--strict-warnings', 'a failed warning-level check fails the gate too'],
+    ['--consistency-check-set <set>', 'scope, cross_tenant, all or none (default scope)'],
+    ['--max-lag-ms <n>', 'projection lag ceiling'],
+    ['--heartbeat-stale-ms <n>', 'projector heartbeat age ceiling'],
+    ['--max-dead-letters <n>', 'projection dead letters ceiling'],
+    ['--max-outbox-dead-letters <n>', 'outbox dead letters ceiling'],
+    ['--max-outbox-backlog <n>', 'outbox backlog ceiling'],
+    ['--max-outbox-age-ms <n>', 'oldest pending outbox job ceiling'],
+    ['--min-embedding-ready-ratio <r>', 'floor of ready embeddings, 0..1'],
+    ['--max-open-tx-ms <n>', 'longest open write transaction ceiling'],
+    ['--telemetry-max-age-ms <n>', 'telemetry freshness ceiling'],
+    ['--max-attempts <n>', 'outbox attempts before a dead letter (default OUTBOX_MAX_ATTEMPTS)'],
+    ['--claim-timeout-ms <n>', 'outbox claim timeout (default OUTBOX_CLAIM_TIMEOUT_MS)'],
+    ['--out <dir>', 'write DIR/summary.json'],
+  ],
+  details: 'Threshold defaults: docs/consistency-and-health.md.',
+};
 
 function wholeNumber(value: string | boolean | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -32,26 +50,7 @@ function ratio(value: string | boolean | undefined, flag: string): number | unde
 }
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), {
-    'strict-warnings': 'bool',
-    'consistency-check-set': 'string',
-    'max-lag-ms': 'string',
-    'heartbeat-stale-ms': 'string',
-    'max-dead-letters': 'string',
-    'max-outbox-dead-letters': 'string',
-    'max-outbox-backlog': 'string',
-    'max-outbox-age-ms': 'string',
-    'min-embedding-ready-ratio': 'string',
-    'max-open-tx-ms': 'string',
-    'telemetry-max-age-ms': 'string',
-    'max-attempts': 'string',
-    'claim-timeout-ms': 'string',
-    out: 'string',
-  });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const set = (v['consistency-check-set'] ?? 'scope') as ConsistencyCheckSet;
   if (!CONSISTENCY_CHECK_SETS.includes(set)) throw new UsageError(`--consistency-check-set must be one of ${CONSISTENCY_CHECK_SETS.join(', ')}`);

@@ -3,7 +3,7 @@ import { reembed, ServiceRunningError } from '../../data-plane/memory/reembed';
 import { loadConfig } from '../../platform/config/config';
 import { migrateToLatest } from '../../platform/db/migrations';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
-import { EXIT, numberFlag, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, numberFlag, openTarget, parseCli, runCli, UsageError } from './cli-support';
 import { ProgressReporter } from './progress';
 
 /**
@@ -11,24 +11,27 @@ import { ProgressReporter } from './progress';
  * Re-embed every node at another dimension (runbooks/embedding-dimension.md). The service must be
  * stopped. Progress on stderr; the report on stdout. Exit 0 done (or dry run), 1 usage or runtime error.
  */
-const HELP = `usage: npm run -s memory:reembed -- --dimension N --reason TEXT [--dry-run] [--batch-size 500] [--json] [--database-url URL]
-  Forget every stored vector and queue every node's embedding again at dimension N (1..16000),
-  then record N as the database's dimension. Stop the service first; start it afterwards with
-  EMBEDDING_DIM=N and its workers derive the vectors. --dry-run reports what would change.`;
+const SPEC: CliSpec = {
+  name: 'memory:reembed',
+  description: "Forget every stored vector and queue every node's embedding again at another dimension, then record it as the database's dimension. Stop the service first; start it afterwards with EMBEDDING_DIM=N.",
+  database: true,
+  options: [
+    ['--dimension <n>', 'the new dimension, 1..16000 (required)'],
+    ['--reason <text>', 'why (required unless --dry-run; recorded in the audit log)'],
+    ['--dry-run', 'report what would change'],
+    ['--batch-size <n>', 'nodes per batch (default 500)'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { dimension: 'string', reason: 'string', 'dry-run': 'bool', 'batch-size': 'string' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
-  if (v.dimension === undefined) throw new UsageError(`--dimension is required\n${HELP}`);
+  if (v.dimension === undefined) throw new UsageError('--dimension is required');
   const dimension = numberFlag(v, 'dimension', 0, 1, 16_000, true);
   const batchSize = numberFlag(v, 'batch-size', 500, 1, 10_000, true);
   const dryRun = v['dry-run'] === true;
   const reason = typeof v.reason === 'string' ? v.reason.trim() : '';
-  if (!dryRun && reason.length < 3) throw new UsageError(`--reason is required (it is recorded in the audit log)\n${HELP}`);
+  if (!dryRun && reason.length < 3) throw new UsageError('--reason is required (it is recorded in the audit log)');
   const config = loadConfig({ ...process.env, ...(flags.databaseUrl ? { DATABASE_URL: flags.databaseUrl } : {}) });
   const { database, release } = await openTarget(flags);
   const store = new PostgresEventStore(database);

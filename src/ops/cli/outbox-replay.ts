@@ -5,7 +5,7 @@ import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { DeadLetters, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from '../../data-plane/outbox/dead-letters';
 import { migrateToLatest } from '../../platform/db/migrations';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s job:outbox-replay -- (--ids ID,ID | --tenant-id T [--type embed_nodes] | --allow-all-tenants)
@@ -13,26 +13,27 @@ import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support'
  * The CLI twin of POST /v1/admin/control/dead-letters/replay (and /discard with --discard):
  * same rules, same event in the log, with the operating system user as the actor.
  */
-const HELP = `usage: npm run -s job:outbox-replay -- (--ids ID,ID | --tenant-id T [--type embed_nodes] | --allow-all-tenants) --reason "why" [--dry-run] [--limit ${REPLAY_LIMIT_DEFAULT}] [--discard] [--json] [--database-url URL]`;
+const SPEC: CliSpec = {
+  name: 'job:outbox-replay',
+  description: 'The CLI twin of POST /v1/admin/control/dead-letters/replay (and /discard with --discard): same rules, same event in the log.',
+  database: true,
+  options: [
+    ['--ids <ids>', 'job UUIDs separated by commas'],
+    ['--tenant-id <t>', "the tenant's dead-lettered jobs"],
+    ['--type <type>', 'embed_nodes'],
+    ['--allow-all-tenants', 'every tenant (explicitly)'],
+    ['--reason <text>', 'why (required; recorded in the audit log)'],
+    ['--dry-run', 'report what would be replayed'],
+    ['--limit <n>', `at most N jobs, 1..${REPLAY_LIMIT_MAX} (default ${REPLAY_LIMIT_DEFAULT})`],
+    ['--discard', 'discard instead of replaying'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), {
-    ids: 'string',
-    'tenant-id': 'string',
-    type: 'string',
-    reason: 'string',
-    'dry-run': 'bool',
-    limit: 'string',
-    discard: 'bool',
-    'allow-all-tenants': 'bool',
-  });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const reason = typeof v.reason === 'string' ? v.reason : '';
-  if (!reason.trim()) throw new UsageError(`--reason is required\n${HELP}`);
+  if (!reason.trim()) throw new UsageError('--reason is required');
   const limit = v.limit === undefined ? REPLAY_LIMIT_DEFAULT : Number(v.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > REPLAY_LIMIT_MAX) throw new UsageError(`--limit must be 1..${REPLAY_LIMIT_MAX}`);
   const ids = typeof v.ids === 'string' ? v.ids.split(',').map((s) => s.trim()).filter(Boolean) : undefined;

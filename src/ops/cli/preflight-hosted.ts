@@ -18,20 +18,33 @@ import {
   rateLimitsEnforced,
   runtimeFacts,
   serverReady,
+  assertTokenAccepted,
 } from '../preflight/checks';
 import { gateRunCheck, runGateCli, writeGateSummary } from '../preflight/run-gate';
-import { deploymentTarget, EXIT, numberFlag, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, deploymentTarget, numberFlag, parseCli, runCli, UsageError } from './cli-support';
 import { reportGate, summarise } from './gate-report';
+import { StepProgress } from './progress';
 import { PgDatabase } from '../../platform/db/pg-database';
 
-const HELP = `usage: npm run -s preflight:hosted -- [--run-gates] [--skip-build] [--strict-warnings] [--json] [--out DIR]
-         [--database-url URL] [--base-url URL] [--max-clock-skew-ms 1000] [--max-dead-letters 0]
-         [--stale-ms 30000] [--max-projection-lag-ms 30000] [--timeout-ms 5000] [--perf-requests N]
-  Targets a running deployment: --database-url (or DATABASE_URL, PostgreSQL) and --base-url (or
-  AIONIS_BASE_URL), with an operator token in AIONIS_ADMIN_TOKEN (any role; never on the command line).
-  --run-gates also runs gate:core:prod, job:consistency-check:cross-tenant --strict-warnings and
-  job:health-gate --strict-warnings --consistency-check-set scope (--skip-build and --perf-requests
-  are passed to gate:core:prod). Exit 0 pass, 2 a failed check, 1 usage or runtime error.`;
+const SPEC: CliSpec = {
+  name: 'preflight:hosted',
+  description: 'Is this deployment fit for hosted traffic? Checks its database and the running server\'s effective configuration (read-only on business data).',
+  database: true,
+  options: [
+    ['--run-gates', 'also run gate:core:prod, the cross-tenant check and the health gate (scope set), each --strict-warnings'],
+    ['--skip-build', 'passed to gate:core:prod'],
+    ['--strict-warnings', 'a failed warning-level check fails the gate too'],
+    ['--out <dir>', 'write DIR/summary.json and each gate\'s summary'],
+    ['--base-url <url>', 'the running server (default AIONIS_BASE_URL)'],
+    ['--max-clock-skew-ms <ms>', 'default 1000'],
+    ['--max-dead-letters <n>', 'default 0'],
+    ['--stale-ms <ms>', 'default 30000'],
+    ['--max-projection-lag-ms <ms>', 'default 30000'],
+    ['--timeout-ms <ms>', 'per request timeout (default 5000)'],
+    ['--perf-requests <n>', 'passed to gate:core:prod as --requests'],
+  ],
+  details: "Targets --database-url (or DATABASE_URL, PostgreSQL: an embedded deployment cannot be checked while it runs) and --base-url,\nwith an operator token (any role) in AIONIS_ADMIN_TOKEN; a token the server refuses is a runtime error (exit 1). Progress on stderr.",
+};
 
 /**
  * `npm run -s preflight:hosted`: is this deployment fit for hosted traffic? Checks the deployment
@@ -41,24 +54,7 @@ const HELP = `usage: npm run -s preflight:hosted -- [--run-gates] [--skip-build]
  * preflight-<uuid> stream) and the record of its run (GateRunRecorded on `gate-runs`).
  */
 void runCli(async () => {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(argv, {
-    'run-gates': 'bool',
-    'skip-build': 'bool',
-    'strict-warnings': 'bool',
-    out: 'string',
-    'base-url': 'string',
-    'max-clock-skew-ms': 'string',
-    'max-dead-letters': 'string',
-    'stale-ms': 'string',
-    'max-projection-lag-ms': 'string',
-    'timeout-ms': 'string',
-    'perf-requests': 'string',
-  });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const strict = v['strict-warnings'] === true;
   const out = typeof v.out === 'string' ? v.out : undefined;
@@ -75,7 +71,9 @@ void runCli(async () => {
   const database = new PgDatabase({ url: databaseUrl, poolSize: 4, applicationName: 'aionis-preflight' });
   const checks: CheckResult[] = [];
   const gates: Record<string, unknown> = {};
+  const progress = new StepProgress('preflight:hosted', v['run-gates'] === true ? 5 : 2);
   try {
+    progress.step('database checks');
     const reachable = await databaseReachable(database, timeoutMs);
     checks.push(reachable);
     if (reachable.pass) {
@@ -88,8 +86,10 @@ void runCli(async () => {
         checks.push({ name, severity: 'error', pass: false, count: 1, sample: [], detail: 'not checked: the database is not reachable' });
       }
     }
+    progress.step('server checks');
     checks.push(await serverReady(baseUrl, timeoutMs));
     const runtime = await fetchRuntime(baseUrl, adminToken, timeoutMs);
+    assertTokenAccepted(runtime);
     checks.push(runtimeFacts(runtime));
     checks.push(databaseMatchesServer(runtime, reachable.pass ? await cliDeploymentId(database) : null));
     checks.push(await authRequired(baseUrl, timeoutMs));
@@ -108,6 +108,7 @@ void runCli(async () => {
         ['gate_health_scope', 'health-gate', ['--strict-warnings', '--consistency-check-set', 'scope']],
       ];
       for (const [name, cli, args] of runs) {
+        progress.step(cli);
         const r = await runGateCli(cli, args, { env, timeoutMs: 30 * 60_000 });
         checks.push(gateRunCheck(name, cli, r));
         gates[cli] = { exit_code: r.run.exitCode, ok: r.summary?.ok ?? false, failing: r.summary?.failing ?? null, duration_ms: r.run.durationMs, summary_file: out ? join(out, cli, 'summary.json') : null };
@@ -115,6 +116,7 @@ void runCli(async () => {
       }
     }
 
+    progress.finish();
     const summary = summarise('preflight', checks, strict, {
       run_id: runId,
       target: { database: database.target, base_url: baseUrl },

@@ -53,3 +53,34 @@ function formatSeconds(s: number): string {
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/**
+ * Progress of a run made of known steps (a gate and its sub-gates), on stderr: one line as each
+ * step starts, `operation [i/N] step` on a TTY, otherwise a JSON line
+ * `{"progress", "step", "done", "total", "elapsed_ms"}`; a final line when the run is over.
+ */
+export class StepProgress {
+  private done = 0;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly operation: string,
+    private readonly total: number,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
+
+  step(label: string): void {
+    this.write(label, this.done);
+    this.done++;
+  }
+
+  finish(label = 'done'): void {
+    this.write(label, this.total);
+  }
+
+  private write(label: string, done: number): void {
+    const elapsedMs = Date.now() - this.started;
+    if (this.stream.isTTY) this.stream.write(`${this.operation} [${Math.min(done + 1, this.total)}/${this.total}] ${label} (${formatSeconds(Math.round(elapsedMs / 1000))})\n`);
+    else this.stream.write(`${JSON.stringify({ progress: this.operation, step: label, done, total: this.total, elapsed_ms: elapsedMs })}\n`);
+  }
+}

@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { PROJECTIONS } from '../../../projections';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { replayParked } from '../../platform/projections/replay-parked';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s projections:replay-parked -- --projection NAME --reason TEXT [--stream ID] [--dry-run] [--json] [--database-url URL]`
@@ -10,20 +10,25 @@ import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support'
  * Exit 0 when every selected stream was released (or nothing was parked), 2 when some still
  * fail (they stay parked), 1 on usage or runtime errors.
  */
-const HELP = `usage: npm run -s projections:replay-parked -- --projection NAME --reason TEXT [--stream ID] [--dry-run] [--json] [--database-url URL]
-projections: ${PROJECTIONS.map((p) => p.name).join(', ')}`;
+const SPEC: CliSpec = {
+  name: 'projections:replay-parked',
+  description: "Re-apply a projection's parked events with the deployed code. Exit 2 when some still fail (they stay parked).",
+  database: true,
+  options: [
+    ['--projection <name>', `the projection (required): ${PROJECTIONS.map((p) => p.name).join(', ')}`],
+    ['--reason <text>', 'why (required; recorded in the audit log)'],
+    ['--stream <id>', 'only this stream'],
+    ['--dry-run', 'report what would be replayed'],
+  ],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { projection: 'string', reason: 'string', stream: 'string', 'dry-run': 'bool' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const def = PROJECTIONS.find((p) => p.name === v.projection);
-  if (!def) throw new UsageError(`--projection must name a projection\n${HELP}`);
+  if (!def) throw new UsageError(`--projection must name a projection: ${PROJECTIONS.map((p) => p.name).join(', ')}`);
   const reason = typeof v.reason === 'string' ? v.reason.trim() : '';
-  if (reason.length < 3) throw new UsageError(`--reason is required (it is recorded in the audit log)\n${HELP}`);
+  if (reason.length < 3) throw new UsageError('--reason is required (it is recorded in the audit log)');
   const { database, release } = await openTarget(flags);
   try {
     const result = await replayParked(database, new PostgresEventStore(database), def, {

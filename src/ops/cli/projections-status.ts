@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { PROJECTIONS } from '../../../projections';
 import { listDeadLetters, measureLag, readCheckpoint } from '../../platform/projections/projection-store';
-import { EXIT, openTarget, parseFlags, runCli } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
  * `npm run -s projections:status -- [--json] [--database-url URL] [--stale-ms N]`
@@ -9,16 +9,17 @@ import { EXIT, openTarget, parseFlags, runCli } from './cli-support';
  * Exit 0 when every projection is current and has no parked events, 2 otherwise, 1 on errors.
  * Read-only.
  */
-const HELP = 'usage: npm run -s projections:status -- [--json] [--database-url URL] [--stale-ms 30000]';
+const SPEC: CliSpec = {
+  name: 'projections:status',
+  description: 'Per projection: checkpoint, version, lag, heartbeat age, parked streams and dead letters (read-only). Exit 2 when one is not current or has parked events.',
+  database: true,
+  options: [['--stale-ms <ms>', 'a heartbeat older than this is stale (default 30000)']],
+};
 
 void runCli(async () => {
-  if (process.argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const flags = parseFlags(process.argv.slice(2), { 'stale-ms': 'string' });
+  const flags = parseCli(SPEC);
   const staleMs = Number(flags.values['stale-ms'] ?? 30_000);
-  if (!Number.isFinite(staleMs) || staleMs <= 0) throw new Error('--stale-ms must be a positive number');
+  if (!Number.isFinite(staleMs) || staleMs <= 0) throw new UsageError('--stale-ms must be a positive number');
   const { database, release } = await openTarget(flags);
   try {
     const rows = [];

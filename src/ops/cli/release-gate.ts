@@ -8,37 +8,23 @@ import { isReleaseVersion, RELEASE_VERSION_RULE } from '../../governance/release
 import { loadConfig } from '../../platform/config/config';
 import { parseSealPublicKey } from '../../platform/config/seal-key';
 import { existingSealKey } from '../../platform/config/secrets';
-import { EXIT, openTarget, parseFlags, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
-const HELP = `usage: npm run -s release:gate -- --release VERSION --artifact-url URL [--artifact-url URL ...]
-         [--decision go|go_with_guardrails] [--guardrail TEXT ...] [--require-strict-warnings]
-         [--archive DIR] [--public-key FILE] [--json] [--database-url URL]
-  The release rule (runbooks/release.md): go only with a verified release evidence bundle for
-  exactly VERSION (newest of that release in the archive, recorded in the log) in which every gate
-  summary passed, and with at least one http(s) artefact link that is not an image (screenshots
-  are not artefacts). go_with_guardrails needs at least one --guardrail. Every decision, refusals
-  included, is recorded as ReleaseDecisionRecorded on the stream release-<VERSION>.
-  Archive: --archive DIR, else the deployment's (ARCHIVE_DIR or ARCHIVE_S3_*). Signature key:
-  --public-key FILE, else the service's (AUDIT_SEAL_PRIVATE_KEY or DATA_DIR), else the manifest's
-  only if the log recorded that key id. VERSION: ${RELEASE_VERSION_RULE}.
-  Exit 0 go, 2 no-go (recorded, with its reasons), 1 usage or runtime error (nothing recorded).`;
-
-/** Pull out the repeatable flags; the rest goes through the shared parser. */
-function repeated(argv: readonly string[], names: readonly string[]): { values: Record<string, string[]>; rest: string[] } {
-  const values: Record<string, string[]> = Object.fromEntries(names.map((n) => [n, [] as string[]]));
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    if (name.startsWith('--') && names.includes(name.slice(2))) {
-      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-      if (value === undefined) throw new UsageError(`${name} needs a value`);
-      values[name.slice(2)]!.push(value);
-    } else rest.push(arg);
-  }
-  return { values, rest };
-}
+const SPEC: CliSpec = {
+  name: 'release:gate',
+  description: 'Decide go / go_with_guardrails / no_go for one release (runbooks/release.md) and record the decision (ReleaseDecisionRecorded on release-<VERSION>).',
+  database: true,
+  options: [
+    ['--release <version>', `the release (required): ${RELEASE_VERSION_RULE}`],
+    ['--artifact-url <url>', 'an http(s) link to the run\'s artefacts, not an image (required; repeat for more)', { repeat: true }],
+    ['--decision <decision>', 'go (default) or go_with_guardrails'],
+    ['--guardrail <text>', 'what is watched or limited, and until when (repeatable; go_with_guardrails needs one)', { repeat: true }],
+    ['--require-strict-warnings', 'refuse a bundle collected without --strict-warnings'],
+    ['--archive <dir>', "the archive (default: the deployment's, ARCHIVE_DIR or ARCHIVE_S3_*)"],
+    ['--public-key <file>', "the signature key (default: the service's, else the manifest's only if the log recorded it)"],
+  ],
+  details: 'Go only with a verified release evidence bundle for exactly VERSION in which every gate summary passed, and an artefact link.\nEvery decision, refusals included, is recorded. Exit 0 go, 2 no-go (recorded), 1 usage or runtime error (nothing recorded).',
+};
 
 /**
  * `npm run -s release:gate`: decides go / go_with_guardrails / no_go for one release and records
@@ -47,21 +33,15 @@ function repeated(argv: readonly string[], names: readonly string[]): { values: 
  * record the decision.
  */
 void runCli(async () => {
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    process.stdout.write(`${HELP}\n`);
-    return EXIT.ok;
-  }
-  const rep = repeated(argv, ['artifact-url', 'guardrail']);
-  const flags = parseFlags(rep.rest, { release: 'string', decision: 'string', archive: 'string', 'public-key': 'string', 'require-strict-warnings': 'bool' });
+  const flags = parseCli(SPEC);
   const v = flags.values;
   const release = typeof v.release === 'string' ? v.release.trim() : '';
-  if (!release) throw new UsageError(`give --release VERSION\n${HELP}`);
+  if (!release) throw new UsageError('give --release VERSION');
   if (!isReleaseVersion(release)) throw new UsageError(`--release ${JSON.stringify(release)} is not ${RELEASE_VERSION_RULE}`);
   const requested = v.decision ?? 'go';
   if (requested !== 'go' && requested !== 'go_with_guardrails') throw new UsageError('--decision must be go or go_with_guardrails (a no-go is what the gate records when it refuses)');
-  const urls = rep.values['artifact-url']!.map((u) => u.trim());
-  const guardrails = rep.values.guardrail!.map((g) => g.trim());
+  const urls = flags.lists['artifact-url']!.map((u) => u.trim());
+  const guardrails = flags.lists.guardrail!.map((g) => g.trim());
   if (guardrails.some((g) => g === '' || g.length > 500)) throw new UsageError('--guardrail must be 1..500 characters');
   if (guardrails.length > 0 && requested !== 'go_with_guardrails') throw new UsageError('--guardrail only applies with --decision go_with_guardrails');
   if (urls.length > 50 || urls.some((u) => u.length > 2000)) throw new UsageError('at most 50 --artifact-url of at most 2000 characters each');

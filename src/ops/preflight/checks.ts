@@ -178,6 +178,15 @@ export async function fetchRuntime(baseUrl: string, adminToken: string, timeoutM
   return { facts: f as RuntimeFacts, problem: null, result };
 }
 
+/**
+ * A token the server refuses (401, or 403 on a route every operator role may read) is the
+ * operator's mistake, not a failed check of the deployment: a runtime error (exit 1), never a
+ * failed gate (exit 2).
+ */
+export function assertTokenAccepted(probe: RuntimeProbe): void {
+  if (probe.result.status === 401 || probe.result.status === 403) throw new Error(`the server refused AIONIS_ADMIN_TOKEN: ${probe.problem ?? probe.result.status}`);
+}
+
 export function runtimeFacts(probe: RuntimeProbe): CheckResult {
   if (!probe.facts) return bad('runtime_facts', 'error', probe.problem ?? 'no runtime facts');
   const f = probe.facts;

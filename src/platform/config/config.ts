@@ -75,7 +75,7 @@ export interface AppConfig {
   readonly governance: {
     /** Where evidence bundles are archived: a directory (default DATA_DIR/archive) or an S3-compatible bucket. */
     readonly archiveDir: string;
-    readonly s3: { readonly endpoint: string; readonly bucket: string; readonly prefix: string; readonly region: string; readonly accessKeyId: string; readonly secretAccessKey: string } | undefined;
+    readonly s3: ArchiveS3Config | undefined;
     /** Five-field cron (UTC) of the scheduled weekly report; 'off' disables the schedule. */
     readonly weeklyReportCron: string | 'off';
     readonly keyRotationPolicyDays: number;
@@ -243,6 +243,9 @@ const envSchema = z.object({
   ARCHIVE_S3_REGION: optionalNonEmpty,
   ARCHIVE_S3_ACCESS_KEY_ID: optionalNonEmpty,
   ARCHIVE_S3_SECRET_ACCESS_KEY: optionalNonEmpty,
+  ARCHIVE_S3_SESSION_TOKEN: optionalNonEmpty,
+  AWS_REGION: optionalNonEmpty,
+  AWS_DEFAULT_REGION: optionalNonEmpty,
   GOVERNANCE_WEEKLY_REPORT_CRON: optionalNonEmpty.refine((v) => v === undefined || v === 'off' || cronProblem(v) === null, {
     message: 'must be a five-field cron expression in UTC (minute hour day-of-month month day-of-week), e.g. "0 4 * * 1", or off',
   }),
@@ -250,6 +253,17 @@ const envSchema = z.object({
   GOVERNANCE_SCHEDULER_TICK_MS: intIn(1000, 3_600_000, 30_000),
   GOVERNANCE_WEEKLY_REPORT_WEEK: z.enum(['previous', 'current'], { message: 'must be previous or current' }).optional().transform((v) => v ?? 'previous'),
 });
+
+/** The S3-compatible evidence archive (ARCHIVE_S3_*). */
+export interface ArchiveS3Config {
+  /** A custom endpoint (MinIO, Ceph RGW, R2) reached with path-style requests; absent: AWS S3 itself. */
+  readonly endpoint?: string | undefined;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region: string;
+  /** Static keys; absent: the AWS SDK's default credential chain (AWS_* variables, profiles, web identity, container and instance roles). */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string | undefined } | undefined;
+}
 
 /** Parse the environment into the typed config; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -261,11 +275,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const e = parsed.data;
   const late: string[] = [];
   if (e.EMBEDDING_PROVIDER === 'openai' && !e.EMBEDDING_BASE_URL) late.push('EMBEDDING_BASE_URL: required when EMBEDDING_PROVIDER=openai (e.g. https://api.openai.com/v1)');
-  const s3Vars = ['ARCHIVE_S3_ENDPOINT', 'ARCHIVE_S3_BUCKET', 'ARCHIVE_S3_ACCESS_KEY_ID', 'ARCHIVE_S3_SECRET_ACCESS_KEY'] as const;
-  const s3Set = s3Vars.filter((v) => e[v] !== undefined);
-  if (s3Set.length > 0 && s3Set.length < s3Vars.length) {
-    for (const v of s3Vars.filter((x) => e[x] === undefined)) late.push(`${v}: required when any ARCHIVE_S3_* variable is set (S3-compatible evidence archive)`);
+  // The bucket turns the S3 archive on; credentials come from the SDK's default chain unless both static keys are given.
+  const s3Any = (['ARCHIVE_S3_ENDPOINT', 'ARCHIVE_S3_ACCESS_KEY_ID', 'ARCHIVE_S3_SECRET_ACCESS_KEY', 'ARCHIVE_S3_SESSION_TOKEN', 'ARCHIVE_S3_PREFIX', 'ARCHIVE_S3_REGION'] as const).filter((v) => e[v] !== undefined);
+  if (s3Any.length > 0 && e.ARCHIVE_S3_BUCKET === undefined) late.push(`ARCHIVE_S3_BUCKET: required when ${s3Any.join(', ')} is set (S3-compatible evidence archive)`);
+  const keyPair = ['ARCHIVE_S3_ACCESS_KEY_ID', 'ARCHIVE_S3_SECRET_ACCESS_KEY'] as const;
+  if ((e.ARCHIVE_S3_ACCESS_KEY_ID === undefined) !== (e.ARCHIVE_S3_SECRET_ACCESS_KEY === undefined)) {
+    for (const v of keyPair.filter((x) => e[x] === undefined)) late.push(`${v}: required with ${keyPair.find((x) => x !== v)} (static keys go in pairs; leave both unset for the default AWS credential chain)`);
   }
+  if (e.ARCHIVE_S3_SESSION_TOKEN !== undefined && e.ARCHIVE_S3_ACCESS_KEY_ID === undefined) late.push('ARCHIVE_S3_SESSION_TOKEN: only with ARCHIVE_S3_ACCESS_KEY_ID and ARCHIVE_S3_SECRET_ACCESS_KEY');
   if (late.length > 0) throw new ConfigError(late);
   return {
     port: e.PORT,
@@ -323,17 +340,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     governance: {
       archiveDir: path.resolve(e.ARCHIVE_DIR ?? path.join(e.DATA_DIR, 'archive')),
-      s3:
-        e.ARCHIVE_S3_ENDPOINT && e.ARCHIVE_S3_BUCKET && e.ARCHIVE_S3_ACCESS_KEY_ID && e.ARCHIVE_S3_SECRET_ACCESS_KEY
-          ? {
-              endpoint: e.ARCHIVE_S3_ENDPOINT,
-              bucket: e.ARCHIVE_S3_BUCKET,
-              prefix: e.ARCHIVE_S3_PREFIX ?? 'aionis-evidence',
-              region: e.ARCHIVE_S3_REGION ?? 'us-east-1',
-              accessKeyId: e.ARCHIVE_S3_ACCESS_KEY_ID,
-              secretAccessKey: e.ARCHIVE_S3_SECRET_ACCESS_KEY,
-            }
-          : undefined,
+      s3: e.ARCHIVE_S3_BUCKET
+        ? {
+            endpoint: e.ARCHIVE_S3_ENDPOINT,
+            bucket: e.ARCHIVE_S3_BUCKET,
+            prefix: e.ARCHIVE_S3_PREFIX ?? 'aionis-evidence',
+            region: e.ARCHIVE_S3_REGION ?? e.AWS_REGION ?? e.AWS_DEFAULT_REGION ?? 'us-east-1',
+            credentials:
+              e.ARCHIVE_S3_ACCESS_KEY_ID && e.ARCHIVE_S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: e.ARCHIVE_S3_ACCESS_KEY_ID, secretAccessKey: e.ARCHIVE_S3_SECRET_ACCESS_KEY, sessionToken: e.ARCHIVE_S3_SESSION_TOKEN }
+                : undefined,
+          }
+        : undefined,
       weeklyReportCron: e.GOVERNANCE_WEEKLY_REPORT_CRON ?? '0 4 * * 1',
       keyRotationPolicyDays: e.KEY_ROTATION_POLICY_DAYS,
       schedulerTickMs: e.GOVERNANCE_SCHEDULER_TICK_MS,

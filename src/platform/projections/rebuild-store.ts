@@ -194,6 +194,13 @@ export async function releaseRebuildLock(db: Executor): Promise<void> {
   await sql`SELECT pg_advisory_unlock(${REBUILD_LOCK_NAMESPACE}, 0)`.execute(db);
 }
 
+/** Events with a global position in (after, upTo]. */
+export async function countEventsBetween(db: Executor, after: number, upTo: number): Promise<number> {
+  if (upTo <= after) return 0;
+  const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_events WHERE global_position > ${after} AND global_position <= ${upTo}`.execute(db);
+  return r.rows[0]?.n ?? 0;
+}
+
 export async function headPosition(db: Executor): Promise<number> {
   const r = await sql<{ head: number | null }>`SELECT max(global_position) AS head FROM es_events`.execute(db);
   return Number(r.rows[0]?.head ?? 0);

@@ -17,6 +17,7 @@ import {
   diffTables,
   findRunningRebuild,
   finishRebuild,
+  countEventsBetween,
   headPosition,
   insertRebuild,
   lockCheckpointRow,
@@ -44,6 +45,8 @@ export interface RebuildProgress {
   /** Global position the shadow has reached, and the head of the log when last measured. */
   readonly position: number;
   readonly head: number;
+  /** Events in the log up to `head` (counted, not estimated from positions, which have gaps); once done, the events read. */
+  readonly eventsTotal: number;
   /** Rate of this run (not counting the runs before a resume). */
   readonly eventsPerSecond: number;
   /** Seconds to reach the head at the current rate; null before there is a rate. */
@@ -144,14 +147,18 @@ async function rebuildOne(db: Kysely<DB>, store: PostgresEventStore, def: AnyPro
   let eventsRead = rb.eventsRead;
   let eventsApplied = rb.eventsApplied;
   let head = await headPosition(db);
+  let eventsTotal = await countEventsBetween(db, 0, head);
   let headMeasuredAt = Date.now();
   let readThisRun = 0;
 
   const report = (phase: RebuildPhase) => {
     const secs = (Date.now() - started) / 1000;
     const rate = secs > 0 ? readThisRun / secs : 0;
-    const remaining = Math.max(0, head - position.globalPosition);
-    opts.onProgress?.({ projection: def.name, rebuildId, phase, eventsRead, position: position.globalPosition, head, eventsPerSecond: Math.round(rate), etaSeconds: rate > 0 ? Math.ceil(remaining / rate) : null });
+    // The catch-up inside the diff and swap may read a little past the last measured head, and the
+    // swap stops at the live checkpoint, which may be short of it: once done, the total is what was read.
+    eventsTotal = phase === 'done' ? eventsRead : Math.max(eventsTotal, eventsRead);
+    const remaining = eventsTotal - eventsRead;
+    opts.onProgress?.({ projection: def.name, rebuildId, phase, eventsRead, position: position.globalPosition, head, eventsTotal, eventsPerSecond: Math.round(rate), etaSeconds: rate > 0 ? Math.ceil(remaining / rate) : null });
   };
 
   // loadRows/writeRows address the live table by default: point them at the shadow.
@@ -165,7 +172,10 @@ async function rebuildOne(db: Kysely<DB>, store: PostgresEventStore, def: AnyPro
       if (trx) await applyShadowPage(trx, page);
       else await db.transaction().execute((t) => applyShadowPage(t, page));
       if (Date.now() - headMeasuredAt > 2000) {
-        head = await headPosition(trx ?? db);
+        const newHead = await headPosition(trx ?? db);
+        // Only the new range is counted (an index range scan), never the whole log again.
+        eventsTotal += await countEventsBetween(trx ?? db, head, newHead);
+        head = newHead;
         headMeasuredAt = Date.now();
       }
       report(phase);
