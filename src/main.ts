@@ -48,8 +48,10 @@ async function main(): Promise<void> {
     `  API docs:        ${svc.url}/docs`,
     `  readiness:       ${svc.url}/health/ready`,
     '',
-    '  Try:',
-    `    curl -s -X POST ${svc.url}/v1/admin/control/tenants -H "Authorization: Bearer ${tokenExpr}" -H 'Content-Type: application/json' -d '{"tenant_id":"acme","display_name":"Acme Corp"}'`,
+    '  In another shell, in this directory (the README and docs/ examples continue from here):',
+    `    export AIONIS_BASE_URL=${svc.url}`,
+    `    export AIONIS_ADMIN_TOKEN=${tokenExpr}`,
+    `    curl -s -X POST "$AIONIS_BASE_URL/v1/admin/control/tenants" -H "Authorization: Bearer $AIONIS_ADMIN_TOKEN" -H 'Content-Type: application/json' -d '{"tenant_id":"hello","display_name":"Hello World"}'`,
     '',
   ];
   // With JSON logs stdout carries only JSON lines: the banner is for a human, on stderr.
