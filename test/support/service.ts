@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,6 +55,29 @@ export async function startTestService(
       await service.close();
       if (!options.tdb) await tdb.dispose();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One service for the enclosing describe block: started in beforeAll, stopped in afterAll. */
+export function suiteService(options: Parameters<typeof startTestService>[0] = {}): { readonly t: TestService; readonly api: ReturnType<typeof request> } {
+  let t: TestService | undefined;
+  beforeAll(async () => {
+    t = await startTestService(options);
+  }, 60_000);
+  afterAll(async () => {
+    await t?.stop();
+  });
+  const started = (): TestService => {
+    if (!t) throw new Error('the suite service has not started');
+    return t;
+  };
+  return {
+    get t() {
+      return started();
+    },
+    get api() {
+      return request(started().url);
     },
   };
 }
