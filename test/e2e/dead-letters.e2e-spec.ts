@@ -5,7 +5,7 @@ import request from 'supertest';
 import { type EmbeddingProvider, EmbeddingError } from '../../src/data-plane/embeddings/embedding-provider';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
@@ -104,7 +104,7 @@ describe('dead-letter operations (real server)', () => {
     expect(JSON.stringify(view.body)).not.toContain('CANARY-dl-a');
   });
 
-  (usingPostgres() ? it : it.skip)('has a CLI twin with the same rules and the same event (PostgreSQL: the CLI is a second process)', () => {
+  pgOnly.it('has a CLI twin with the same rules and the same event (PostgreSQL: the CLI is a second process)', () => {
     const run = (args: string[]) =>
       spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/outbox-replay.ts'), ...args], {
         cwd: ROOT,

@@ -5,7 +5,8 @@ import request from 'supertest';
 import { expectContractError } from '../support/contract';
 import { startTestService, type TestService } from '../support/service';
 import { type ServiceProcess, spawnService } from '../support/process';
-import { createPgDatabase, usingPostgres } from '../support/test-db';
+import { createPgDatabase } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const json = { 'Content-Type': 'application/json' };
 
@@ -82,8 +83,8 @@ describe('exact rate limits across two API processes (PostgreSQL only)', () => {
     await drop?.();
   });
 
-  (usingPostgres() ? it : it.skip)('never admits more than burst + rate x elapsed, whichever process serves', async () => {
-    const db = await createPgDatabase('aionis_rl');
+  pgOnly.it('never admits more than burst + rate x elapsed, whichever process serves', async () => {
+    const db = await createPgDatabase('rl');
     drop = db.drop;
     const token = 'aio_admin_ratelimit-test-0123456789abcdef0123';
     const start = async (name: string) => {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { LineBuffer } from './service-logs';
 
 /** Running `src/main.ts` as a real process (compiled on the fly by swc), for multi-process tests. */
 export const ROOT = join(__dirname, '../..');
@@ -21,8 +22,15 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // Also kept as a log source: printed if a test fails while the process runs (environment.ts).
+  const log = new LineBuffer(`process ${child.pid ?? '?'} (src/main.ts)`);
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    log.write(d);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  // Not closed at exit: a process that crashed is the one whose log a failing test needs.
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   return {
     child,

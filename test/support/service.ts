@@ -7,6 +7,7 @@ import type { EmbeddingProvider } from '../../src/data-plane/embeddings/embeddin
 import type { AnyProjection } from '../../src/platform/projections/projection';
 import type { RunnerHooks } from '../../src/platform/projections/projection-runner';
 import { type RunningService, startService } from '../../src/service';
+import { CapturingLogger } from './service-logs';
 import { createTestDatabase, type TestDatabase } from './test-db';
 
 export const TEST_ADMIN_TOKEN = 'aio_admin_test-bootstrap-token-0123456789abcdef';
@@ -38,9 +39,11 @@ export async function startTestService(
     PROJECTOR_POLL_INTERVAL_MS: '200',
     ...options.env,
   });
+  // Kept, not printed: the test environment prints it when a test of this file fails.
+  const logger = new CapturingLogger(`service ${dataDir}`);
   const service = await startService(config, {
     database: tdb.database,
-    logger: false,
+    logger,
     ...(options.projections ? { projections: options.projections } : {}),
     ...(options.projectorHooks ? { projectorHooks: options.projectorHooks } : {}),
     ...(options.embeddingProvider ? { embeddingProvider: options.embeddingProvider } : {}),
@@ -55,6 +58,7 @@ export async function startTestService(
       await service.close();
       if (!options.tdb) await tdb.dispose();
       rmSync(dataDir, { recursive: true, force: true });
+      logger.close();
     },
   };
 }

@@ -12,6 +12,7 @@ import {
 import { PostgresEventStore } from '../../../src/platform/event-store/postgres-event-store';
 import { verifyChains } from '../../../src/platform/event-store/verify';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db';
+import { pgOnly } from '../../support/skips';
 
 /**
  * The event-store contract. The same suite runs against PostgreSQL (TEST_DATABASE_URL set) and
@@ -211,8 +212,7 @@ describe(`event store contract (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' :
       expect(all.map((e) => e.transactionId)).toEqual(['9', '10']);
     });
 
-    const pgOnly = process.env.TEST_DATABASE_URL ? it : it.skip;
-    pgOnly('delivers an event committed under a higher xid but a lower position (needs two sessions: PostgreSQL only)', async () => {
+    pgOnly.it('delivers an event committed under a higher xid but a lower position (needs two sessions: PostgreSQL only)', async () => {
       // T1 takes its xid first, T2 (higher xid) appends first and so gets the lower global position.
       const s1 = await database.openSession();
       const s2 = await database.openSession();
