@@ -37,6 +37,9 @@ export async function startTestService(
     LOG_LEVEL: 'error',
     LOG_FORMAT: 'json',
     PROJECTOR_POLL_INTERVAL_MS: '200',
+    // Tests make admin calls faster than any tier admits (starter: 5/s, bursts of 10); the admin
+    // rate limits are tested where a test turns them on (admin-rate-limit.e2e-spec.ts).
+    ADMIN_RATE_LIMITS: 'false',
     ...options.env,
   });
   // Kept, not printed: the test environment prints it when a test of this file fails.

@@ -62,6 +62,7 @@ export const HTTP_STATUS: { readonly [K in ErrorCode]: number } = {
   debug_embeddings_too_large: 400,
   tenant_rate_limited_write: 429,
   tenant_rate_limited_recall: 429,
+  admin_rate_limited: 429,
   write_backpressure: 429,
   recall_backpressure: 429,
   upstream_embedding_rate_limited: 429,
@@ -138,6 +139,7 @@ const TITLES: { readonly [K in ErrorCode]: string } = {
   debug_embeddings_too_large: 'The debug embeddings are too large',
   tenant_rate_limited_write: 'Too many write requests',
   tenant_rate_limited_recall: 'Too many recall requests',
+  admin_rate_limited: 'Too many admin requests for this tenant',
   write_backpressure: 'Too many writes in flight',
   recall_backpressure: 'Too many recalls in flight',
   upstream_embedding_rate_limited: 'The embedding provider is rate limiting',
@@ -271,7 +273,7 @@ function errorHeaders(res: Response, error: AppError): void {
   // Retry-After is whole seconds (never an HTTP date): the open core's client reads a number.
   if (typeof d.retry_after_ms === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(d.retry_after_ms / 1000))));
   else if (status === 429) res.setHeader('Retry-After', '1');
-  if (error.code === 'tenant_rate_limited_write' || error.code === 'tenant_rate_limited_recall') {
+  if (error.code === 'tenant_rate_limited_write' || error.code === 'tenant_rate_limited_recall' || error.code === 'admin_rate_limited') {
     if (typeof d.limit === 'number') res.setHeader('X-RateLimit-Limit', String(d.limit));
     res.setHeader('X-RateLimit-Remaining', '0');
     if (typeof d.reset === 'number') res.setHeader('X-RateLimit-Reset', String(d.reset));
