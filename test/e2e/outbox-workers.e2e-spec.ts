@@ -89,6 +89,9 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
         OUTBOX_POLL_INTERVAL_MS: '50',
         LOG_FORMAT: 'json',
         LOG_LEVEL: 'warn',
+        // A worker needs a few connections; the default pool (20) per process, times several
+        // workers beside other suites, can take a shared server to max_connections.
+        DATABASE_POOL_SIZE: '4',
         ...extra,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,13 +117,22 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
     }
   }
 
+  /** A tenant and an API key for it, usable at once (the key's read model caught up, even on a loaded machine). */
+  async function tenantKey(tenantId: string, tier?: string): Promise<string> {
+    const api = request(t!.url);
+    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: tenantId, ...(tier ? { tier } : {}) }).expect(201);
+    const created = await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: tenantId }).expect(201);
+    const keyId = created.body.key.key_id as string;
+    await until('the key to reach its read model', async () => (await api.get(`/v1/admin/control/api-keys/${keyId}`).set(t!.auth)).status === 200);
+    return created.body.api_key as string;
+  }
+
   const jobs = async () =>
     (await sql<{ status: string; attempts: number; claimed_by: string | null }>`SELECT status, attempts, claimed_by FROM memory_outbox ORDER BY created_at`.execute(tdb!.database.db)).rows;
 
   pgIt('a worker killed in the middle of a job: another reclaims it and the job ends done exactly once', async () => {
     const api = request(t!.url);
-    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201);
-    const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201)).body.api_key as string;
+    const key = await tenantKey('work-co');
     hangNext = true;
     await api.post('/v1/memory/write').set({ 'x-api-key': key, ...json }).send({ scope: 's', input_text: 'k', memory_lane: 'shared', nodes: [{ client_id: 'k1', type: 'event', title: 'killed mid job' }] }).expect(200);
     const first = startWorker('first');
@@ -140,8 +152,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
 
   pgIt('several workers at once never run a job twice', async () => {
     const api = request(t!.url);
-    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'many-co', tier: 'enterprise' }).expect(201);
-    const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'many-co' }).expect(201)).body.api_key as string;
+    const key = await tenantKey('many-co', 'enterprise');
     startWorker('third');
     startWorker('fourth');
     for (let i = 0; i < 30; i++) {

@@ -22,7 +22,16 @@ export class ProblemFilter implements ExceptionFilter {
     })();
     if (internal) {
       this.logger.error(
-        JSON.stringify({ msg: 'unhandled error', request_id: requestId, path: req.path, error: exception instanceof Error ? exception.stack : String(exception) }),
+        JSON.stringify({
+          msg: 'unhandled error',
+          request_id: requestId,
+          method: req.method,
+          path: req.path,
+          code: error.code,
+          // A database error's SQLSTATE names its cause (40P01 deadlock, 53300 too many connections, ...).
+          sqlstate: (exception as { code?: unknown } | null)?.code ?? null,
+          error: exception instanceof Error ? exception.stack : String(exception),
+        }),
       );
     }
     if (res.headersSent) return;

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import type { Response } from 'express';
+import { sqlStateIn } from '../db/transient';
 import { CommandIdReusedError, WrongExpectedRevisionError } from '../event-store/errors';
 import { AppError, type ErrorCode } from './app-error';
 
@@ -183,6 +184,12 @@ export function toAppError(err: unknown): { error: AppError; internal: boolean }
     const code: ErrorCode =
       status === 404 ? 'route_not_found' : status === 405 ? 'method_not_allowed' : status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'validation_failed' : 'internal_error';
     return { error: new AppError(code, status === 404 ? 'no endpoint matches this method and path' : err.message), internal: status >= 500 };
+  }
+  // The database refused a connection or rolled a transaction back (after the retries of the
+  // write path and the pool): a transient fault of ours, not the client's; retry shortly.
+  const sqlstate = sqlStateIn(err);
+  if (sqlstate !== undefined) {
+    return { error: new AppError('service_unavailable', `the database is busy (SQLSTATE ${sqlstate}); retry shortly`, { retry_after_ms: 1000 }), internal: true };
   }
   // body-parser errors carry a `type` and a status.
   const bp = err as { type?: string; status?: number; message?: string };

@@ -1,0 +1,49 @@
+import { sql } from 'kysely';
+import { retryTransient } from '../../../src/platform/db/transient';
+import { pgOnly } from '../../support/skips';
+import { createTestDatabase, type TestDatabase } from '../../support/test-db';
+
+/**
+ * A real deadlock on PostgreSQL: two transactions take two rows in opposite orders. The server
+ * rolls one back with 40P01; retryTransient runs it again and both commit. (The write path wraps
+ * its transaction the same way: write.handler.ts.)
+ */
+pgOnly.describe('transient database errors (PostgreSQL)', () => {
+  let tdb: TestDatabase;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase({ kind: 'pg' });
+    await sql`CREATE TABLE deadlock_probe (id int PRIMARY KEY, v int NOT NULL)`.execute(tdb.database.db);
+    await sql`INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)`.execute(tdb.database.db);
+  });
+  afterAll(async () => {
+    await tdb?.dispose();
+  });
+
+  it('a deadlock victim is rolled back whole and succeeds when run again', async () => {
+    const db = tdb.database.db;
+    let firstLocks = 0;
+    let release: () => void = () => undefined;
+    const bothHoldOne = new Promise<void>((r) => (release = r));
+    const retried: string[] = [];
+    const transfer = (first: number, second: number) =>
+      retryTransient(
+        () =>
+          db.transaction().execute(async (trx) => {
+            await sql`UPDATE deadlock_probe SET v = v + 1 WHERE id = ${first}`.execute(trx);
+            if (++firstLocks === 2) release();
+            await bothHoldOne;
+            await sql`UPDATE deadlock_probe SET v = v + 1 WHERE id = ${second}`.execute(trx);
+          }),
+        { onRetry: (code) => retried.push(code) },
+      );
+    await Promise.all([transfer(1, 2), transfer(2, 1)]);
+    expect(retried).toStrictEqual(['40P01']);
+    const rows = await sql<{ id: number; v: number }>`SELECT id, v FROM deadlock_probe ORDER BY id`.execute(db);
+    // Each transaction added one to each row exactly once: the victim's first attempt left nothing.
+    expect(rows.rows).toStrictEqual([
+      { id: 1, v: 2 },
+      { id: 2, v: 2 },
+    ]);
+  }, 30_000);
+});
