@@ -1,4 +1,6 @@
 import { sql } from 'kysely';
+import pg from 'pg';
+import { PgDatabase } from '../../../src/platform/db/pg-database';
 import { retryTransient } from '../../../src/platform/db/transient';
 import { pgOnly } from '../../support/skips';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db';
@@ -45,5 +47,46 @@ pgOnly.describe('transient database errors (PostgreSQL)', () => {
       { id: 1, v: 2 },
       { id: 2, v: 2 },
     ]);
+  }, 30_000);
+});
+
+/**
+ * A server at its connection limit refuses a new connection with 53300; the pool tries again
+ * (nothing ran) instead of failing the request. A role limited to one connection stands in for a
+ * server at max_connections.
+ */
+pgOnly.describe('a refused connection (PostgreSQL)', () => {
+  let tdb: TestDatabase;
+  const role = `aionis_t_limited_${process.pid}`;
+
+  beforeAll(async () => {
+    tdb = await createTestDatabase({ kind: 'pg' });
+    await sql.raw(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`).execute(tdb.database.db);
+  });
+  afterAll(async () => {
+    await tdb?.dispose();
+    await sql.raw(`DROP ROLE IF EXISTS ${role}`).execute(tdb.database.db).catch(() => undefined);
+  });
+
+  it('is retried by the pool until a connection frees up', async () => {
+    const u = new URL(tdb.url!);
+    u.username = role;
+    const holder = new PgDatabase({ url: u.toString(), poolSize: 1 });
+    const db = new PgDatabase({ url: u.toString(), poolSize: 2 });
+    try {
+      const held = await holder.openSession();
+      await sql`SELECT 1`.execute(held.db);
+      // The only connection the role may have is taken: a raw client is refused at once...
+      const raw = new pg.Client({ connectionString: u.toString() });
+      await expect(raw.connect()).rejects.toMatchObject({ code: '53300' });
+      await raw.end().catch(() => undefined);
+      // ...while the service's pool waits it out: the session ends 150 ms later, and the query runs.
+      setTimeout(() => void held.release(), 150);
+      const r = await sql<{ one: number }>`SELECT 1 AS one`.execute(db.db);
+      expect(r.rows).toStrictEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+      await holder.close();
+    }
   }, 30_000);
 });
