@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
@@ -20,11 +18,10 @@ interface Instance {
   url: string;
 }
 
-async function startInstance(databaseUrl: string, name: string): Promise<Instance> {
+async function startInstance(databaseUrl: string, _name: string): Promise<Instance> {
   const proc = spawnService({
     DATABASE_URL: databaseUrl,
     PORT: '0',
-    DATA_DIR: join(tmpdir(), `aionis-prop-${name}-${process.pid}`),
     KEY_PEPPER: 'propagation-pepper-0123456789abcdef0123456789',
     ADMIN_BOOTSTRAP_TOKEN: TOKEN,
     LOG_FORMAT: 'json',

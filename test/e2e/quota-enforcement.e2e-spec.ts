@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { expectContractError } from '../support/contract';
@@ -87,8 +85,8 @@ describe('exact rate limits across two API processes (PostgreSQL only)', () => {
     const db = await createPgDatabase('rl');
     drop = db.drop;
     const token = 'aio_admin_ratelimit-test-0123456789abcdef0123';
-    const start = async (name: string) => {
-      const proc = spawnService({ DATABASE_URL: db.url, PORT: '0', DATA_DIR: join(tmpdir(), `aionis-rl-${name}-${process.pid}`), KEY_PEPPER: 'ratelimit-pepper-0123456789abcdef0123456789', ADMIN_BOOTSTRAP_TOKEN: token, LOG_LEVEL: 'error', LOG_FORMAT: 'json' });
+    const start = async (_name: string) => {
+      const proc = spawnService({ DATABASE_URL: db.url, PORT: '0', KEY_PEPPER: 'ratelimit-pepper-0123456789abcdef0123456789', ADMIN_BOOTSTRAP_TOKEN: token, LOG_LEVEL: 'error', LOG_FORMAT: 'json' });
       procs.push(proc);
       return proc.url();
     };

@@ -1,6 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase } from '../support/test-db';
@@ -57,7 +55,6 @@ describe('OpenTelemetry export (PostgreSQL only)', () => {
     svc = spawnService({
       DATABASE_URL: db.url,
       PORT: '0',
-      DATA_DIR: join(tmpdir(), `aionis-otel-${process.pid}`),
       KEY_PEPPER: 'otel-test-pepper-0123456789abcdef0123456789',
       ADMIN_BOOTSTRAP_TOKEN: token,
       OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,

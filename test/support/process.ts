@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LineBuffer } from './service-logs';
 
@@ -15,10 +17,12 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Without DATA_DIR in `env`, the process gets a temp data dir of its own, removed when it exits. */
 export function spawnService(env: Record<string, string>): ServiceProcess {
+  const ownDataDir = env.DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'aionis-proc-data-')) : undefined;
   const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -31,7 +35,12 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
   // Not closed at exit: a process that crashed is the one whose log a failing test needs.
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
+      resolve();
+    }),
+  );
   return {
     child,
     out: () => out,
