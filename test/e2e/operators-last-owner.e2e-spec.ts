@@ -20,7 +20,7 @@ interface Owner {
 describe('the last active owner, under concurrent requests (real server)', () => {
   const suite = suiteService();
 
-  const api = { post: (p: string) => suite.api.post(p), patch: (p: string) => suite.api.patch(p), get: (p: string) => suite.api.get(p) };
+  const api = { post: (path: string) => suite.api.post(path), patch: (path: string) => suite.api.patch(path), get: (path: string) => suite.api.get(path) };
 
   async function createOwner(by: Owner['auth'], name: string): Promise<Owner> {
     const res = await api.post('/v1/admin/control/operators').set(by).set(json).send({ display_name: name, role: 'owner' });
@@ -53,7 +53,8 @@ describe('the last active owner, under concurrent requests (real server)', () =>
       const removeP =
         round % 2 === 0
           ? api.post(`/v1/admin/control/operators/${p.id}/disable`).set(q.auth).set(json).send({ reason: 'race' })
-          : api.patch(`/v1/admin/control/operators/${p.id}`).set(q.auth).set(json).send({ role: 'operator' });
+          : // With If-Match on p (untouched since its creation): a change of the roster is decided again, never a 412.
+            api.patch(`/v1/admin/control/operators/${p.id}`).set(q.auth).set('If-Match', '"1"').set(json).send({ role: 'operator' });
       const [a, b] = await Promise.all([removeQ, removeP]);
       for (const r of [a, b]) {
         const key = `${r.status} ${(r.body as { code?: string }).code ?? ''}`.trim();

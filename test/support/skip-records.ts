@@ -25,7 +25,13 @@ export interface SkipRecord {
 export function recordSkip(scope: object, file: string, test: Circus.TestEntry): void {
   const r = skipReasons(scope);
   const names: string[] = [];
-  for (let block: Circus.TestEntry | Circus.DescribeBlock | undefined = test; block; block = block.parent) names.unshift(block.name);
+  let explicit = false;
+  for (let block: Circus.TestEntry | Circus.DescribeBlock | undefined = test; block; block = block.parent) {
+    names.unshift(block.name);
+    if (block.mode === 'skip' || block.mode === 'todo') explicit = true;
+  }
+  // Not skipped by the test file but left out by this run (-t, it.only): not worth a line.
+  if (!explicit) return;
   const path = names.filter((n) => n !== 'ROOT_DESCRIBE_BLOCK');
   const reason =
     [...path].reverse().map((n) => r.names.get(n) ?? r.patterns.find(([p]) => p.test(n))?.[1]).find((x) => x !== undefined) ??

@@ -119,11 +119,15 @@ export async function handleCommand<C extends { type: string }, E extends Domain
         if (first) return replay(first);
       }
       if (err instanceof WrongExpectedRevisionError) {
-        if (ctx.expectedRevision !== null) {
+        // If-Match is about the client's resource: a change of the shared boundary is decided again, not a 412.
+        const onBoundary = boundary !== undefined && err.streamId === boundary.streamId;
+        if (ctx.expectedRevision !== null && !onBoundary) {
           throw new AppError('precondition_failed', `the resource changed after revision ${ctx.expectedRevision}`, { current_revision: err.actual });
         }
         if (attempt < 4) continue;
-        throw new AppError('concurrency_conflict', 'the resource is being changed concurrently; retry', { current_revision: err.actual });
+        throw new AppError('concurrency_conflict', onBoundary ? 'a change this one depends on is being made concurrently; retry' : 'the resource is being changed concurrently; retry', {
+          current_revision: onBoundary ? revision : err.actual,
+        });
       }
       throw err;
     }
