@@ -60,9 +60,12 @@ describe('the last active owner, under concurrent requests (real server)', () =>
         const key = `${r.status} ${(r.body as { code?: string }).code ?? ''}`.trim();
         outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
         if (r.status !== 200) {
-          expect(r.status).toBe(409);
+          // Refused by the rule (409), or, when the winner finished before this request was even
+          // authenticated (always so on PGlite, which serialises requests), because its own token
+          // was just disabled (401).
+          expect([409, 401]).toContain(r.status);
           expect(r.headers['content-type']).toMatch(/application\/problem\+json/);
-          expect(['last_owner', 'concurrency_conflict']).toContain((r.body as { code: string }).code);
+          expect(['last_owner', 'concurrency_conflict', 'unauthorized']).toContain((r.body as { code: string }).code);
         }
       }
       const owners = await activeOwnersInStore();
@@ -73,6 +76,8 @@ describe('the last active owner, under concurrent requests (real server)', () =>
       expect(owners).toStrictEqual([current.id]);
     }
     expect(outcomes.get('200')).toBe(ROUNDS);
+    // On PostgreSQL the requests really overlap: the rule, not luck, refused some of them.
+    if (usingPostgres()) expect(outcomes.get('409 last_owner') ?? 0).toBeGreaterThan(0);
 
     // An auditor sees every released seat on the owner roster, each naming who remained.
     const roster = await sql<{ type: string; data: { remaining_owner_ids: string[] } }>`
