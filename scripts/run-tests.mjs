@@ -4,7 +4,7 @@
 // At the end it names the tests that were skipped and why (test/support/skips.ts records them in
 // the run directory); the run's temp folder is checked and removed by the global teardown
 // (test/support/global-run.ts), then the run directory here.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,15 +19,23 @@ const given = process.argv.slice(2);
 const ciGuard = given.includes('--ci') && !given.includes('--forceExit') ? ['--forceExit'] : [];
 const args = ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', jest, ...given, ...ciGuard];
 const runDir = mkdtempSync(join(tmpdir(), 'aionis-test-run-'));
-let status = 1;
-try {
-  const r = spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, SCARF_ANALYTICS: 'false', AIONIS_TEST_RUN_DIR: runDir } });
-  status = r.status ?? 1;
-  printSkipped(runDir);
-} finally {
-  rmSync(runDir, { recursive: true, force: true });
+const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, SCARF_ANALYTICS: 'false', AIONIS_TEST_RUN_DIR: runDir } });
+// Interrupted (Ctrl-C, a CI timeout): stop jest, and still leave nothing in the temp folder.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    child.kill(signal);
+    rmSync(runDir, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
 }
-process.exit(status);
+child.on('exit', (code, signal) => {
+  try {
+    printSkipped(runDir);
+  } finally {
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  process.exit(code ?? (signal ? 1 : 0));
+});
 
 /** The skipped tests of the run, grouped by reason, then by file. */
 function printSkipped(dir) {
