@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { runCli } from '../support/cli';
 import { type ContractEnv, startContractEnv, TENANT } from '../support/contract';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 /**
  * Every tools/select decision is verifiable: audit:decision (and its admin endpoint) re-evaluates
@@ -114,7 +114,7 @@ describe('audit:decision: a decision re-evaluated from the chain', () => {
     expect(bad.status).toBe(400);
   });
 
-  (usingPostgres() ? it : it.skip)('the CLI: exit 0 when verified, 2 when it differs, 1 for an unknown decision; --json', async () => {
+  pgOnly.it('the CLI: exit 0 when verified, 2 when it differs, 1 for an unknown decision; --json', async () => {
     const envVars = { DATABASE_URL: env.t.tdb.url! };
     const ok = await runCli<{ ok: boolean }>('audit-decision.ts', ['--tenant', TENANT, '--decision-id', decision, '--json'], envVars);
     expect(ok.status).toBe(0);

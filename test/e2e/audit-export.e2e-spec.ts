@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { type ExportManifest, exportTenant, sha256File } from '../../src/ops/audit/audit-export';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
@@ -94,7 +94,7 @@ describe('auditor export and offline verification', () => {
     expect(untouchedButResaved.status).toBe(0);
   });
 
-  (usingPostgres() ? it : it.skip)('has a CLI that exports from the database (PostgreSQL: a second process)', () => {
+  pgOnly.it('has a CLI that exports from the database (PostgreSQL: a second process)', () => {
     const out = join(dir, 'cli.ndjson');
     const r = spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/audit-export.ts'), '--tenant', 'aud-a', '--out', out, '--json'], {
       cwd: ROOT,

@@ -9,10 +9,10 @@ import { PGliteDatabase } from '../../src/platform/db/pglite-database';
 import { parseCheckpoint, type RecordedEvent } from '../../src/platform/event-store/event-store';
 import { runCliSync } from '../support/cli';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const json = { 'Content-Type': 'application/json' };
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 type HashOut = Record<string, unknown> & { models: Record<string, { rows: number; sha256: string }>; state_hash: string };
 const cli = (file: string, args: string[], env: Record<string, string> = {}) => {
   const r = runCliSync<HashOut>(file, args, env);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import pg from 'pg';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 /**
  * `npm run bench -- --quick --json` keeps working: every scenario runs (briefly, scaled down) and
@@ -9,7 +9,7 @@ import { usingPostgres } from '../support/test-db';
  * are never asserted here (this machine is shared and tiny). PostgreSQL only: the harness needs
  * a server on which it creates and drops databases of its own (BENCH_DATABASE_URL = the test server).
  */
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 const ROOT = join(__dirname, '../..');
 const SCENARIOS = ['append', 'read', 'rebuild', 'lag', 'keys', 'memory', 'recall', 'policy'];
 

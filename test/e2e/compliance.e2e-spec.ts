@@ -17,11 +17,11 @@ import { recordGateRun, summarise } from '../../src/ops/cli/gate-report';
 import { existingSealKey } from '../../src/platform/config/secrets';
 import { PostgresEventStore } from '../../src/platform/event-store/postgres-event-store';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 const CONTROLS = '/v1/admin/control/compliance/controls';
 
 interface ControlView {

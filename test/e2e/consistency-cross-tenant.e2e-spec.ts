@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { type CheckResult, CROSS_TENANT_CHECKS, runCrossTenantChecks } from '../../src/ops/checks/cross-tenant';
 import { seedMemory } from '../support/memory-seed';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const NO_COMMIT = "'00000000-0000-4000-8000-000000000000'";
@@ -154,7 +154,7 @@ describe('job:consistency-check:cross-tenant', () => {
     expect(new Set([...corruptions.map(([name]) => name), 'projection_equals_replay'])).toEqual(new Set(CROSS_TENANT_CHECKS));
   });
 
-  (usingPostgres() ? it : it.skip)('the CLI exits 0 when clean, 2 on a failed error-level check, and 2 on a warning only with --strict-warnings', async () => {
+  pgOnly.it('the CLI exits 0 when clean, 2 on a failed error-level check, and 2 on a warning only with --strict-warnings', async () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/consistency-cross-tenant.ts'), '--json', ...args], {
         cwd: ROOT,

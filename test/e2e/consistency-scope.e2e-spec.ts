@@ -9,6 +9,7 @@ import { type CheckResult, runScopeChecks, SCOPE_CHECKS, type ScopeCheckOptions 
 import { seedMemory } from '../support/memory-seed';
 import { startTestService, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
+import { onlyIf, pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 
@@ -394,7 +395,7 @@ describe('job:consistency-check:scope', () => {
   const rows = (cs: readonly Corruption[]) => cs.map((c) => [c.check, c.what, c] as const);
   it.each(rows(corruptions.filter((c) => !c.pgvectorOnly)))('%s fails (alone) on %s', failsAlone);
   // The pgvector column exists on the embedded PGlite (PostgreSQL 15 here has no vector extension).
-  (usingPostgres() ? it.skip : it).each(rows(corruptions.filter((c) => c.pgvectorOnly === true)))('%s fails (alone) on %s', failsAlone);
+  onlyIf(!usingPostgres(), 'needs the pgvector column, which exists on the embedded PGlite only (the PostgreSQL here has no vector extension)').it.each(rows(corruptions.filter((c) => c.pgvectorOnly === true)))('%s fails (alone) on %s', failsAlone);
 
   it('every check has at least one corruption that fails it, and alone', () => {
     expect(new Set(corruptions.filter((c) => c.also === undefined).map((c) => c.check))).toEqual(new Set(SCOPE_CHECKS));
@@ -427,7 +428,7 @@ describe('job:consistency-check:scope', () => {
     expect(results.find((r) => r.name === 'outbox_claims_within_timeout')).toMatchObject({ severity: 'warning', count: 1 });
   });
 
-  (usingPostgres() ? it : it.skip)('the CLI exits 0 clean, 2 on an error, 2 on a warning only with --strict-warnings, 1 on usage errors; --out writes summary.json', async () => {
+  pgOnly.it('the CLI exits 0 clean, 2 on an error, 2 on a warning only with --strict-warnings, 1 on usage errors; --out writes summary.json', async () => {
     const run = (...args: string[]) =>
       spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/consistency-scope.ts'), '--json', ...args], {
         cwd: ROOT,

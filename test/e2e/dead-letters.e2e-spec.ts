@@ -12,6 +12,7 @@ import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-pr
 import { startTestService, type TestService } from '../support/service';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
 import { PgDatabase } from '../../src/platform/db/pg-database';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
@@ -117,7 +118,7 @@ describe('dead-letter operations (real server)', () => {
     expect(JSON.stringify(view.body)).not.toContain('CANARY-dl-a');
   });
 
-  (usingPostgres() ? it : it.skip)('has a CLI twin with the same rules and the same event (PostgreSQL: the CLI is a second process)', () => {
+  pgOnly.it('has a CLI twin with the same rules and the same event (PostgreSQL: the CLI is a second process)', () => {
     const run = (args: string[]) =>
       spawnSync(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/outbox-replay.ts'), ...args], {
         cwd: ROOT,

@@ -5,7 +5,8 @@ import { EmbeddingDimensionMismatchError } from '../../src/data-plane/vector-sup
 import { PostgresEventStore } from '../../src/platform/event-store/postgres-event-store';
 import { runCli } from '../support/cli';
 import { startTestService, type TestService } from '../support/service';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/test-db';
+import { createTestDatabase, type TestDatabase } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const json = { 'Content-Type': 'application/json' };
 const actor = { type: 'operator' as const, id: 'test', display: 'test' };
@@ -113,7 +114,7 @@ describe('the embedding dimension: boot guard and re-embedding', () => {
     expect(recall.body.seeds).toHaveLength(2);
   });
 
-  (usingPostgres() ? it : it.skip)('refuses to run while the service is connected, and the CLI says so (exit 1); --help and --json', async () => {
+  pgOnly.it('refuses to run while the service is connected, and the CLI says so (exit 1); --help and --json', async () => {
     const store = new PostgresEventStore(tdb.database);
     try {
       await expect(reembed(tdb.database, store, { dimension: 32, dryRun: false, batchSize: 100, reason: 'x', actor, maxAttempts: 8 })).rejects.toThrow(ServiceRunningError);

@@ -9,7 +9,7 @@ import { leftoverRows, PERF_TEARDOWN_TABLES, runLoad } from '../../src/ops/perf/
 import type { CheckResult } from '../../src/ops/checks/check-result';
 import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 // Every test spawns CLIs (about a second each when the machine is idle, several under load).
 jest.setTimeout(60_000);
@@ -50,7 +50,7 @@ const checkOf = (s: Summary | null, name: string): Check | undefined => s?.check
  * under test here and costs minutes). The load run's perf tenant must be gone afterwards: its key
  * revoked, its rows deleted, PerfTenantTornDown in its stream.
  */
-(usingPostgres() ? describe : describe.skip)('gate:core:prod', () => {
+pgOnly.describe('gate:core:prod', () => {
   let t: TestService;
   let env: Record<string, string>;
 

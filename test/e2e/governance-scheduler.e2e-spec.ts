@@ -8,9 +8,10 @@ import { listBundles } from '../../src/governance/evidence/bundles';
 import { FilesystemEvidenceStore } from '../../src/governance/evidence/evidence-store';
 import { type ServiceProcess, spawnService } from '../support/process';
 import { startTestService, TEST_ADMIN_TOKEN, TEST_PEPPER } from '../support/service';
-import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/test-db';
+import { createTestDatabase, type TestDatabase } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
-const pgDescribe = usingPostgres() ? describe : describe.skip;
+const pgDescribe = pgOnly.describe;
 
 /**
  * The scheduled weekly report with two service processes on one database: every period is

@@ -8,10 +8,10 @@ import { isoWeekOf } from '../../src/governance/reports/iso-week';
 import { generateWeeklyReport } from '../../src/governance/reports/weekly-report.job';
 import { runCliSync } from '../support/cli';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const json = { 'Content-Type': 'application/json' };
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 const cli = (file: string, args: string[], env: Record<string, string>) => {
   const r = runCliSync(file, args, env);
   return { ...r, out: r.out ?? {} };

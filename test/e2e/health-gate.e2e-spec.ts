@@ -13,6 +13,7 @@ import { LATEST_MIGRATION } from '../../src/platform/db/migrations';
 import { ProjectionsService } from '../../src/platform/projections/projections.service';
 import { startTestService, type TestService } from '../support/service';
 import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
@@ -189,7 +190,7 @@ describe('job:health-gate', () => {
     expect(failing(await checksWith([...tamper, ...ghost], {}, { consistencySet: 'all' }))).toEqual(['commit_hash_valid', 'memory_tenant_exists']);
   });
 
-  (usingPostgres() ? it : it.skip)('oldest_open_transaction fails while another connection holds a write transaction open', async () => {
+  pgOnly.it('oldest_open_transaction fails while another connection holds a write transaction open', async () => {
     const other = new pg.Client({ connectionString: t.tdb.url });
     await other.connect();
     try {
@@ -219,7 +220,7 @@ describe('job:health-gate', () => {
       encoding: 'utf8',
     });
 
-  (usingPostgres() ? it : it.skip)('the CLI exits 0 clean, 2 on an error, 2 on a warning only with --strict-warnings, 1 on usage errors; --out writes summary.json', async () => {
+  pgOnly.it('the CLI exits 0 clean, 2 on an error, 2 on a warning only with --strict-warnings, 1 on usage errors; --out writes summary.json', async () => {
     const db = t.tdb.database.db;
     const clean = cli('--consistency-check-set', 'all');
     expect(clean.status).toBe(0);

@@ -1,8 +1,7 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { type ServiceProcess, spawnService } from '../support/process';
 import { createPgDatabase, usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 /**
  * Two API processes on one PostgreSQL database, as in production: a key revoked through one must
@@ -10,7 +9,7 @@ import { createPgDatabase, usingPostgres } from '../support/test-db';
  * not asserted), and a rotation must never refuse the old key before its grace ends.
  * PostgreSQL only: the embedded database admits one process.
  */
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 const TOKEN = 'aio_admin_propagation-test-0123456789abcdef012';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -19,11 +18,10 @@ interface Instance {
   url: string;
 }
 
-async function startInstance(databaseUrl: string, name: string): Promise<Instance> {
+async function startInstance(databaseUrl: string, _name: string): Promise<Instance> {
   const proc = spawnService({
     DATABASE_URL: databaseUrl,
     PORT: '0',
-    DATA_DIR: join(tmpdir(), `aionis-prop-${name}-${process.pid}`),
     KEY_PEPPER: 'propagation-pepper-0123456789abcdef0123456789',
     ADMIN_BOOTSTRAP_TOKEN: TOKEN,
     LOG_FORMAT: 'json',
@@ -44,7 +42,7 @@ describe('key revocation and rotation across two API processes (PostgreSQL only)
 
   beforeAll(async () => {
     if (!usingPostgres()) return;
-    const db = await createPgDatabase('aionis_prop');
+    const db = await createPgDatabase('prop');
     drop = db.drop;
     a = await startInstance(db.url, 'a');
     b = await startInstance(db.url, 'b');

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,9 @@ import { sql } from 'kysely';
 import request from 'supertest';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
 import { startTestService, type TestService } from '../support/service';
+import { LineBuffer } from '../support/service-logs';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 /**
  * Worker processes against one PostgreSQL database: a worker killed in the middle of a job, and
@@ -15,7 +18,7 @@ import { createTestDatabase, type TestDatabase, usingPostgres } from '../support
  * caught mid-job, and it counts the texts it embedded.
  */
 const ROOT = join(__dirname, '../..');
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 const json = { 'Content-Type': 'application/json' };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** EMBEDDING_DIM's default: the service and the worker processes run with it. */
@@ -30,6 +33,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
   const hanging: ServerResponse[] = [];
   const local = new LocalEmbeddingProvider(DIM);
   const children: ChildProcess[] = [];
+  const dataDirs: string[] = [];
   let t: TestService | undefined;
   let tdb: TestDatabase | undefined;
 
@@ -63,9 +67,12 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
     await t?.stop();
     await tdb?.dispose();
     await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
   });
 
   function startWorker(name: string, extra: Record<string, string> = {}): { child: ChildProcess; out: () => string } {
+    const dataDir = mkdtempSync(join(tmpdir(), `aionis-worker-${name}-`));
+    dataDirs.push(dataDir);
     const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
       cwd: ROOT,
       env: {
@@ -73,7 +80,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
         HOME: process.env.HOME ?? '/tmp',
         DATABASE_URL: tdb!.url ?? '',
         PORT: '0',
-        DATA_DIR: join(tmpdir(), `aionis-worker-${name}-${process.pid}`),
+        DATA_DIR: dataDir,
         KEY_PEPPER: 'test-pepper-0123456789abcdef0123456789abcdef',
         AIONIS_ROLES: 'worker',
         EMBEDDING_PROVIDER: 'openai',
@@ -82,14 +89,23 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
         OUTBOX_POLL_INTERVAL_MS: '50',
         LOG_FORMAT: 'json',
         LOG_LEVEL: 'warn',
+        // A worker needs a few connections; the default pool (20) per process, times several
+        // workers beside other suites, can take a shared server to max_connections.
+        DATABASE_POOL_SIZE: '4',
         ...extra,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    // Printed if a test fails (test/support/environment.ts).
+    const log = new LineBuffer(`worker ${name} (pid ${child.pid ?? '?'})`);
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      log.write(d);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
     return { child, out: () => out };
   }
 
@@ -101,13 +117,22 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
     }
   }
 
+  /** A tenant and an API key for it, usable at once (the key's read model caught up, even on a loaded machine). */
+  async function tenantKey(tenantId: string, tier?: string): Promise<string> {
+    const api = request(t!.url);
+    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: tenantId, ...(tier ? { tier } : {}) }).expect(201);
+    const created = await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: tenantId }).expect(201);
+    const keyId = created.body.key.key_id as string;
+    await until('the key to reach its read model', async () => (await api.get(`/v1/admin/control/api-keys/${keyId}`).set(t!.auth)).status === 200);
+    return created.body.api_key as string;
+  }
+
   const jobs = async () =>
     (await sql<{ status: string; attempts: number; claimed_by: string | null }>`SELECT status, attempts, claimed_by FROM memory_outbox ORDER BY created_at`.execute(tdb!.database.db)).rows;
 
   pgIt('a worker killed in the middle of a job: another reclaims it and the job ends done exactly once', async () => {
     const api = request(t!.url);
-    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201);
-    const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'work-co' }).expect(201)).body.api_key as string;
+    const key = await tenantKey('work-co');
     hangNext = true;
     await api.post('/v1/memory/write').set({ 'x-api-key': key, ...json }).send({ scope: 's', input_text: 'k', memory_lane: 'shared', nodes: [{ client_id: 'k1', type: 'event', title: 'killed mid job' }] }).expect(200);
     const first = startWorker('first');
@@ -127,8 +152,7 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
 
   pgIt('several workers at once never run a job twice', async () => {
     const api = request(t!.url);
-    await api.post('/v1/admin/control/tenants').set(t!.auth).set(json).send({ tenant_id: 'many-co', tier: 'enterprise' }).expect(201);
-    const key = (await api.post('/v1/admin/control/api-keys').set(t!.auth).set(json).send({ tenant_id: 'many-co' }).expect(201)).body.api_key as string;
+    const key = await tenantKey('many-co', 'enterprise');
     startWorker('third');
     startWorker('fourth');
     for (let i = 0; i < 30; i++) {

@@ -9,7 +9,8 @@ import { ProjectionsService } from '../../src/platform/projections/projections.s
 import type { CheckResult } from '../../src/ops/checks/check-result';
 import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, TEST_PEPPER, type TestService } from '../support/service';
-import { createPgDatabase, usingPostgres } from '../support/test-db';
+import { createPgDatabase } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 // Every test spawns CLIs (about a second each when the machine is idle, several under load).
 jest.setTimeout(60_000);
@@ -48,7 +49,7 @@ async function closedPort(): Promise<number> {
  * deployment passes except for the warning of the placeholder embedding provider, and each
  * condition the test can create for real fails its own check with exit 2.
  */
-(usingPostgres() ? describe : describe.skip)('preflight:hosted', () => {
+pgOnly.describe('preflight:hosted', () => {
   const pepper = randomBytes(32).toString('hex');
   let t: TestService;
   let env: Record<string, string>;
@@ -177,7 +178,7 @@ async function closedPort(): Promise<number> {
   });
 
   it('a database that is not the server\'s fails database_matches_server', async () => {
-    const other = await createPgDatabase('aionis_pf_other');
+    const other = await createPgDatabase('pf_other');
     try {
       const r = await preflight({ ...env, DATABASE_URL: other.url }, '--json');
       expect(r.status).toBe(2);

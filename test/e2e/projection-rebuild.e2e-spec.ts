@@ -11,12 +11,12 @@ import { replayParked } from '../../src/platform/projections/replay-parked';
 import { runCliSync as cli } from '../support/cli';
 import { counterProjection } from '../support/counter-projection';
 import { startTestService, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
 const actor = { type: 'operator' as const, id: 'test-rebuild' };
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 
 async function createTenants(t: TestService, prefix: string, n: number, concurrency = 6): Promise<void> {
   const api = request(t.url);

@@ -1,11 +1,10 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { expectContractError } from '../support/contract';
 import { startTestService, type TestService } from '../support/service';
 import { type ServiceProcess, spawnService } from '../support/process';
-import { createPgDatabase, usingPostgres } from '../support/test-db';
+import { createPgDatabase } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 const json = { 'Content-Type': 'application/json' };
 
@@ -82,12 +81,12 @@ describe('exact rate limits across two API processes (PostgreSQL only)', () => {
     await drop?.();
   });
 
-  (usingPostgres() ? it : it.skip)('never admits more than burst + rate x elapsed, whichever process serves', async () => {
-    const db = await createPgDatabase('aionis_rl');
+  pgOnly.it('never admits more than burst + rate x elapsed, whichever process serves', async () => {
+    const db = await createPgDatabase('rl');
     drop = db.drop;
     const token = 'aio_admin_ratelimit-test-0123456789abcdef0123';
-    const start = async (name: string) => {
-      const proc = spawnService({ DATABASE_URL: db.url, PORT: '0', DATA_DIR: join(tmpdir(), `aionis-rl-${name}-${process.pid}`), KEY_PEPPER: 'ratelimit-pepper-0123456789abcdef0123456789', ADMIN_BOOTSTRAP_TOKEN: token, LOG_LEVEL: 'error', LOG_FORMAT: 'json' });
+    const start = async (_name: string) => {
+      const proc = spawnService({ DATABASE_URL: db.url, PORT: '0', KEY_PEPPER: 'ratelimit-pepper-0123456789abcdef0123456789', ADMIN_BOOTSTRAP_TOKEN: token, LOG_LEVEL: 'error', LOG_FORMAT: 'json' });
       procs.push(proc);
       return proc.url();
     };

@@ -240,10 +240,10 @@ describe('quotas and tiers API (real server)', () => {
     });
 
     it('lists every bad field at once', async () => {
-      const res = await api.put(quota('q-acme')).set(t.auth).set(json).send({ write_rps: -1, recall_rps: 'fast', monthly_operations: 1e15, report_retention_days: 1.5, bogus: 1 });
+      const res = await api.put(quota('q-acme')).set(t.auth).set(json).send({ write_rps: -1, recall_rps: 'fast', monthly_operations: 1e15, telemetry_retention_days: 1.5, bogus: 1 });
       expectProblem(res, 400, 'validation_failed');
       const errors = res.body.errors as { field: string; message: string }[];
-      expect(errors.map((e) => e.field).sort()).toEqual(['body', 'body.monthly_operations', 'body.recall_rps', 'body.report_retention_days', 'body.write_rps']);
+      expect(errors.map((e) => e.field).sort()).toEqual(['body', 'body.monthly_operations', 'body.recall_rps', 'body.telemetry_retention_days', 'body.write_rps']);
       expect(errors.find((e) => e.field === 'body.write_rps')!.message).toBe('must be at least 1');
       expect(errors.find((e) => e.field === 'body.monthly_operations')!.message).toBe('must be at most 10000000000');
     });

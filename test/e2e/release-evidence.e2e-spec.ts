@@ -7,7 +7,7 @@ import request from 'supertest';
 import { buildInfo } from '../../src/platform/build-info';
 import { runCli } from '../support/cli';
 import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/service';
-import { usingPostgres } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 // release:gate runs take a few seconds each; the two evidence:bundle runs have their own timeouts.
 jest.setTimeout(60_000);
@@ -88,7 +88,7 @@ const BUNDLE_FILES = [
  * release:gate lets a release go only with a verified bundle of exactly that release in which
  * every gate passed, and artefact links; every decision, refusals included, is an event.
  */
-(usingPostgres() ? describe : describe.skip)('release evidence: evidence:bundle and release:gate', () => {
+pgOnly.describe('release evidence: evidence:bundle and release:gate', () => {
   let t: TestService;
   let archiveDir = '';
   let scratch = '';

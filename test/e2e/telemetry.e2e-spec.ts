@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { type ServiceProcess, spawnService } from '../support/process';
-import { createPgDatabase, usingPostgres } from '../support/test-db';
+import { createPgDatabase } from '../support/test-db';
+import { pgOnly } from '../support/skips';
 
 /**
  * OTLP export from the real process: a stand-in collector (a plain HTTP server on loopback; no
@@ -11,7 +10,7 @@ import { createPgDatabase, usingPostgres } from '../support/test-db';
  * looks for an HTTP server span and a pg span of the same trace, and for our metrics.
  * PostgreSQL only: the pg spans come from node-postgres, which the embedded database does not use.
  */
-const pgIt = usingPostgres() ? it : it.skip;
+const pgIt = pgOnly.it;
 
 interface Received {
   path: string;
@@ -50,13 +49,12 @@ describe('OpenTelemetry export (PostgreSQL only)', () => {
   });
 
   pgIt('exports HTTP and pg spans of one trace, and the service metrics, over OTLP/HTTP', async () => {
-    const db = await createPgDatabase('aionis_otel');
+    const db = await createPgDatabase('otel');
     drop = db.drop;
     const token = 'aio_admin_otel-test-token-0123456789abcdef0123';
     svc = spawnService({
       DATABASE_URL: db.url,
       PORT: '0',
-      DATA_DIR: join(tmpdir(), `aionis-otel-${process.pid}`),
       KEY_PEPPER: 'otel-test-pepper-0123456789abcdef0123456789',
       ADMIN_BOOTSTRAP_TOKEN: token,
       OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LineBuffer } from './service-logs';
 
 /** Running `src/main.ts` as a real process (compiled on the fly by swc), for multi-process tests. */
 export const ROOT = join(__dirname, '../..');
@@ -19,24 +20,36 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Without DATA_DIR in `env`, the process gets a temp data dir of its own, removed when it exits. */
 export function spawnService(env: Record<string, string>): ServiceProcess {
+  const ownDataDir = env.DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'aionis-proc-data-')) : undefined;
   const child = spawn(process.execPath, ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(ownDataDir ? { DATA_DIR: ownDataDir } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let stdout = '';
   let stderr = '';
+  // Also kept as a log source: printed if a test fails while the process runs (environment.ts).
+  const log = new LineBuffer(`process ${child.pid ?? '?'} (src/main.ts)`);
   child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
     stdout += d.toString();
+    log.write(d);
   });
   child.stderr!.on('data', (d: Buffer) => {
     out += d.toString();
     stderr += d.toString();
+    log.write(d);
   });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  // Not closed at exit: a process that crashed is the one whose log a failing test needs.
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
+      resolve();
+    }),
+  );
   return {
     child,
     out: () => out,

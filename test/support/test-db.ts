@@ -21,15 +21,25 @@ export interface TestDatabase {
 
 export const usingPostgres = (): boolean => Boolean(process.env.TEST_DATABASE_URL);
 
-export function uniqueDbName(prefix = 'aionis_t'): string {
+/**
+ * Test databases are named `<prefix>_<pid>_<time>_<random>`; the prefix is AIONIS_TEST_DB_PREFIX
+ * (default `aionis_t`), so that runs sharing one server can be told apart (and cleaned up) by name.
+ */
+export function testDbPrefix(): string {
+  const prefix = process.env.AIONIS_TEST_DB_PREFIX ?? 'aionis_t';
+  if (!/^[a-z_][a-z0-9_]{0,19}$/.test(prefix)) throw new Error(`AIONIS_TEST_DB_PREFIX must be 1-20 lowercase letters, digits or "_", starting with a letter or "_" (got "${prefix}")`);
+  return prefix;
+}
+
+export function uniqueDbName(prefix = testDbPrefix()): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 }
 
-/** Create an empty, uniquely named PostgreSQL database; returns its URL and a drop function. */
-export async function createPgDatabase(prefix?: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/** Create an empty, uniquely named PostgreSQL database (`label`: a word after the prefix); returns its URL and a drop function. */
+export async function createPgDatabase(label?: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error('TEST_DATABASE_URL is not set');
-  const name = uniqueDbName(prefix);
+  const name = uniqueDbName(label ? `${testDbPrefix()}_${label}` : testDbPrefix());
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {

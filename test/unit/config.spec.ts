@@ -37,7 +37,8 @@ describe('loadConfig', () => {
       expect(config.logLevel).toBe('info');
       expect(config.serviceName).toBe('aionis-hosted');
       expect(config.projector).toStrictEqual({ batchSize: 1000, pollIntervalMs: 500, readyMaxLagMs: 30_000, heartbeatStaleMs: 30_000 });
-      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000, trustProxy: false, authFailures: { limit: 30, windowMs: 60_000, maxSources: 100_000 } });
+      expect(config.http).toStrictEqual({ bodyLimit: '1mb', commandWaitMs: 2000, trustProxy: false, authFailures: { limit: 30, windowMs: 60_000, maxSources: 100_000 }, adminRateLimits: true });
+      expect(loadConfig({ LOG_FORMAT: 'json', ADMIN_RATE_LIMITS: 'false' }).http.adminRateLimits).toBe(false);
     });
 
     it('parses TRUST_PROXY as false, true, a hop count or a list of trusted addresses, and rejects anything else', () => {

@@ -2,8 +2,11 @@ import {
   type CreateOperator,
   OPERATOR_ROLES,
   type OperatorCreated,
+  activeOwnerIds,
   operatorDecider,
+  type OperatorCommand,
   type OperatorRole,
+  ownerRosterRecord,
   roleAllows,
 } from '../../src/control-plane/operators/operator.domain';
 import { deciderSpec, TEST_CONTEXT } from './support/decider-spec';
@@ -72,7 +75,7 @@ describe('operator decider', () => {
 
     it('renames and changes a role in one command, one event each', () => {
       given([created])
-        .when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'Alice B', role: 'auditor', active_owners: 1 })
+        .when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'Alice B', role: 'auditor', active_owner_ids: ['op_owner'] })
         .then([
           { type: 'OperatorUpdated', data: { operator_id: 'op_alice', display_name: 'Alice B' } },
           { type: 'OperatorRoleChanged', data: { operator_id: 'op_alice', from: 'operator', to: 'auditor' } },
@@ -80,14 +83,14 @@ describe('operator decider', () => {
     });
 
     it('writes nothing when nothing changes', () => {
-      given([created]).when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'Alice', role: 'operator', active_owners: 1 }).then([]);
+      given([created]).when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'Alice', role: 'operator', active_owner_ids: ['op_owner'] }).then([]);
     });
 
     it('never demotes or disables the last active owner', () => {
-      given([owner]).when({ type: 'UpdateOperator', operator_id: 'op_owner', role: 'operator', active_owners: 1 }).thenThrows('last_owner');
-      given([owner]).when({ type: 'DisableOperator', operator_id: 'op_owner', reason: null, active_owners: 1 }).thenThrows('last_owner');
+      given([owner]).when({ type: 'UpdateOperator', operator_id: 'op_owner', role: 'operator', active_owner_ids: ['op_owner'] }).thenThrows('last_owner');
+      given([owner]).when({ type: 'DisableOperator', operator_id: 'op_owner', reason: null, active_owner_ids: ['op_owner'] }).thenThrows('last_owner');
       given([owner])
-        .when({ type: 'DisableOperator', operator_id: 'op_owner', reason: 'left', active_owners: 2 })
+        .when({ type: 'DisableOperator', operator_id: 'op_owner', reason: 'left', active_owner_ids: ['op_owner', 'op_other'] })
         .then([{ type: 'OperatorDisabled', data: { operator_id: 'op_owner', reason: 'left' } }]);
     });
 
@@ -107,9 +110,46 @@ describe('operator decider', () => {
 
     it('refuses changes to a disabled or unknown operator', () => {
       const disabled = { type: 'OperatorDisabled' as const, data: { operator_id: 'op_alice', reason: null } };
-      given([created, disabled]).when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'x', active_owners: 2 }).thenThrows('operator_disabled');
-      given([]).when({ type: 'DisableOperator', operator_id: 'op_alice', reason: null, active_owners: 2 }).thenThrows('operator_not_found');
+      given([created, disabled]).when({ type: 'UpdateOperator', operator_id: 'op_alice', display_name: 'x', active_owner_ids: ['op_owner', 'op_other'] }).thenThrows('operator_disabled');
+      given([]).when({ type: 'DisableOperator', operator_id: 'op_alice', reason: null, active_owner_ids: ['op_owner', 'op_other'] }).thenThrows('operator_not_found');
     });
+  });
+});
+
+describe('the owner roster (the last-active-owner rule under concurrency)', () => {
+  const owner: OperatorCreated = { type: 'OperatorCreated', data: { ...created.data, operator_id: 'op_owner', role: 'owner' } };
+  const both = ['op_other', 'op_owner'];
+  const decided = (history: OperatorCreated[], command: OperatorCommand) => {
+    const state = given(history).state;
+    return ownerRosterRecord(command, state, operatorDecider.decide(command, state));
+  };
+
+  it('given two active owners, when one is disabled, then its seat is released naming the owner that remains', () => {
+    expect(decided([owner], { type: 'DisableOperator', operator_id: 'op_owner', reason: 'left', active_owner_ids: both })).toStrictEqual([
+      { type: 'OwnerSeatReleased', data: { operator_id: 'op_owner', change: 'disabled', remaining_owner_ids: ['op_other'] } },
+    ]);
+  });
+
+  it('given two active owners, when one is demoted, then its seat is released as demoted', () => {
+    expect(decided([owner], { type: 'UpdateOperator', operator_id: 'op_owner', role: 'auditor', active_owner_ids: both })).toStrictEqual([
+      { type: 'OwnerSeatReleased', data: { operator_id: 'op_owner', change: 'demoted', remaining_owner_ids: ['op_other'] } },
+    ]);
+  });
+
+  it('records nothing when no owner seat goes: a non-owner disabled, an owner renamed, an operator promoted', () => {
+    expect(decided([created], { type: 'DisableOperator', operator_id: 'op_alice', reason: null, active_owner_ids: both })).toStrictEqual([]);
+    expect(decided([owner], { type: 'UpdateOperator', operator_id: 'op_owner', display_name: 'Boss', active_owner_ids: both })).toStrictEqual([]);
+    expect(decided([created], { type: 'UpdateOperator', operator_id: 'op_alice', role: 'owner', active_owner_ids: both })).toStrictEqual([]);
+  });
+
+  it('judges by the owners given, not by a count: an owner missing from the set leaves no one', () => {
+    given([owner]).when({ type: 'DisableOperator', operator_id: 'op_owner', reason: null, active_owner_ids: ['op_owner'] }).thenThrows('last_owner');
+    given([owner]).when({ type: 'DisableOperator', operator_id: 'op_owner', reason: null, active_owner_ids: [] }).thenThrows('last_owner');
+  });
+
+  it('folds the active owners from operator states', () => {
+    const disabledOwner = given([{ ...owner, data: { ...owner.data, operator_id: 'op_gone' } }, { type: 'OperatorDisabled', data: { operator_id: 'op_gone', reason: null } }]).state;
+    expect(activeOwnerIds([given([owner]).state, given([created]).state, disabledOwner, { exists: false }])).toStrictEqual(['op_owner']);
   });
 });
 

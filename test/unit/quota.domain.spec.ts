@@ -44,8 +44,8 @@ describe('quota decider', () => {
     });
 
     it('stores the fields in canonical order', () => {
-      const [event] = quotaDecider.decide(set({ report_retention_days: 90, admin_rps: 7, write_rps: 12 }), NO_QUOTA);
-      expect(Object.keys((event as Extract<QuotaEvent, { type: 'TenantQuotaOverridesSet' }>).data.overrides)).toEqual(['write_rps', 'admin_rps', 'report_retention_days']);
+      const [event] = quotaDecider.decide(set({ telemetry_retention_days: 90, admin_rps: 7, write_rps: 12 }), NO_QUOTA);
+      expect(Object.keys((event as Extract<QuotaEvent, { type: 'TenantQuotaOverridesSet' }>).data.overrides)).toEqual(['write_rps', 'admin_rps', 'telemetry_retention_days']);
     });
 
     it('accepts an override equal to the tier default (it pins the value across tier changes)', () => {

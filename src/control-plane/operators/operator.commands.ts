@@ -5,11 +5,10 @@ import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { ProjectionsService } from '../../platform/projections/projections.service';
-import { type CommandContext, type CommandOutcome, handleCommand } from '../shared/command-handling';
-import { operatorStreamId } from '../shared/ids';
+import { type CommandContext, type CommandOutcome, type ConsistencyBoundary, handleCommand, loadAggregate } from '../shared/command-handling';
+import { OPERATOR_STREAM_PREFIX, operatorStreamId, OWNER_ROSTER_STREAM_ID } from '../shared/ids';
 import { generateOperatorToken, hashToken, tokenHint } from './credentials';
-import { operatorDecider, type OperatorRole, type OperatorState } from './operator.domain';
-import { OperatorsRepository } from './operators.repository';
+import { activeOwnerIds, type OperatorCommand, operatorDecider, type OperatorEvent, type OperatorRole, type OperatorState, ownerRosterRecord } from './operator.domain';
 
 export type OperatorRequest =
   | { type: 'create'; operator_id: string | null; display_name: string; role: OperatorRole }
@@ -44,10 +43,25 @@ export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCo
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projections: ProjectionsService,
-    private readonly operators: OperatorsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(SECRETS) private readonly secrets: Secrets,
   ) {}
+
+  /**
+   * The last-active-owner rule holds under concurrency: the owners are folded from every operator
+   * stream (the event store, not the lagging read model) after the owner roster's revision is
+   * read, and a decision that releases an owner seat appends to the roster with that revision.
+   */
+  private readonly ownerRoster: ConsistencyBoundary<OperatorCommand, OperatorEvent, OperatorState> = {
+    streamId: OWNER_ROSTER_STREAM_ID,
+    refresh: async (command) => {
+      if (command.type !== 'UpdateOperator' && command.type !== 'DisableOperator') return command;
+      const streams = await this.store.streamIds(OPERATOR_STREAM_PREFIX);
+      const states = await Promise.all(streams.map(async (id) => (await loadAggregate(this.store, operatorDecider, id)).state));
+      return { ...command, active_owner_ids: activeOwnerIds(states) };
+    },
+    record: ownerRosterRecord,
+  };
 
   async execute({ request, context }: ExecuteOperatorCommand): Promise<OperatorCommandResult> {
     let token: string | null = null;
@@ -67,7 +81,7 @@ export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCo
       }
       case 'update': {
         const { type: _t, ...rest } = request;
-        outcome = await handleCommand(this.store, operatorDecider, { streamId: operatorStreamId(request.operator_id), tenantId: null }, { type: 'UpdateOperator', ...rest, active_owners: await this.operators.countActiveOwners() }, context);
+        outcome = await handleCommand(this.store, operatorDecider, { streamId: operatorStreamId(request.operator_id), tenantId: null }, { type: 'UpdateOperator', ...rest, active_owner_ids: [] }, context, this.ownerRoster);
         break;
       }
       case 'rotate-token': {
@@ -86,8 +100,9 @@ export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCo
           this.store,
           operatorDecider,
           { streamId: operatorStreamId(request.operator_id), tenantId: null },
-          { type: 'DisableOperator', operator_id: request.operator_id, reason: request.reason, active_owners: await this.operators.countActiveOwners() },
+          { type: 'DisableOperator', operator_id: request.operator_id, reason: request.reason, active_owner_ids: [] },
           context,
+          this.ownerRoster,
         );
         break;
     }

@@ -39,9 +39,13 @@ export type CreateOperator = {
   token_hint: string;
   bootstrap: boolean;
 };
-export type UpdateOperator = { type: 'UpdateOperator'; operator_id: string; display_name?: string; role?: OperatorRole; active_owners: number };
+/**
+ * `active_owner_ids`: the operators that are active owners, folded from their streams (never from
+ * a read model) after the owner roster's revision was read; see ownerRosterRecord.
+ */
+export type UpdateOperator = { type: 'UpdateOperator'; operator_id: string; display_name?: string; role?: OperatorRole; active_owner_ids: readonly string[] };
 export type RotateOperatorToken = { type: 'RotateOperatorToken'; operator_id: string; token_hash: string; token_hint: string; grace_seconds: number; now: string };
-export type DisableOperator = { type: 'DisableOperator'; operator_id: string; reason: string | null; active_owners: number };
+export type DisableOperator = { type: 'DisableOperator'; operator_id: string; reason: string | null; active_owner_ids: readonly string[] };
 export type OperatorCommand = CreateOperator | UpdateOperator | RotateOperatorToken | DisableOperator;
 
 export interface Operator {
@@ -68,8 +72,11 @@ function existing(state: OperatorState, id: string): Operator {
   return state;
 }
 
-function keepAnOwner(op: Operator, activeOwners: number): void {
-  if (op.role === 'owner' && activeOwners <= 1) {
+/** The active owners that remain if this operator stops being one. */
+const otherOwners = (op: Operator, activeOwnerIds: readonly string[]): string[] => activeOwnerIds.filter((id) => id !== op.operator_id);
+
+function keepAnOwner(op: Operator, activeOwnerIds: readonly string[]): void {
+  if (op.role === 'owner' && otherOwners(op, activeOwnerIds).length === 0) {
     throw new AppError('last_owner', 'this is the last active owner: create or promote another owner first', { operator_id: op.operator_id });
   }
 }
@@ -88,7 +95,7 @@ export function decide(command: OperatorCommand, state: OperatorState): Operator
         events.push({ type: 'OperatorUpdated', data: { operator_id: op.operator_id, display_name: command.display_name } });
       }
       if (command.role !== undefined && command.role !== op.role) {
-        if (command.role !== 'owner') keepAnOwner(op, command.active_owners);
+        if (command.role !== 'owner') keepAnOwner(op, command.active_owner_ids);
         events.push({ type: 'OperatorRoleChanged', data: { operator_id: op.operator_id, from: op.role, to: command.role } });
       }
       return events;
@@ -100,7 +107,7 @@ export function decide(command: OperatorCommand, state: OperatorState): Operator
     }
     case 'DisableOperator': {
       const op = existing(state, command.operator_id);
-      keepAnOwner(op, command.active_owners);
+      keepAnOwner(op, command.active_owner_ids);
       return [{ type: 'OperatorDisabled', data: { operator_id: op.operator_id, reason: command.reason } }];
     }
   }
@@ -143,6 +150,35 @@ export function evolve(state: OperatorState, event: OperatorEvent, ctx: EventCon
     case 'OperatorDisabled':
       return state.exists ? { ...state, status: 'disabled', disabled_at: ctx.occurredAt, updated_at: ctx.occurredAt } : state;
   }
+}
+
+/**
+ * The owner roster: the consistency boundary of the last-active-owner rule. Every command that
+ * takes an owner seat away (disabling or demoting an active owner) records OwnerSeatReleased on
+ * one platform stream, with that stream's expected revision, in the transaction of its own
+ * events: two such commands can never both be decided on the same set of owners.
+ */
+export type OwnerSeatReleased = DomainEvent<
+  'OwnerSeatReleased',
+  { operator_id: string; change: 'disabled' | 'demoted'; remaining_owner_ids: string[] }
+>;
+export type OwnerRosterEvent = OwnerSeatReleased;
+export const OWNER_ROSTER_EVENT_TYPES: readonly OwnerRosterEvent['type'][] = ['OwnerSeatReleased'];
+
+/** Pure: what a decided operator command records on the owner roster (nothing unless an active owner's seat goes). */
+export function ownerRosterRecord(command: OperatorCommand, state: OperatorState, events: readonly OperatorEvent[]): OwnerRosterEvent[] {
+  if (!state.exists || state.status !== 'active' || state.role !== 'owner') return [];
+  if (command.type !== 'UpdateOperator' && command.type !== 'DisableOperator') return [];
+  const disabled = events.some((e) => e.type === 'OperatorDisabled');
+  const demoted = events.some((e) => e.type === 'OperatorRoleChanged' && e.data.to !== 'owner');
+  if (!disabled && !demoted) return [];
+  const remaining = otherOwners(state, command.active_owner_ids).sort();
+  return [{ type: 'OwnerSeatReleased', data: { operator_id: state.operator_id, change: disabled ? 'disabled' : 'demoted', remaining_owner_ids: remaining } }];
+}
+
+/** Pure: the active owners among folded operator states. */
+export function activeOwnerIds(states: readonly OperatorState[]): string[] {
+  return states.flatMap((s) => (s.exists && s.status === 'active' && s.role === 'owner' ? [s.operator_id] : [])).sort();
 }
 
 export const operatorDecider: Decider<OperatorCommand, OperatorEvent, OperatorState> = {

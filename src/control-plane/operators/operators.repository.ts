@@ -43,9 +43,4 @@ export class OperatorsRepository {
     if (filter.status) q = q.where('status', '=', filter.status);
     return (await q.execute()).map((r) => normaliseRow(operatorsProjection, r as unknown as Record<string, unknown>) as unknown as OperatorRow);
   }
-
-  async countActiveOwners(): Promise<number> {
-    const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM rm_operators WHERE role = 'owner' AND status = 'active'`.execute(this.database.db);
-    return r.rows[0]?.n ?? 0;
-  }
 }

@@ -9,7 +9,14 @@ import { type Tier, TIERS } from '../tenants/tenant.domain';
 
 export { TIERS, type Tier };
 
-/** Every quota field, in display order. Rates are per second and per tenant; bursts are token-bucket sizes. */
+/**
+ * Every quota field, in display order. Rates are per second and per tenant; bursts are token-bucket
+ * sizes. Every field is enforced: write/recall by QuotaEnforcer, admin by AdminRateLimitInterceptor,
+ * monthly_operations and max_stored_nodes on the memory API, telemetry_retention_days by the
+ * telemetry pruner. (`report_retention_days` was sold but could not mean anything per tenant: the
+ * governance weekly reports are deployment-wide evidence. It was dropped; stored overrides that
+ * name it are ignored on read, see effectiveQuota.)
+ */
 export const QUOTA_FIELDS = [
   'write_rps',
   'write_burst',
@@ -20,7 +27,6 @@ export const QUOTA_FIELDS = [
   'monthly_operations',
   'max_stored_nodes',
   'telemetry_retention_days',
-  'report_retention_days',
 ] as const;
 export type QuotaField = (typeof QUOTA_FIELDS)[number];
 
@@ -45,12 +51,11 @@ export const QUOTA_FIELD_SPECS: { readonly [K in QuotaField]: QuotaFieldSpec } =
   write_burst: { label: 'Write burst', unit: 'requests', min: 1, max: 20_000 },
   recall_rps: { label: 'Recall rate (memory reads and searches)', unit: 'requests/s', min: 1, max: 20_000 },
   recall_burst: { label: 'Recall burst', unit: 'requests', min: 1, max: 40_000 },
-  admin_rps: { label: 'Admin rate (tenant-scoped admin calls)', unit: 'requests/s', min: 1, max: 1_000 },
-  admin_burst: { label: 'Admin burst', unit: 'requests', min: 1, max: 2_000 },
+  admin_rps: { label: 'Admin rate (admin calls about a tenant, per operator)', unit: 'requests/s', min: 1, max: 1_000 },
+  admin_burst: { label: 'Admin burst (per operator)', unit: 'requests', min: 1, max: 2_000 },
   monthly_operations: { label: 'Operations per month', unit: 'operations', min: 1, max: 10_000_000_000 },
   max_stored_nodes: { label: 'Stored memory nodes', unit: 'nodes', min: 1, max: 1_000_000_000 },
   telemetry_retention_days: { label: 'Telemetry retention', unit: 'days', min: 1, max: 3_650 },
-  report_retention_days: { label: 'Report retention', unit: 'days', min: 1, max: 3_650 },
 };
 
 /** Display names of the tiers. */
@@ -72,7 +77,6 @@ export const TIER_QUOTAS: { readonly [T in Tier]: QuotaProfile } = {
     monthly_operations: 1_000_000,
     max_stored_nodes: 100_000,
     telemetry_retention_days: 7,
-    report_retention_days: 30,
   },
   growth: {
     write_rps: 50,
@@ -84,7 +88,6 @@ export const TIER_QUOTAS: { readonly [T in Tier]: QuotaProfile } = {
     monthly_operations: 20_000_000,
     max_stored_nodes: 2_000_000,
     telemetry_retention_days: 30,
-    report_retention_days: 365,
   },
   enterprise: {
     write_rps: 250,
@@ -96,7 +99,6 @@ export const TIER_QUOTAS: { readonly [T in Tier]: QuotaProfile } = {
     monthly_operations: 250_000_000,
     max_stored_nodes: 50_000_000,
     telemetry_retention_days: 90,
-    report_retention_days: 2_555,
   },
 };
 

@@ -1,6 +1,6 @@
 import { AppError } from '../../platform/errors/app-error';
 import { type CommandContext, commandIdOf, eventMetadata } from '../../platform/event-store/command-context';
-import { WrongExpectedRevisionError } from '../../platform/event-store/errors';
+import { DuplicateCommandRaceError, WrongExpectedRevisionError } from '../../platform/event-store/errors';
 import type { AppendResult, Checkpoint, EventStore, RecordedEvent } from '../../platform/event-store/event-store';
 import type { Decider, DomainEvent, EventContext } from './decider';
 
@@ -41,9 +41,29 @@ export async function loadAggregate<C, E extends DomainEvent, S>(store: EventSto
 }
 
 /**
+ * A rule that spans aggregates (e.g. "at least one active owner") made to hold under concurrency:
+ * every command that could break it appends to one shared stream with that stream's expected
+ * revision, in the same transaction as its own events. Of two concurrent such commands the second
+ * fails its expected revision and is decided again on fresh state.
+ */
+export interface ConsistencyBoundary<C, E extends DomainEvent, S> {
+  /** The shared stream (a platform stream: no tenant). */
+  readonly streamId: string;
+  /**
+   * The command completed with the authoritative facts it is decided on beyond its own stream;
+   * called after the boundary's revision is read, so a change it misses fails the append.
+   */
+  readonly refresh: (command: C) => Promise<C>;
+  /** Pure: what this decision records on the boundary stream; none = it leaves the rule alone. */
+  readonly record: (command: C, state: S, events: readonly E[]) => DomainEvent[];
+}
+
+/**
  * The command-handler shell: load the stream, fold, decide, append with the expected revision.
  * Without If-Match a concurrent change is retried on fresh state (bounded); with If-Match it is a 412.
  * A repeated Idempotency-Key returns the first outcome and writes nothing.
+ * With a consistency boundary, the decision's boundary events are appended in the same
+ * transaction, against the boundary's revision read before the facts the command is decided on.
  */
 export async function handleCommand<C extends { type: string }, E extends DomainEvent, S>(
   store: EventStore,
@@ -51,6 +71,7 @@ export async function handleCommand<C extends { type: string }, E extends Domain
   target: { streamId: string; tenantId: string | null },
   command: C,
   ctx: CommandContext,
+  boundary?: ConsistencyBoundary<C, E, S>,
 ): Promise<CommandOutcome<S>> {
   const commandId = commandIdOf(ctx, command.type);
   const replay = async (result: AppendResult): Promise<CommandOutcome<S>> => {
@@ -63,6 +84,8 @@ export async function handleCommand<C extends { type: string }, E extends Domain
     if (earlier) return replay(earlier);
   }
   for (let attempt = 1; ; attempt++) {
+    const boundaryRevision = boundary ? ((await store.readStream(boundary.streamId)).at(-1)?.streamPosition ?? 0) : 0;
+    const decided = boundary ? await boundary.refresh(command) : command;
     const history = await store.readStream(target.streamId);
     const revision = history.at(-1)?.streamPosition ?? 0;
     if (ctx.expectedRevision !== null && ctx.expectedRevision !== revision) {
@@ -71,23 +94,40 @@ export async function handleCommand<C extends { type: string }, E extends Domain
       });
     }
     const state = fold(decider, history);
-    const events = decider.decide(command, state);
+    const events = decider.decide(decided, state);
     if (events.length === 0) return { state, revision, position: null, events };
     const metadata = eventMetadata(ctx, commandId);
+    const own = { streamId: target.streamId, events: events.map((e) => ({ type: e.type, data: e.data })), options: { expectedRevision: revision === 0 ? ('no_stream' as const) : revision, tenantId: target.tenantId, metadata } };
+    const shared = boundary?.record(decided, state, events) ?? [];
     let result: AppendResult;
     try {
-      result = await store.append(
-        target.streamId,
-        events.map((e) => ({ type: e.type, data: e.data })),
-        { expectedRevision: revision === 0 ? 'no_stream' : revision, tenantId: target.tenantId, metadata },
-      );
+      if (boundary && shared.length > 0) {
+        // The boundary first: every command on it locks the streams in the same order.
+        const guard = {
+          streamId: boundary.streamId,
+          events: shared.map((e) => ({ type: e.type, data: e.data })),
+          options: { expectedRevision: boundaryRevision === 0 ? ('no_stream' as const) : boundaryRevision, tenantId: null, metadata: eventMetadata(ctx, `${commandId}@${boundary.streamId}`) },
+        };
+        [, result] = (await store.appendAll([guard, own])) as [AppendResult, AppendResult];
+      } else {
+        result = await store.append(own.streamId, own.events, own.options);
+      }
     } catch (err) {
+      if (err instanceof DuplicateCommandRaceError) {
+        // The same command committed meanwhile (a repeated Idempotency-Key): its outcome is the answer.
+        const first = await store.findAppend(commandId, target.streamId);
+        if (first) return replay(first);
+      }
       if (err instanceof WrongExpectedRevisionError) {
-        if (ctx.expectedRevision !== null) {
+        // If-Match is about the client's resource: a change of the shared boundary is decided again, not a 412.
+        const onBoundary = boundary !== undefined && err.streamId === boundary.streamId;
+        if (ctx.expectedRevision !== null && !onBoundary) {
           throw new AppError('precondition_failed', `the resource changed after revision ${ctx.expectedRevision}`, { current_revision: err.actual });
         }
         if (attempt < 4) continue;
-        throw new AppError('concurrency_conflict', 'the resource is being changed concurrently; retry', { current_revision: err.actual });
+        throw new AppError('concurrency_conflict', onBoundary ? 'a change this one depends on is being made concurrently; retry' : 'the resource is being changed concurrently; retry', {
+          current_revision: onBoundary ? revision : err.actual,
+        });
       }
       throw err;
     }

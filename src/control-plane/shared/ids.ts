@@ -13,6 +13,10 @@ export const tenantStreamId = (tenantId: string): string => `tenant-${tenantId}`
 /** A tenant's quota overrides: their own stream, so quota edits never contend with tenant edits. */
 export const quotaStreamId = (tenantId: string): string => `quota-${tenantId}`;
 export const operatorStreamId = (operatorId: string): string => `operator-${operatorId}`;
+/** Every operator stream id starts with this. */
+export const OPERATOR_STREAM_PREFIX = operatorStreamId('');
+/** The owner roster: the consistency boundary of the last-active-owner rule (operator.domain.ts). */
+export const OWNER_ROSTER_STREAM_ID = 'owner-roster';
 
 /** Project ids follow the tenant-id rule; generated ones look like `prj_3k9x…`. */
 export const PROJECT_ID_PATTERN = TENANT_ID_PATTERN;

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Transaction } from 'kysely';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import type { DB } from '../../platform/db/schema';
+import { retryTransient } from '../../platform/db/transient';
 import { AppError } from '../../platform/errors/app-error';
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { QuotaEnforcer } from '../quotas/quota-enforcer';
@@ -41,6 +42,8 @@ export interface RequestFacts {
  */
 @Injectable()
 export class WriteHandler {
+  private readonly logger = new Logger('Write');
+
   constructor(
     private readonly repo: MemoryRepository,
     private readonly outbox: OutboxRepository,
@@ -63,6 +66,15 @@ export class WriteHandler {
    */
   async execute(p: Principal, prepared: PreparedWrite, facts: RequestFacts, extra?: (trx: Transaction<DB>, commitId: string) => Promise<void>): Promise<WriteOutcome> {
     const maxNodes = (await this.quotas.quotaOf(p.tenantId)).values.max_stored_nodes;
+    // A deadlock victim or a serialization failure was rolled back whole by the server: the write
+    // runs again from the start (everything it reads is read inside the transaction).
+    return retryTransient(() => this.apply(p, prepared, facts, maxNodes, extra), {
+      onRetry: (code, attempt, err) =>
+        this.logger.warn(JSON.stringify({ msg: 'write transaction retried', sqlstate: code, attempt, request_id: facts.requestId, tenant_id: p.tenantId, error: err instanceof Error ? err.message : String(err) })),
+    });
+  }
+
+  private apply(p: Principal, prepared: PreparedWrite, facts: RequestFacts, maxNodes: number, extra?: (trx: Transaction<DB>, commitId: string) => Promise<void>): Promise<WriteOutcome> {
     const owner = { tenantId: p.tenantId, projectKey: p.projectKey };
     const at = facts.now.toISOString();
     return this.repo.transaction(async (trx) => {

@@ -2,43 +2,35 @@ import { Inject, Injectable } from '@nestjs/common';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import { DATABASE, type Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
+import { RateLimitBucketsRepository } from '../../control-plane/quotas/rate-limit-buckets.repository';
 
 type Executor = Kysely<DB> | Transaction<DB>;
 export type EndpointClass = 'write' | 'recall';
 
 /**
- * rate_limit_buckets (token buckets per tenant and endpoint class, shared by every process and
- * updated under the bucket's row lock: exact), quota_usage (monthly operations) and
+ * The memory API's usage: its token buckets per tenant and endpoint class (rate_limit_buckets,
+ * through RateLimitBucketsRepository), quota_usage (monthly operations) and
  * memory_tenant_counters (stored nodes, maintained in each write's own transaction).
  */
 @Injectable()
 export class UsageRepository {
-  constructor(@Inject(DATABASE) private readonly database: Database) {}
+  constructor(
+    @Inject(DATABASE) private readonly database: Database,
+    private readonly buckets: RateLimitBucketsRepository,
+  ) {}
 
   /** Take one token if the bucket has one; the tokens left, or null when empty. */
-  async takeToken(tenantId: string, cls: EndpointClass, rate: number, burst: number): Promise<number | null> {
-    const r = await sql<{ tokens: number }>`
-      INSERT INTO rate_limit_buckets AS b (tenant_id, endpoint_class, tokens, updated_at)
-      VALUES (${tenantId}, ${cls}, ${burst - 1}, clock_timestamp())
-      ON CONFLICT (tenant_id, endpoint_class) DO UPDATE SET
-        tokens = LEAST(${burst}::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * ${rate}::float8) - 1,
-        updated_at = clock_timestamp()
-      WHERE LEAST(${burst}::float8, b.tokens + extract(epoch FROM clock_timestamp() - b.updated_at) * ${rate}::float8) >= 1
-      RETURNING tokens`.execute(this.database.db);
-    const row = r.rows[0];
-    return row ? Number(row.tokens) : null;
+  takeToken(tenantId: string, cls: EndpointClass, rate: number, burst: number): Promise<number | null> {
+    return this.buckets.take(tenantId, cls, rate, burst);
   }
 
   /** Tokens in the bucket right now (refilled to this instant). */
-  async tokens(tenantId: string, cls: EndpointClass, rate: number, burst: number): Promise<number> {
-    const r = await sql<{ tokens: number }>`
-      SELECT LEAST(${burst}::float8, tokens + extract(epoch FROM clock_timestamp() - updated_at) * ${rate}::float8) AS tokens
-      FROM rate_limit_buckets WHERE tenant_id = ${tenantId} AND endpoint_class = ${cls}`.execute(this.database.db);
-    return Number(r.rows[0]?.tokens ?? burst);
+  tokens(tenantId: string, cls: EndpointClass, rate: number, burst: number): Promise<number> {
+    return this.buckets.level(tenantId, cls, rate, burst);
   }
 
-  async returnToken(tenantId: string, cls: EndpointClass, burst: number): Promise<void> {
-    await sql`UPDATE rate_limit_buckets SET tokens = LEAST(${burst}::float8, tokens + 1) WHERE tenant_id = ${tenantId} AND endpoint_class = ${cls}`.execute(this.database.db);
+  returnToken(tenantId: string, cls: EndpointClass, burst: number): Promise<void> {
+    return this.buckets.giveBack(tenantId, cls, burst);
   }
 
   /** Count one operation of the month unless the limit is reached; false when it is. */

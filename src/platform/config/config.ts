@@ -71,6 +71,8 @@ export interface AppConfig {
     readonly commandWaitMs: number;
     /** Failed authentications per source address before `429 auth_throttled` (docs/api.md). */
     readonly authFailures: { readonly limit: number; readonly windowMs: number; readonly maxSources: number };
+    /** Enforce the tiers' admin_rps / admin_burst on tenant-scoped admin calls (ADMIN_RATE_LIMITS; default true). */
+    readonly adminRateLimits: boolean;
   };
   readonly governance: {
     /** Where evidence bundles are archived: a directory (default DATA_DIR/archive) or an S3-compatible bucket. */
@@ -190,6 +192,7 @@ const envSchema = z.object({
   MEMORY_BODY_LIMIT: optionalNonEmpty.refine((v) => v === undefined || /^\d+(b|kb|mb)$/i.test(v), { message: 'must look like 512kb or 5mb' }),
   MAX_TEXT_LEN: intIn(16, 1_000_000, 8000),
   PII_REDACTION: boolFlag(true),
+  ADMIN_RATE_LIMITS: boolFlag(true),
   CORS_ALLOW_ORIGINS: optionalNonEmpty.transform((v, ctx) => {
     const list = (v ?? '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
     const bad = list.filter((o) => o !== '*' && !/^https?:\/\/[^\s/]+$/.test(o));
@@ -337,6 +340,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       bodyLimit: e.HTTP_BODY_LIMIT ?? '1mb',
       commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
       authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS, maxSources: e.AUTH_FAILURE_MAX_SOURCES },
+      adminRateLimits: e.ADMIN_RATE_LIMITS,
     },
     governance: {
       archiveDir: path.resolve(e.ARCHIVE_DIR ?? path.join(e.DATA_DIR, 'archive')),

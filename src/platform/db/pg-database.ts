@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Database, Session } from './database';
 import { redactUrl } from './database';
 import type { DB } from './schema';
+import { REFUSED_CONNECTION_SQLSTATES, retryTransient } from './transient';
 
 const INT8_OID = 20;
 
@@ -43,7 +44,11 @@ export class PgDatabase implements Database {
     this.pool = new pg.Pool(this.clientConfig({ max: options.poolSize }));
     // An idle client that errors (server restart) must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);
-    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: this.pool }) });
+    // A refused connection (the server at max_connections for a moment) ran nothing: try again
+    // before failing the request that needed it.
+    const pool = this.pool;
+    const connect = () => retryTransient(() => pool.connect(), { codes: REFUSED_CONNECTION_SQLSTATES, attempts: 6, baseMs: 50 });
+    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
   }
 
   private clientConfig(extra: pg.PoolConfig = {}): pg.PoolConfig {

@@ -63,6 +63,7 @@ export const ERROR_CODES = [
   'debug_embeddings_too_large',
   'tenant_rate_limited_write',
   'tenant_rate_limited_recall',
+  'admin_rate_limited',
   'write_backpressure',
   'recall_backpressure',
   'upstream_embedding_rate_limited',

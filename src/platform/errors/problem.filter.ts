@@ -21,8 +21,15 @@ export class ProblemFilter implements ExceptionFilter {
       }
     })();
     if (internal) {
-      // request_id comes from the request's logger binding (access-log.ts).
-      this.logger.error({ msg: 'unhandled error', path: req.path, err: exception instanceof Error ? exception : new Error(String(exception)) });
+      // request_id comes from the request's logger binding (access-log.ts); a database error's SQLSTATE names its cause (40P01 deadlock, 53300 too many connections, ...).
+      this.logger.error({
+        msg: 'unhandled error',
+        method: req.method,
+        path: req.path,
+        code: error.code,
+        sqlstate: (exception as { code?: unknown } | null)?.code ?? null,
+        err: exception instanceof Error ? exception : new Error(String(exception)),
+      });
     }
     if (res.headersSent) return;
     writeError(res, error, requestId, req.originalUrl.split('?')[0] ?? '/', req.header('accept'));

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import type { Response } from 'express';
+import { sqlStateIn } from '../db/transient';
 import { CommandIdReusedError, WrongExpectedRevisionError } from '../event-store/errors';
 import { AppError, type ErrorCode } from './app-error';
 
@@ -63,6 +64,7 @@ export const HTTP_STATUS: { readonly [K in ErrorCode]: number } = {
   debug_embeddings_too_large: 400,
   tenant_rate_limited_write: 429,
   tenant_rate_limited_recall: 429,
+  admin_rate_limited: 429,
   write_backpressure: 429,
   recall_backpressure: 429,
   upstream_embedding_rate_limited: 429,
@@ -140,6 +142,7 @@ const TITLES: { readonly [K in ErrorCode]: string } = {
   debug_embeddings_too_large: 'The debug embeddings are too large',
   tenant_rate_limited_write: 'Too many write requests',
   tenant_rate_limited_recall: 'Too many recall requests',
+  admin_rate_limited: 'Too many admin requests for this tenant',
   write_backpressure: 'Too many writes in flight',
   recall_backpressure: 'Too many recalls in flight',
   upstream_embedding_rate_limited: 'The embedding provider is rate limiting',
@@ -183,6 +186,12 @@ export function toAppError(err: unknown): { error: AppError; internal: boolean }
     const code: ErrorCode =
       status === 404 ? 'route_not_found' : status === 405 ? 'method_not_allowed' : status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : status < 500 ? 'validation_failed' : 'internal_error';
     return { error: new AppError(code, status === 404 ? 'no endpoint matches this method and path' : err.message), internal: status >= 500 };
+  }
+  // The database refused a connection or rolled a transaction back (after the retries of the
+  // write path and the pool): a transient fault of ours, not the client's; retry shortly.
+  const sqlstate = sqlStateIn(err);
+  if (sqlstate !== undefined) {
+    return { error: new AppError('service_unavailable', `the database is busy (SQLSTATE ${sqlstate}); retry shortly`, { retry_after_ms: 1000 }), internal: true };
   }
   // body-parser errors carry a `type` and a status.
   const bp = err as { type?: string; status?: number; message?: string };
@@ -273,7 +282,7 @@ function errorHeaders(res: Response, error: AppError): void {
   // Retry-After is whole seconds (never an HTTP date): the open core's client reads a number.
   if (typeof d.retry_after_ms === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(d.retry_after_ms / 1000))));
   else if (status === 429) res.setHeader('Retry-After', '1');
-  if (error.code === 'tenant_rate_limited_write' || error.code === 'tenant_rate_limited_recall') {
+  if (error.code === 'tenant_rate_limited_write' || error.code === 'tenant_rate_limited_recall' || error.code === 'admin_rate_limited') {
     if (typeof d.limit === 'number') res.setHeader('X-RateLimit-Limit', String(d.limit));
     res.setHeader('X-RateLimit-Remaining', '0');
     if (typeof d.reset === 'number') res.setHeader('X-RateLimit-Reset', String(d.reset));

@@ -91,6 +91,12 @@ export interface AppendOptions {
   readonly trx?: Transaction<DB> | Kysely<DB>;
 }
 
+export interface StreamAppend {
+  readonly streamId: string;
+  readonly events: readonly NewEvent[];
+  readonly options: Omit<AppendOptions, 'trx'>;
+}
+
 export interface AppendResult {
   readonly streamId: string;
   /** Stream revision after the append (= stream position of its last event). */
@@ -129,6 +135,14 @@ export interface Subscription {
 /** The event-store port. Adapters: PostgreSQL/PGlite (postgres-event-store.ts); EventStoreDB (later). */
 export interface EventStore {
   append(streamId: string, events: readonly NewEvent[], options: AppendOptions): Promise<AppendResult>;
+  /**
+   * Several appends, all or none (one transaction), each with its own expected revision: the way a
+   * decision that must hold across aggregates commits against a shared consistency boundary.
+   * Streams are locked in the order given; every caller must give shared boundaries first.
+   */
+  appendAll(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
+  /** The ids of the streams whose id starts with `prefix`, in order (authoritative, unlike a read model). */
+  streamIds(prefix: string): Promise<string[]>;
   readStream(streamId: string, options?: { fromPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /** The result of an earlier append with this command id (duplicate: true), if there was one. */

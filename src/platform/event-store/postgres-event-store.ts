@@ -21,6 +21,7 @@ import {
   type NewEvent,
   type ReadAllOptions,
   type RecordedEvent,
+  type StreamAppend,
   type SubscribeOptions,
   START,
   type Subscription,
@@ -147,6 +148,33 @@ export class PostgresEventStore implements EventStore {
       );
       throw err;
     }
+  }
+
+  async appendAll(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    for (const a of appends) {
+      if (a.events.length === 0) throw new Error('appendAll: no events');
+      if (a.streamId.length === 0 || a.streamId.length > 200) throw new Error('appendAll: stream id must be 1..200 characters');
+    }
+    const started = performance.now();
+    const report = (outcome: 'ok' | 'duplicate' | 'conflict' | 'error', results?: readonly AppendResult[]) =>
+      appends.forEach((a, i) => this.observer.onAppend?.(a.streamId, a.events.length, performance.now() - started, results?.[i]?.duplicate ? 'duplicate' : outcome));
+    try {
+      const results = await this.database.db.transaction().execute(async (trx) => {
+        const out: AppendResult[] = [];
+        for (const a of appends) out.push(await this.appendIn(trx, a.streamId, a.events, a.options));
+        return out;
+      });
+      report('ok', results);
+      return results;
+    } catch (err) {
+      report(err instanceof WrongExpectedRevisionError ? 'conflict' : 'error');
+      throw err;
+    }
+  }
+
+  async streamIds(prefix: string): Promise<string[]> {
+    const r = await sql<{ stream_id: string }>`SELECT stream_id FROM es_streams WHERE starts_with(stream_id, ${prefix}) ORDER BY stream_id`.execute(this.database.db);
+    return r.rows.map((x) => x.stream_id);
   }
 
   findAppend(commandId: string, streamId: string): Promise<AppendResult | undefined> {

@@ -1,5 +1,5 @@
 import { type ContractEnv, expectContractError, startContractEnv } from '../../support/contract';
-import { usingPostgres } from '../../support/test-db';
+import { pgOnly } from '../../support/skips';
 
 /**
  * Concurrency gates (contract §1.6): with a write gate of one slot and no queue, concurrent
@@ -26,7 +26,7 @@ describe('contract: concurrency gates', () => {
 
   const nodes = Array.from({ length: 40 }, (_, i) => ({ client_id: `n-${i}`, type: 'concept', memory_lane: 'shared', text_summary: `node ${i} `.repeat(40) }));
 
-  (usingPostgres() ? it : it.skip)('refuses concurrent writes beyond the gate with 429 write_backpressure', async () => {
+  pgOnly.it('refuses concurrent writes beyond the gate with 429 write_backpressure', async () => {
     // Writes: each in its own scope (no row lock between them), all at once.
     const writes = await Promise.all(
       Array.from({ length: PARALLEL }, (_, i) => post('write', { scope: `gates-w${i}`, input_text: `w${i}`, auto_embed: false, nodes: nodes.map((n) => ({ ...n, client_id: `${n.client_id}-${i}` })) })),

@@ -8,6 +8,7 @@ import { ProjectionRunner, type RunnerHooks } from '../../../src/platform/projec
 import { ensureReadModel, listDeadLetters, readCheckpoint } from '../../../src/platform/projections/projection-store';
 import { counterProjection } from '../../support/counter-projection';
 import { createTestDatabase, type TestDatabase } from '../../support/test-db';
+import { pgOnly } from '../../support/skips';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const meta = (): EventMetadata => ({
@@ -191,7 +192,7 @@ describe(`projector engine (${process.env.TEST_DATABASE_URL ? 'PostgreSQL' : 'PG
   });
 
   describe('across processes (PostgreSQL only: PGlite is single-process by design)', () => {
-    const pg = process.env.TEST_DATABASE_URL ? it : it.skip;
+    const pg = pgOnly.it;
     const children: ChildProcess[] = [];
     afterEach(() => {
       for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
