@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConsoleLogger, Logger, type LoggerService, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { EmbeddingProvider } from './data-plane/embeddings/embedding-provider';
 import { TelemetryRecorder } from './data-plane/telemetry/telemetry-recorder';
@@ -21,7 +21,9 @@ import { ProblemFilter } from './platform/errors/problem.filter';
 import { PostgresEventStore } from './platform/event-store/postgres-event-store';
 import { Sealer } from './platform/event-store/seals';
 import { jsonBodyMiddleware, urlGuardMiddleware } from './platform/http/body';
+import { CommandHeadersInterceptor } from './platform/http/command-headers';
 import { corsMiddleware } from './platform/http/cors';
+import { buildOpenApiDocument } from './platform/http/openapi';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
 import { requestContextMiddleware } from './platform/http/request-context';
 import type { Infrastructure } from './platform/platform.module';
@@ -149,15 +151,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(jsonBodyMiddleware(config.http.bodyLimit, config.memory.bodyLimit));
     app.use(app.get(TelemetryRecorder).middleware());
     app.useGlobalFilters(new ProblemFilter());
-    const openapi = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Aionis Hosted API')
-        .setDescription('Control plane (admin) and operations endpoints. Errors are RFC 7807 problem+json with a stable `code` and the `request_id`.')
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
-    );
+    app.useGlobalInterceptors(new CommandHeadersInterceptor());
+    const openapi = buildOpenApiDocument(app);
     SwaggerModule.setup('docs', app, openapi, { jsonDocumentUrl: 'docs-json' });
     await app.init();
 
