@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { authOf, fillPath, label, type OpenApiDocument, operationsOf, successStatus, unresolvedRefs, validateDocument } from '../support/openapi';
+import { authOf, fillPath, label, type OpenApiDocument, operationsOf, responseChecker, successStatus, unresolvedRefs, validateDocument } from '../support/openapi';
 import { startTestService, type TestService } from '../support/service';
 
 /**
@@ -38,6 +38,12 @@ describe('the OpenAPI document', () => {
     expect(r.valid).toBe(true);
     expect(unresolvedRefs(doc)).toEqual([]);
     expect(JSON.stringify(doc)).not.toMatch(/"\$defs"|"definitions"|"\$schema"/);
+  });
+
+  it('the response checker refuses a body that contradicts its schema (the test can fail)', () => {
+    const check = responseChecker(doc);
+    expect(check({ $ref: '#/components/schemas/Tenant' }, { tenant_id: 'acme' }).length).toBeGreaterThan(0);
+    expect(check({ $ref: '#/components/schemas/Problem' }, { type: 'x', title: 't', status: 400, detail: 'd', instance: '/', code: 'validation_failed', request_id: 'r' })).toEqual([]);
   });
 
   it('the validator refuses a document with the old defects (the test can fail)', () => {
@@ -87,6 +93,26 @@ describe('the OpenAPI document', () => {
   });
 });
 
+describe('the documented error bodies', () => {
+  it('a 401, 400 and 404 on each surface match the documented error schema of the operation', async () => {
+    const check = responseChecker(doc);
+    const api = request(t.url);
+    const find = (l: string) => operationsOf(doc).find((o) => label(o) === l)!;
+    const errorSchema = (l: string, status: number, type: string) => (find(l).responses[String(status)] as { content: Record<string, { schema: unknown }> }).content[type]!.schema;
+    const cases: [string, number, string, request.Response][] = [
+      ['GET /v1/admin/control/tenants', 401, 'application/problem+json', await api.get('/v1/admin/control/tenants')],
+      ['GET /v1/admin/control/tenants', 400, 'application/problem+json', await api.get('/v1/admin/control/tenants?limit=0').set(t.auth)],
+      ['GET /v1/admin/control/tenants/{tenant_id}', 404, 'application/problem+json', await api.get('/v1/admin/control/tenants/nobody').set(t.auth)],
+      ['POST /v1/memory/find', 401, 'application/json', await api.post('/v1/memory/find').set(json).send({})],
+      ['GET /v1/memory/commits', 401, 'application/json', await api.get('/v1/memory/commits')],
+    ];
+    for (const [l, status, type, res] of cases) {
+      expect(`${l} ${res.status} ${String(res.headers['content-type']).split(';')[0]}`).toBe(`${l} ${status} ${type}`);
+      expect(`${l}: ${check(errorSchema(l, status, type), res.body).join('; ')}`).toBe(`${l}: `);
+    }
+  });
+});
+
 /** Resources the examples name but the server ids itself, created before the examples run. */
 async function seed(api: ReturnType<typeof request>): Promise<{ apiKey: string; ids: Record<string, string> }> {
   const admin = (r: request.Test) => r.set(t.auth).set(json);
@@ -119,7 +145,8 @@ async function seed(api: ReturnType<typeof request>): Promise<{ apiKey: string; 
 }
 
 describe('the documented examples', () => {
-  it('every example request gets its documented status (recall needs an EMBEDDING_DIM vector and has none)', async () => {
+  it('every example request gets its documented status and a body of the documented schema (recall needs an EMBEDDING_DIM vector and has none)', async () => {
+    const check = responseChecker(doc);
     const api = request(t.url);
     const { apiKey, ids } = await seed(api);
     const live = <T>(v: T): T => JSON.parse(Object.entries(ids).reduce((s, [from, to]) => s.split(from).join(to), JSON.stringify(v))) as T;
@@ -139,6 +166,9 @@ describe('the documented examples', () => {
       if (auth === 'api_key') r = r.set('x-api-key', apiKey);
       const res = media?.example !== undefined ? await r.set(json).send(live(media.example) as object) : await r;
       outcomes.push(`${label(op)} -> ${res.status}${res.status === successStatus(op) ? '' : ` (documented ${successStatus(op)}): ${JSON.stringify(res.body).slice(0, 300)}`}`);
+      const documented = (op.responses[String(successStatus(op))] as { content?: Record<string, { schema: unknown }> }).content?.['application/json']?.schema;
+      const problems = documented && res.status === successStatus(op) ? check(documented, res.body) : [];
+      if (problems.length > 0) outcomes.push(`${label(op)} body not as documented: ${problems.join('; ')}`);
     }
     expect(missing.filter((m) => !WITHOUT_EXAMPLE.has(m))).toEqual([]);
     expect(outcomes.filter((o) => o.includes('documented'))).toEqual([]);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import Ajv from 'ajv';
 import { join } from 'node:path';
 
 /**
@@ -102,4 +103,18 @@ export function unresolvedRefs(doc: unknown): string[] {
   };
   walk(doc);
   return missing;
+}
+
+/**
+ * A validator of response bodies against the document's schemas (OpenAPI 3.0 schema objects:
+ * `nullable` is understood; formats are not checked). Returns the problems, or [] when it conforms.
+ */
+export function responseChecker(doc: OpenApiDocument): (schema: unknown, body: unknown) => string[] {
+  const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
+  ajv.addSchema({ components: doc.components }, 'doc');
+  return (schema, body) => {
+    const rewritten = JSON.parse(JSON.stringify(schema).replace(/"#\/components\//g, '"doc#/components/')) as object;
+    const validate = ajv.compile(rewritten);
+    return validate(body) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? ''}`);
+  };
 }

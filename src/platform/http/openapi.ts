@@ -209,6 +209,14 @@ const COMMAND_HEADERS = [
   },
 ];
 
+const TENANT_HEADER = {
+  name: 'X-Tenant-Id',
+  in: 'header',
+  required: false,
+  description: "Optional: a tenant named here (or as tenant_id) must be the key's own, else 403 identity_mismatch.",
+  schema: { type: 'string' },
+};
+
 function parametersOf(set: SchemaSet, where: 'path' | 'query', schema: z.ZodObject | undefined, examples: Readonly<Record<string, string>> | undefined): Json[] {
   if (!schema) return [];
   const js = set.convert(schema, 'input');
@@ -249,6 +257,7 @@ function operationOf(set: SchemaSet, doc: ContractDoc, path: string, method: str
     ...parametersOf(set, 'path', doc.params, doc.example?.params),
     ...parametersOf(set, 'query', doc.query, doc.example?.query),
     ...(doc.auth === 'operator' && isWrite(method) ? COMMAND_HEADERS : []),
+    ...(doc.auth === 'api_key' && surfaceOf(path) === 'contract' ? [TENANT_HEADER] : []),
   ];
   return {
     operationId: base.operationId,
