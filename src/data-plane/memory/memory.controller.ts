@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -38,6 +39,19 @@ import { QueryEmbedder } from './query-embedder';
 import { commitSeqCursor } from '../../platform/http/cursor';
 import { parseInput } from '../../platform/http/validation';
 import { ApiContract, objectResponse } from '../../platform/http/openapi';
+
+/** Response members the contract fixes (documented loosely: the open core's bodies carry more). */
+const WriteResponse = z.looseObject({
+  tenant_id: z.string(),
+  scope: z.string(),
+  commit_id: z.string(),
+  commit_hash: z.string(),
+  nodes: z.array(z.looseObject({ id: z.string(), type: z.string() })),
+  edges: z.array(z.looseObject({ id: z.string(), type: z.string(), src_id: z.string(), dst_id: z.string() })),
+});
+const FindResponse = z.looseObject({ nodes: z.array(z.looseObject({ id: z.string(), type: z.string() })), page: z.looseObject({}) });
+const CommitsResponse = z.object({ tenant_id: z.string(), scope: z.string(), commits: z.array(z.looseObject({ commit_id: z.string() })), next_cursor: z.string().nullable() });
+
 
 /** An absent body (SDK 0.1.4 sends none for an undefined input) reads as {}. */
 const bodyOf = (b: unknown): unknown => (b === undefined ? {} : b);
@@ -80,7 +94,7 @@ export class MemoryController {
   @Post('write')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiContract({ summary: 'Write nodes and edges as one commit (deterministic ids; an identical write returns the same commit)', auth: 'api_key', body: writeBody(1536), response: { status: 200, description: 'The commit and the nodes and edges written', schema: objectResponse("{commit_id, commit_hash, nodes, edges, ...} (the open core contract)") }, example: { body: { scope: 'travel-desk', input_text: 'passport', nodes: [{ client_id: 'note:passport', type: 'event', text_summary: 'Maria passport expires in March 2027' }] } } })
+  @ApiContract({ summary: 'Write nodes and edges as one commit (deterministic ids; an identical write returns the same commit)', auth: 'api_key', body: writeBody(1536), response: { status: 200, description: 'The commit and the nodes and edges written', schema: WriteResponse }, example: { body: { scope: 'travel-desk', input_text: 'passport', nodes: [{ client_id: 'note:passport', type: 'event', text_summary: 'Maria passport expires in March 2027' }] } } })
   async write(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -142,7 +156,7 @@ export class MemoryController {
   @Post('find')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiContract({ summary: 'Deterministic lookup by URI, id, client id, type, text or slots; newest first, paged', auth: 'api_key', body: FindBody, response: { status: 200, description: 'Matching nodes, newest first, and the page', schema: objectResponse("{nodes, page, ...}") }, example: { body: { scope: 'travel-desk', client_id: 'note:passport' } } })
+  @ApiContract({ summary: 'Deterministic lookup by URI, id, client id, type, text or slots; newest first, paged', auth: 'api_key', body: FindBody, response: { status: 200, description: 'Matching nodes, newest first, and the page', schema: FindResponse }, example: { body: { scope: 'travel-desk', client_id: 'note:passport' } } })
   async find(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -303,7 +317,7 @@ export class MemoryController {
 
   @Get('commits')
   @RequireScopes('memory:read')
-  @ApiContract({ summary: 'Hosted addition: the commit chain of a scope, oldest first', auth: 'api_key', query: CommitsQuery, response: { status: 200, description: 'A page of commits, oldest first', schema: objectResponse("{tenant_id, scope, commits, next_cursor}") }, example: { query: { scope: 'travel-desk', limit: '50' } } })
+  @ApiContract({ summary: 'Hosted addition: the commit chain of a scope, oldest first', auth: 'api_key', query: CommitsQuery, response: { status: 200, description: 'A page of commits, oldest first', schema: CommitsResponse }, example: { query: { scope: 'travel-desk', limit: '50' } } })
   async commits(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Query() query: unknown) {
     const raw = query ?? {};
     const p = this.gw.principal(req, raw);
