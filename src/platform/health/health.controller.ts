@@ -9,7 +9,9 @@ import { DATABASE, type Database } from '../db/database';
 import { pendingMigrations } from '../db/migrations';
 import { ProjectionsService, type ProjectionHealth } from '../projections/projections.service';
 import { METRICS, type Metrics } from '../telemetry/metrics';
-import { ApiContract, objectResponse } from '../http/openapi';
+import { ApiContract } from '../http/openapi';
+
+const ReadinessSchema = z.looseObject({ status: z.enum(['ready', 'not_ready']), checks: z.array(z.looseObject({ name: z.string(), ok: z.boolean() })), projections: z.array(z.looseObject({ projection: z.string() })) });
 
 /** SHA-256 of `host:port/dbname` (localhost, 127.0.0.1 and ::1 read as `loopback`; port 5432 by default); null without a parseable URL. */
 export function databaseTargetHash(url: string | undefined): string | null {
@@ -62,7 +64,7 @@ export class HealthController {
    * runner (here or in another instance) whose lag is under the threshold. A dead projector fails it.
    */
   @Get('health/ready')
-  @ApiContract({ summary: 'Readiness: database, migrations, projector alive and caught up', auth: 'none', response: { status: 200, description: 'Ready (503 with the same body when not)', schema: objectResponse("{status, checks, projections}") } })
+  @ApiContract({ summary: 'Readiness: database, migrations, projector alive and caught up', auth: 'none', response: { status: 200, description: 'Ready', schema: ReadinessSchema }, otherResponses: [{ status: 503, description: 'Not ready: the same body, status not_ready', schema: ReadinessSchema }] })
   async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ready' | 'not_ready'; checks: Check[]; projections: ProjectionHealth[] }> {
     const checks: Check[] = [];
     let projections: ProjectionHealth[] = [];

@@ -51,6 +51,8 @@ export interface ContractDoc {
   /** Defaults to true when there is a body schema. */
   readonly bodyRequired?: boolean;
   readonly response: ResponseDoc;
+  /** Other documented answers that are not errors of the surface (e.g. readiness's 503 with its own body). */
+  readonly otherResponses?: readonly ResponseDoc[];
   /** Error statuses beyond the defaults of the route's surface and method. */
   readonly errors?: readonly number[];
   readonly example?: ExampleDoc;
@@ -250,7 +252,9 @@ function operationOf(set: SchemaSet, doc: ContractDoc, path: string, method: str
   const errorBody = surfaceOf(path) === 'contract' ? named('ContractError', ContractErrorSchema) : named('Problem', ProblemSchema);
   const errorType = errorBody.component === 'Problem' ? 'application/problem+json' : 'application/json';
   const responses: Json = { [String(doc.response.status)]: responseOf(set, doc.response) };
+  for (const r of doc.otherResponses ?? []) responses[String(r.status)] = responseOf(set, r);
   for (const status of [...new Set([...defaultErrors(doc, method), ...(doc.errors ?? [])])].sort()) {
+    if (responses[String(status)]) continue;
     responses[String(status)] = { description: STATUS_TEXT[status] ?? 'Error', content: { [errorType]: { schema: set.convert(errorBody, 'output') } } };
   }
   const parameters = [
