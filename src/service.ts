@@ -23,7 +23,7 @@ import { Sealer } from './platform/event-store/seals';
 import { jsonBodyMiddleware, urlGuardMiddleware } from './platform/http/body';
 import { CommandHeadersInterceptor } from './platform/http/command-headers';
 import { corsMiddleware } from './platform/http/cors';
-import { buildOpenApiDocument } from './platform/http/openapi';
+import { buildOpenApiDocument, UndeclaredQueryInterceptor } from './platform/http/openapi';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
 import { requestContextMiddleware } from './platform/http/request-context';
 import type { Infrastructure } from './platform/platform.module';
@@ -151,7 +151,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(jsonBodyMiddleware(config.http.bodyLimit, config.memory.bodyLimit));
     app.use(app.get(TelemetryRecorder).middleware());
     app.useGlobalFilters(new ProblemFilter());
-    app.useGlobalInterceptors(new CommandHeadersInterceptor());
+    app.useGlobalInterceptors(new CommandHeadersInterceptor(), new UndeclaredQueryInterceptor());
     const openapi = buildOpenApiDocument(app);
     SwaggerModule.setup('docs', app, openapi, { jsonDocumentUrl: 'docs-json' });
     await app.init();

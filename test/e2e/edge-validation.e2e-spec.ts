@@ -118,6 +118,16 @@ describe('no client mistake is a 5xx', () => {
     expect(ndjson.status).toBe(400);
   });
 
+  it('a query parameter on a route that declares none is a 400 (admin), as an unknown one is where a query is declared', async () => {
+    const api = request(t.url);
+    const undeclared = await api.get('/v1/admin/control/tenants/acme?expand=all').set(t.auth);
+    expect(undeclared.status).toBe(400);
+    expect(undeclared.body.errors).toEqual([{ field: 'query', message: 'unknown field(s): expand' }]);
+    const unknown = await api.get('/v1/admin/control/tenants?expand=all').set(t.auth);
+    expect(unknown.body.errors).toEqual([{ field: 'query', message: 'unknown field(s): expand' }]);
+    await api.get('/v1/admin/control/tenants/acme').set(t.auth).expect(200);
+  });
+
   it('every list endpoint refuses every crafted cursor with 400 naming query.cursor', async () => {
     const lists = operationsOf(doc).filter((o) => o.method === 'get' && o.parameters.some((p) => p.in === 'query' && p.name === 'cursor'));
     expect(lists.map(label)).toEqual(expect.arrayContaining(['GET /v1/admin/control/tenants', 'GET /v1/admin/control/audit-events', 'GET /v1/memory/commits']));

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { INestApplication } from '@nestjs/common';
+import { type CallHandler, type ExecutionContext, type INestApplication, Injectable, type NestInterceptor } from '@nestjs/common';
 import { DocumentBuilder, type OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { Request } from 'express';
+import type { Observable } from 'rxjs';
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors/app-error';
 import { surfaceOf } from '../errors/problem';
+import { parseInput } from './validation';
 
 /**
  * The OpenAPI 3.0.3 document, generated from the zod schemas that validate requests
@@ -63,9 +66,30 @@ const operationKey = (controller: string, method: string): string => `${controll
 
 /** Declares the contract of a route; the handler must parse its input with the same schemas. */
 export function ApiContract(doc: ContractDoc): MethodDecorator {
-  return (target, key) => {
+  return (target, key, descriptor) => {
     CONTRACTS.set(operationKey((target as { constructor: { name: string } }).constructor.name, String(key)), doc);
+    if (descriptor.value) Reflect.defineMetadata(CONTRACT_METADATA, doc, descriptor.value);
   };
+}
+
+const CONTRACT_METADATA = 'aionis:api-contract';
+
+/**
+ * Global: a query parameter on an admin or operations route whose contract declares no query is a
+ * 400 (as an unknown parameter is on the routes that declare one), so every query a route accepts
+ * is one its zod schema validates. The memory API keeps the open core's tolerant reader.
+ */
+@Injectable()
+export class UndeclaredQueryInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType() === 'http') {
+      const req = context.switchToHttp().getRequest<Request>();
+      const doc = Reflect.getMetadata(CONTRACT_METADATA, context.getHandler()) as ContractDoc | undefined;
+      const names = Object.keys((req.query as Record<string, unknown> | undefined) ?? {});
+      if (doc && !doc.query && names.length > 0 && surfaceOf(req.path) === 'admin') parseInput(z.strictObject({}), req.query, 'query');
+    }
+    return next.handle();
+  }
 }
 
 // ---- the error bodies ----------------------------------------------------------------------
