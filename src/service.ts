@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { EmbeddingProvider } from './data-plane/embeddings/embedding-provider';
 import { TelemetryRecorder } from './data-plane/telemetry/telemetry-recorder';
@@ -22,7 +22,9 @@ import { PostgresEventStore } from './platform/event-store/postgres-event-store'
 import { Sealer } from './platform/event-store/seals';
 import { accessLogMiddleware, requestLoggerMiddleware } from './platform/http/access-log';
 import { jsonBodyMiddleware, urlGuardMiddleware } from './platform/http/body';
+import { CommandHeadersInterceptor } from './platform/http/command-headers';
 import { corsMiddleware } from './platform/http/cors';
+import { buildOpenApiDocument, UndeclaredQueryInterceptor } from './platform/http/openapi';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
 import { requestContextMiddleware } from './platform/http/request-context';
 import type { Infrastructure } from './platform/platform.module';
@@ -147,15 +149,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(app.get(TelemetryRecorder).middleware());
     app.use(requestLoggerMiddleware);
     app.useGlobalFilters(new ProblemFilter());
-    const openapi = SwaggerModule.createDocument(
-      app,
-      new DocumentBuilder()
-        .setTitle('Aionis Hosted API')
-        .setDescription('Control plane (admin) and operations endpoints. Errors are RFC 7807 problem+json with a stable `code` and the `request_id`.')
-        .setVersion('1')
-        .addBearerAuth()
-        .build(),
-    );
+    app.useGlobalInterceptors(new CommandHeadersInterceptor(), new UndeclaredQueryInterceptor());
+    const openapi = buildOpenApiDocument(app);
     SwaggerModule.setup('docs', app, openapi, { jsonDocumentUrl: 'docs-json' });
     await app.init();
 

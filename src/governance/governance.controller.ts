@@ -1,16 +1,17 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AdminAuthGuard, AdminWrite } from '../control-plane/operators/admin-auth.guard';
 import { AppError } from '../platform/errors/app-error';
 import { contextOf } from '../platform/http/request-context';
-import { parseInput } from '../platform/http/validation';
+import { parseInput, queryText } from '../platform/http/validation';
 import { bundlePrefix, readBundle } from './evidence/bundles';
 import { archivedBundles } from './evidence/evidence-archive';
 import { BUNDLE_KINDS, type BundleKind } from './evidence/manifest';
 import { GovernanceService } from './governance.service';
 import { isoWeekOf, parseIsoWeek, previousIsoWeek } from './reports/iso-week';
+import { ApiContract, objectResponse } from '../platform/http/openapi';
 
 const WEEK = z.string().regex(/^\d{4}-W\d{2}$/, 'an ISO week such as 2026-W48');
 const ListQuery = z.strictObject({
@@ -19,12 +20,12 @@ const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 const IdParams = z.strictObject({ id: z.string().regex(/^[0-9a-f]{64}$/, 'a bundle id (64 hex characters)') });
-const FileParams = IdParams.extend({ path: z.string().min(1).max(200) });
+const FileParams = IdParams.extend({ path: queryText() });
 const GetQuery = z.strictObject({ format: z.enum(['json', 'markdown', 'manifest']).optional() });
 const RunBody = z.strictObject({ week: WEEK.optional(), position: z.string().regex(/^\d{1,20}:\d{1,16}$/).optional() });
 const EvidenceQuery = z.strictObject({
   kind: z.enum(BUNDLE_KINDS as [BundleKind, ...BundleKind[]]).optional(),
-  release: z.string().min(1).max(100).optional(),
+  release: queryText(100).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
 });
 
@@ -33,14 +34,13 @@ const EvidenceQuery = z.strictObject({
  * (auditors included); only owners and operators run a report.
  */
 @ApiTags('governance')
-@ApiBearerAuth()
 @Controller('v1/admin/control')
 @UseGuards(AdminAuthGuard)
 export class GovernanceController {
   constructor(private readonly governance: GovernanceService) {}
 
   @Get('governance/reports')
-  @ApiOperation({ summary: 'Weekly reports (newest first), filter by week and status' })
+  @ApiContract({ summary: 'Weekly reports (newest first), filter by week and status', auth: 'operator', query: ListQuery, response: { status: 200, description: 'Archived reports, newest first', schema: z.looseObject({ items: z.array(objectResponse("an archived report")) }) }, example: { query: { status: 'passed', limit: '10' } } })
   async list(@Query() query: unknown) {
     const q = parseInput(ListQuery, query, 'query');
     const rows = await archivedBundles(this.governance.database.db, { kind: 'governance-weekly', ...(q.week ? { label: { name: 'week', value: q.week } } : {}), limit: 500 });
@@ -52,7 +52,7 @@ export class GovernanceController {
   }
 
   @Get('governance/reports/:id')
-  @ApiOperation({ summary: 'One report: report.json (default), ?format=markdown for WEEKLY_REPORT.md, ?format=manifest for the signed manifest' })
+  @ApiContract({ summary: 'One report: report.json (default), ?format=markdown for WEEKLY_REPORT.md, ?format=manifest for the signed manifest', auth: 'operator', params: IdParams, query: GetQuery, response: { status: 200, description: 'report.json; WEEKLY_REPORT.md with format=markdown; the signed manifest with format=manifest', schema: objectResponse('the report or its manifest'), alternatives: { 'text/markdown': z.string() } }, example: { params: { id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' }, query: { format: 'json' } } })
   async get(@Param() params: unknown, @Query() query: unknown, @Res({ passthrough: true }) res: Response): Promise<unknown> {
     const { id } = parseInput(IdParams, params, 'params');
     const { format } = parseInput(GetQuery, query, 'query');
@@ -70,7 +70,7 @@ export class GovernanceController {
   }
 
   @Get('governance/reports/:id/files/:path')
-  @ApiOperation({ summary: 'A file of the archived report bundle, byte for byte' })
+  @ApiContract({ summary: 'A file of the archived report bundle, byte for byte', auth: 'operator', params: FileParams, response: { status: 200, description: 'The file, byte for byte', schema: z.string().describe('the file bytes'), contentType: 'application/octet-stream' }, example: { params: { id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', path: 'report.json' } } })
   async file(@Param() params: unknown, @Res() res: Response): Promise<void> {
     const { id, path } = parseInput(FileParams, params, 'params');
     const bundle = await readBundle(this.governance.archive, 'governance-weekly', id);
@@ -85,7 +85,7 @@ export class GovernanceController {
   @Post('governance/reports')
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Run the weekly report now (default: the last complete week) and archive it' })
+  @ApiContract({ summary: 'Run the weekly report now (default: the last complete week) and archive it', auth: 'operator', body: RunBody, bodyRequired: false, response: { status: 201, description: 'The archived report', schema: objectResponse("{id, week, status, ...}") }, example: { body: {} } })
   async run(@Req() req: Request, @Body() body: unknown) {
     const b = parseInput(RunBody, body ?? {}, 'body');
     let week;
@@ -102,7 +102,7 @@ export class GovernanceController {
   }
 
   @Get('evidence')
-  @ApiOperation({ summary: 'Archived evidence bundles (newest first), filter by kind and release' })
+  @ApiContract({ summary: 'Archived evidence bundles (newest first), filter by kind and release', auth: 'operator', query: EvidenceQuery, response: { status: 200, description: 'Archived bundles, newest first', schema: z.looseObject({ items: z.array(objectResponse("an evidence bundle")) }) }, example: { query: { kind: 'release', release: 'v1.2.0' } } })
   async evidence(@Query() query: unknown) {
     const q = parseInput(EvidenceQuery, query, 'query');
     const rows = await archivedBundles(this.governance.database.db, {

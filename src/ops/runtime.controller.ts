@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AdminAuthGuard } from '../control-plane/operators/admin-auth.guard';
 import { OperatorsRepository } from '../control-plane/operators/operators.repository';
@@ -10,6 +10,7 @@ import { DATABASE, type Database } from '../platform/db/database';
 import { pendingMigrations } from '../platform/db/migrations';
 import { pepperPolicy } from './preflight/pepper-policy';
 import { deploymentId, type RuntimeFacts, serviceCommit, serviceVersion } from './preflight/runtime-facts';
+import { ApiContract, objectResponse } from '../platform/http/openapi';
 
 /**
  * `GET /v1/admin/ops/runtime`: the facts preflight checks, as this server process has them
@@ -17,7 +18,6 @@ import { deploymentId, type RuntimeFacts, serviceCommit, serviceVersion } from '
  * verdicts: the pepper's source and whether it meets the policy, never its value or length.
  */
 @ApiTags('operations')
-@ApiBearerAuth()
 @Controller('v1/admin/ops')
 @UseGuards(AdminAuthGuard)
 export class RuntimeController {
@@ -30,7 +30,7 @@ export class RuntimeController {
   ) {}
 
   @Get('runtime')
-  @ApiOperation({ summary: "The server's effective configuration and state, for preflight (every role; no secret values)" })
+  @ApiContract({ summary: "The server's effective configuration and state, for preflight (every role; no secret values)", auth: 'operator', response: { status: 200, description: 'Configuration and state', schema: objectResponse("runtime facts (docs/operations.md, preflight)") } })
   async runtime(@Res({ passthrough: true }) res: Response): Promise<RuntimeFacts> {
     res.setHeader('Cache-Control', 'no-store');
     const pending = await pendingMigrations(this.database.db);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { metadataSchema, reasonSchema } from '../../platform/http/validation';
 import { PROJECT_ID_PATTERN, TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
 import { BINDING_ID_PATTERN, BINDING_ID_RULE, GRACE_MAX_SECONDS, SCOPES } from './api-key.domain';
+import { cursorParam } from '../../platform/http/cursor';
 
 /** Request schemas of the API-key endpoints (strict: an unknown field is a 400). */
 
@@ -58,6 +59,6 @@ export const ListApiKeysQueryParams = z.strictObject({
   project_id: z.string().regex(PROJECT_ID_PATTERN).optional(),
   status: z.enum(['active', 'revoked']).optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
-  cursor: z.string().max(512).optional(),
+  cursor: cursorParam.optional(),
 });
 export const ApiKeyParams = z.strictObject({ key_id: keyId });

@@ -1,15 +1,41 @@
+import { z } from 'zod';
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AppError } from '../../platform/errors/app-error';
-import { decodeCursor, encodeCursor, parseInput } from '../../platform/http/validation';
+import { parseInput } from '../../platform/http/validation';
 import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
-import { commandContext, jsonSchema } from '../shared/http';
+import { commandContext } from '../shared/http';
 import { type ApiKey, type ApiKeyState, effectiveEnd, GRACE_DEFAULT_SECONDS, keyUnusableReason, SCOPES } from './api-key.domain';
 import { type ApiKeyCommandResult, type ApiKeyRequest, ExecuteApiKeyCommand } from './api-key.commands';
 import { type ApiKeyRecord, GetApiKeyQuery, ListApiKeysQuery } from './api-key.queries';
 import { ApiKeyParams, CreateApiKeyBody, ListApiKeysQueryParams, RevokeApiKeyBody, RotateApiKeyBody, UpdateApiKeyBody } from './api-key.schemas';
+import { afterIdCursor } from '../../platform/http/cursor';
+import { ApiContract, named, pageOf } from '../../platform/http/openapi';
+
+/** The wire shape of an API key (documented members; never its secret). */
+export const ApiKeySchema = named(
+  'ApiKey',
+  z.looseObject({
+    key_id: z.string(),
+    tenant_id: z.string(),
+    project_id: z.string().nullable(),
+    agent_id: z.string().nullable(),
+    team_id: z.string().nullable(),
+    label: z.string(),
+    scopes: z.array(z.string()),
+    status: z.enum(['active', 'revoked']),
+    state: z.string().describe('active, in_grace, or why the key is unusable'),
+    expires_at: z.string().nullable(),
+    usable_until: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+    display: z.string(),
+    created_at: z.string(),
+    revision: z.number().int(),
+  }),
+);
+const IssuedKeySchema = z.object({ key: ApiKeySchema.schema, api_key: z.string().describe('the plaintext key: shown in this response only') });
 
 /** The wire shape of a key: never the secret or its digest; its usability at this moment. */
 export function keyView(k: ApiKey & { revision: number; last_used_at?: string | null }, now = new Date()) {
@@ -26,7 +52,6 @@ function present(state: ApiKeyState, revision: number) {
 }
 
 @ApiTags('api-keys')
-@ApiBearerAuth()
 @Controller('v1/admin/control/api-keys')
 @UseGuards(AdminAuthGuard)
 export class ApiKeysController {
@@ -52,8 +77,7 @@ export class ApiKeysController {
   @Post()
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create an API key, optionally bound to an agent_id and/or team_id; the plaintext key is in this response only' })
-  @ApiBody({ schema: jsonSchema(CreateApiKeyBody) })
+  @ApiContract({ summary: 'Create an API key, optionally bound to an agent_id and/or team_id; the plaintext key is in this response only', auth: 'operator', body: CreateApiKeyBody, response: { status: 201, description: 'The key and its plaintext (once)', schema: IssuedKeySchema }, example: { body: { tenant_id: 'acme', label: 'booking bot', agent_id: 'agent-booker', scopes: ['memory:read', 'memory:write'] } } })
   async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const b = parseInput(CreateApiKeyBody, body, 'body');
     const r = await this.run(req, res, {
@@ -74,11 +98,11 @@ export class ApiKeysController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List API keys (filters: tenant, project, status; cursor pagination)' })
+  @ApiContract({ summary: 'List API keys (filters: tenant, project, status; cursor pagination)', auth: 'operator', query: ListApiKeysQueryParams, response: { status: 200, description: 'A page of keys', schema: pageOf(ApiKeySchema.schema) }, example: { query: { tenant_id: 'acme', status: 'active' } } })
   async list(@Query() query: unknown) {
     const q = parseInput(ListApiKeysQueryParams, query, 'query');
     const limit = q.limit ?? 50;
-    const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
+    const after = q.cursor ? afterIdCursor.decode(q.cursor).after : undefined;
     const rows: ApiKeyRecord[] = await this.queries.execute(
       new ListApiKeysQuery({
         limit: limit + 1,
@@ -90,11 +114,11 @@ export class ApiKeysController {
     );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map((k) => keyView(k)), next_cursor: rows.length > limit && last ? encodeCursor({ after: last.key_id }) : null };
+    return { items: page.map((k) => keyView(k)), next_cursor: rows.length > limit && last ? afterIdCursor.encode({ after: last.key_id }) : null };
   }
 
   @Get(':key_id')
-  @ApiOperation({ summary: 'Get an API key (never its secret)' })
+  @ApiContract({ summary: 'Get an API key (never its secret)', auth: 'operator', params: ApiKeyParams, response: { status: 200, description: 'The key (ETag)', schema: ApiKeySchema }, example: { params: { key_id: 'key_0123456789abcdef' } } })
   async get(@Param() params: unknown, @Res({ passthrough: true }) res: Response) {
     const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const k: ApiKeyRecord | undefined = await this.queries.execute(new GetApiKeyQuery(key_id));
@@ -105,8 +129,7 @@ export class ApiKeysController {
 
   @Patch(':key_id')
   @AdminWrite()
-  @ApiOperation({ summary: 'Update label and/or metadata (agent_id, team_id and the other terms are fixed at creation)' })
-  @ApiBody({ schema: jsonSchema(UpdateApiKeyBody) })
+  @ApiContract({ summary: 'Update label and/or metadata (agent_id, team_id and the other terms are fixed at creation)', auth: 'operator', params: ApiKeyParams, body: UpdateApiKeyBody, response: { status: 200, description: 'The key (ETag)', schema: ApiKeySchema }, example: { params: { key_id: 'key_0123456789abcdef' }, body: { label: 'booking bot (prod)' } } })
   async update(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const b = parseInput(UpdateApiKeyBody, body, 'body');
@@ -117,8 +140,7 @@ export class ApiKeysController {
   @Post(':key_id/rotate')
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Rotate: a new key with the same tenant, project, agent, team and scopes; the old one works for grace_seconds (default 86400)' })
-  @ApiBody({ schema: jsonSchema(RotateApiKeyBody), required: false })
+  @ApiContract({ summary: 'Rotate: a new key with the same tenant, project, agent, team and scopes; the old one works for grace_seconds (default 86400)', auth: 'operator', params: ApiKeyParams, body: RotateApiKeyBody, bodyRequired: false, response: { status: 201, description: 'The new key, its plaintext (once) and the previous key', schema: IssuedKeySchema.extend({ previous: z.looseObject({ key_id: z.string() }).nullable() }) }, example: { params: { key_id: 'key_0123456789abcdef' }, body: { grace_seconds: 3600 } } })
   async rotate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const b = parseInput(RotateApiKeyBody, body ?? {}, 'body');
@@ -132,8 +154,7 @@ export class ApiKeysController {
   @Post(':key_id/revoke')
   @AdminWrite()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Revoke: refused by every API instance within seconds (at once by this one)' })
-  @ApiBody({ schema: jsonSchema(RevokeApiKeyBody), required: false })
+  @ApiContract({ summary: 'Revoke: refused by every API instance within seconds (at once by this one)', auth: 'operator', params: ApiKeyParams, body: RevokeApiKeyBody, bodyRequired: false, response: { status: 200, description: 'The revoked key', schema: ApiKeySchema }, example: { params: { key_id: 'key_fedcba9876543210' }, body: { reason: 'leaked in a log' } } })
   async revoke(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const b = parseInput(RevokeApiKeyBody, body ?? {}, 'body');

@@ -1,24 +1,44 @@
 import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { AuditRow } from '../../../projections/audit.projection';
-import { decodeCursor, encodeCursor, parseInput } from '../../platform/http/validation';
+import { parseInput, queryText } from '../../platform/http/validation';
 import { AdminAuthGuard } from '../operators/admin-auth.guard';
 import { TENANT_ID_PATTERN } from '../shared/ids';
 import { type AuditFilter, AuditRepository } from './audit.repository';
+import { auditCursor, cursorParam } from '../../platform/http/cursor';
+import { ApiContract, named } from '../../platform/http/openapi';
+
+const AuditEntrySchema = named(
+  'AuditEvent',
+  z.looseObject({
+    event_id: z.string(),
+    position: z.string(),
+    stream: z.string(),
+    type: z.string(),
+    tenant_id: z.string().nullable(),
+    actor: z.looseObject({ type: z.string(), id: z.string() }),
+    occurred_at: z.string(),
+    request_id: z.string().nullable(),
+    resource: z.looseObject({ type: z.string().nullable(), id: z.string().nullable() }),
+    data: z.record(z.string(), z.unknown()),
+    hash: z.string(),
+  }),
+);
+const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema.schema), next_cursor: z.string().nullable(), has_more: z.boolean() });
 
 const AuditQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
-  actor_id: z.string().min(1).max(200).optional(),
+  actor_id: queryText().optional(),
   type: z.string().regex(/^[A-Za-z]{1,80}(,[A-Za-z]{1,80}){0,19}$/, 'one or more event types, comma-separated').optional(),
   resource_type: z.enum(['tenant', 'project', 'api_key', 'operator', 'quota', 'security', 'dead_letters', 'other']).optional(),
-  resource_id: z.string().min(1).max(200).optional(),
+  resource_id: queryText().optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
-  request_id: z.string().min(1).max(128).optional(),
+  request_id: queryText(128).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
-  cursor: z.string().max(512).optional(),
+  cursor: cursorParam.optional(),
 });
 
 function entry(r: AuditRow) {
@@ -47,20 +67,18 @@ function entry(r: AuditRow) {
  * credential digests removed. Readable by every role, auditors included.
  */
 @ApiTags('audit')
-@ApiBearerAuth()
 @Controller('v1/admin/control/audit-events')
 @UseGuards(AdminAuthGuard)
 export class AuditController {
   constructor(private readonly audit: AuditRepository) {}
 
   @Get()
-  @ApiOperation({ summary: 'Audit events in commit order; filters; cursor pages; Accept: application/x-ndjson streams the whole selection' })
-  @ApiProduces('application/json', 'application/x-ndjson')
+  @ApiContract({ summary: 'Audit events in commit order; filters; cursor pages; Accept: application/x-ndjson streams the whole selection', auth: 'operator', query: AuditQuery, response: { status: 200, description: 'A page of events; with Accept: application/x-ndjson, the whole selection as NDJSON', schema: AuditPageSchema, alternatives: { 'application/x-ndjson': z.string().describe('one audit event (JSON) per line') } }, example: { query: { tenant_id: 'acme', type: 'TenantCreated,TenantUpdated', limit: '50' } } })
   async list(@Req() req: Request, @Res() res: Response, @Query() query: unknown): Promise<void> {
     const q = parseInput(AuditQuery, query, 'query');
     const after = q.cursor
       ? (() => {
-          const c = decodeCursor(q.cursor, ['tx', 'gp'] as const);
+          const c = auditCursor.decode(q.cursor);
           return { transactionId: Number(c.tx), globalPosition: Number(c.gp) };
         })()
       : undefined;
@@ -93,7 +111,7 @@ export class AuditController {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     // The cursor is the last position returned: events committed later sort after it, so pages never skip or repeat.
-    const next = last ? encodeCursor({ tx: String(last.transaction_id), gp: String(last.global_position) }) : (q.cursor ?? null);
+    const next = last ? auditCursor.encode({ tx: String(last.transaction_id), gp: String(last.global_position) }) : (q.cursor ?? null);
     res.status(200).json({ items: page.map(entry), next_cursor: next, has_more: rows.length > limit });
   }
 }

@@ -1,11 +1,12 @@
 import { Controller, Get, Inject, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { DATABASE, type Database } from '../../platform/db/database';
 import { listSeals, type Seal } from '../../platform/event-store/seals';
 import { parseInput } from '../../platform/http/validation';
 import { AdminAuthGuard } from '../operators/admin-auth.guard';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const SealsQuery = z.strictObject({
   after: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
@@ -36,7 +37,7 @@ export class AuditPublicKeyController {
   constructor(@Inject(SECRETS) private readonly secrets: Secrets) {}
 
   @Get('public-key')
-  @ApiOperation({ summary: 'The Ed25519 public key that signs global seals (no authentication)' })
+  @ApiContract({ summary: 'The Ed25519 public key that signs global seals (no authentication)', auth: 'none', response: { status: 200, description: 'The seal-signing key', schema: z.object({ algorithm: z.literal("Ed25519"), key_id: z.string(), public_key_pem: z.string(), public_key_base64: z.string() }) } })
   publicKey(): { algorithm: 'Ed25519'; key_id: string; public_key_pem: string; public_key_base64: string } {
     const k = this.secrets.sealKey;
     return { algorithm: 'Ed25519', key_id: k.keyId, public_key_pem: k.publicKeyPem, public_key_base64: k.publicKeyBase64 };
@@ -45,14 +46,13 @@ export class AuditPublicKeyController {
 
 /** Global seals in seal order (docs/audit-seals.md). Readable by every operator role, auditors included. */
 @ApiTags('audit')
-@ApiBearerAuth()
 @Controller('v1/admin/control/audit/seals')
 @UseGuards(AdminAuthGuard)
 export class SealsController {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   @Get()
-  @ApiOperation({ summary: 'Global seals with seal_no > after (default 0), ascending; limit 1..1000 (default 100)' })
+  @ApiContract({ summary: 'Global seals with seal_no > after (default 0), ascending; limit 1..1000 (default 100)', auth: 'operator', query: SealsQuery, response: { status: 200, description: 'A page of seals', schema: z.object({ items: z.array(objectResponse("a signed global seal")), next_after: z.number().int(), has_more: z.boolean() }) }, example: { query: { after: '0', limit: '100' } } })
   async list(@Query() query: unknown): Promise<{ items: ReturnType<typeof view>[]; next_after: number; has_more: boolean }> {
     const q = parseInput(SealsQuery, query, 'query');
     const after = q.after ?? 0;

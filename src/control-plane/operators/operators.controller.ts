@@ -1,16 +1,35 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { OperatorRow } from '../../../projections/operators.projection';
 import { AppError } from '../../platform/errors/app-error';
-import { decodeCursor, encodeCursor, parseInput, reasonSchema } from '../../platform/http/validation';
-import { commandContext, jsonSchema } from '../shared/http';
+import { parseInput, reasonSchema } from '../../platform/http/validation';
+import { commandContext } from '../shared/http';
 import { AdminAuthGuard, AdminOwner } from './admin-auth.guard';
 import { ExecuteOperatorCommand, type OperatorCommandResult, type OperatorRequest } from './operator.commands';
 import { type Operator, OPERATOR_ROLES, type OperatorState } from './operator.domain';
 import { OperatorsRepository } from './operators.repository';
+import { afterIdCursor, cursorParam } from '../../platform/http/cursor';
+import { ApiContract, named, pageOf } from '../../platform/http/openapi';
+
+/** The wire shape of an operator (documented members; never its token digests). */
+export const OperatorSchema = named(
+  'Operator',
+  z.looseObject({
+    operator_id: z.string(),
+    display_name: z.string(),
+    role: z.enum(OPERATOR_ROLES),
+    status: z.enum(['active', 'disabled']),
+    token_hint: z.string(),
+    bootstrap: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    revision: z.number().int(),
+  }),
+);
+const IssuedTokenSchema = z.object({ operator: OperatorSchema.schema, token: z.string().describe('the plaintext token: shown in this response only') });
 
 const operatorId = z.string().regex(/^op_[a-z0-9_]{3,60}$/, 'must be op_ followed by 3-60 lowercase letters, digits or _');
 const displayName = z.string().trim().min(1).max(200);
@@ -25,7 +44,7 @@ const ListQuery = z.strictObject({
   role: z.enum(OPERATOR_ROLES).optional(),
   status: z.enum(['active', 'disabled']).optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
-  cursor: z.string().max(512).optional(),
+  cursor: cursorParam.optional(),
 });
 
 /** Never the token digests. */
@@ -36,7 +55,6 @@ function view(o: Operator & { revision: number }) {
 
 /** Operator management: changes by owners only (others get 403, recorded as a security event); every role may read. */
 @ApiTags('operators')
-@ApiBearerAuth()
 @Controller('v1/admin/control/operators')
 @UseGuards(AdminAuthGuard)
 export class OperatorsController {
@@ -64,27 +82,26 @@ export class OperatorsController {
   @Post()
   @AdminOwner()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create an operator; its token is in this response only' })
-  @ApiBody({ schema: jsonSchema(CreateOperatorBody) })
+  @ApiContract({ summary: 'Create an operator; its token is in this response only', auth: 'operator', body: CreateOperatorBody, response: { status: 201, description: 'The operator and its token (once)', schema: IssuedTokenSchema }, example: { body: { operator_id: 'op_carol', display_name: 'Carol', role: 'auditor' } } })
   async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const b = parseInput(CreateOperatorBody, body, 'body');
     return this.run(req, res, { type: 'create', operator_id: b.operator_id ?? null, display_name: b.display_name, role: b.role });
   }
 
   @Get()
-  @ApiOperation({ summary: 'List operators (every role may read)' })
+  @ApiContract({ summary: 'List operators (every role may read)', auth: 'operator', query: ListQuery, response: { status: 200, description: 'A page of operators', schema: pageOf(OperatorSchema.schema) }, example: { query: { role: 'owner' } } })
   async list(@Query() query: unknown) {
     const q = parseInput(ListQuery, query, 'query');
     const limit = q.limit ?? 50;
-    const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
+    const after = q.cursor ? afterIdCursor.decode(q.cursor).after : undefined;
     const rows: OperatorRow[] = await this.operators.list({ limit: limit + 1, ...(after !== undefined ? { after } : {}), ...(q.role ? { role: q.role } : {}), ...(q.status ? { status: q.status } : {}) });
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page.map(view), next_cursor: rows.length > limit && last ? encodeCursor({ after: last.operator_id }) : null };
+    return { items: page.map(view), next_cursor: rows.length > limit && last ? afterIdCursor.encode({ after: last.operator_id }) : null };
   }
 
   @Get(':operator_id')
-  @ApiOperation({ summary: 'Get an operator (every role may read)' })
+  @ApiContract({ summary: 'Get an operator (every role may read)', auth: 'operator', params: Params, response: { status: 200, description: 'The operator (ETag)', schema: OperatorSchema }, example: { params: { operator_id: 'op_alice' } } })
   async get(@Param() params: unknown, @Res({ passthrough: true }) res: Response) {
     const { operator_id } = parseInput(Params, params, 'params');
     const o = await this.operators.get(operator_id);
@@ -95,8 +112,7 @@ export class OperatorsController {
 
   @Patch(':operator_id')
   @AdminOwner()
-  @ApiOperation({ summary: 'Rename an operator or change its role (the last owner cannot be demoted)' })
-  @ApiBody({ schema: jsonSchema(UpdateOperatorBody) })
+  @ApiContract({ summary: 'Rename an operator or change its role (the last owner cannot be demoted)', auth: 'operator', params: Params, body: UpdateOperatorBody, response: { status: 200, description: 'The operator (ETag)', schema: OperatorSchema }, example: { params: { operator_id: 'op_alice' }, body: { display_name: 'Alice Liddell' } } })
   async update(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { operator_id } = parseInput(Params, params, 'params');
     const b = parseInput(UpdateOperatorBody, body, 'body');
@@ -106,8 +122,7 @@ export class OperatorsController {
   @Post(':operator_id/rotate-token')
   @AdminOwner()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Issue a new token; the previous one works for grace_seconds (default 0)' })
-  @ApiBody({ schema: jsonSchema(RotateBody), required: false })
+  @ApiContract({ summary: 'Issue a new token; the previous one works for grace_seconds (default 0)', auth: 'operator', params: Params, body: RotateBody, bodyRequired: false, response: { status: 201, description: 'The operator and its new token (once)', schema: IssuedTokenSchema }, example: { params: { operator_id: 'op_alice' }, body: { grace_seconds: 60 } } })
   async rotate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { operator_id } = parseInput(Params, params, 'params');
     const b = parseInput(RotateBody, body ?? {}, 'body');
@@ -117,8 +132,7 @@ export class OperatorsController {
   @Post(':operator_id/disable')
   @AdminOwner()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Disable an operator: its tokens stop working at once (the last owner cannot be disabled)' })
-  @ApiBody({ schema: jsonSchema(DisableBody), required: false })
+  @ApiContract({ summary: 'Disable an operator: its tokens stop working at once (the last owner cannot be disabled)', auth: 'operator', params: Params, body: DisableBody, bodyRequired: false, response: { status: 200, description: 'The disabled operator', schema: OperatorSchema }, example: { params: { operator_id: 'op_bob' }, body: { reason: 'left the team' } } })
   async disable(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { operator_id } = parseInput(Params, params, 'params');
     const b = parseInput(DisableBody, body ?? {}, 'body');

@@ -1,18 +1,36 @@
 import { randomBytes } from 'node:crypto';
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import type { ProjectRow } from '../../../projections/projects.projection';
 import { AppError } from '../../platform/errors/app-error';
-import { decodeCursor, encodeCursor, metadataSchema, parseInput, reasonSchema } from '../../platform/http/validation';
+import { metadataSchema, parseInput, reasonSchema } from '../../platform/http/validation';
 import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
-import { commandContext, jsonSchema } from '../shared/http';
+import { commandContext } from '../shared/http';
 import { PROJECT_ID_PATTERN, TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
 import { ExecuteProjectCommand, type ProjectCommandResult, type ProjectRequest } from './project.commands';
 import { GetTenantQuery } from '../tenants/tenant.queries';
 import { GetProjectQuery, ListProjectsQuery } from './project.queries';
+import { afterIdCursor, cursorParam } from '../../platform/http/cursor';
+import { ApiContract, named, pageOf } from '../../platform/http/openapi';
+
+/** The wire shape of a project (documented members). */
+export const ProjectSchema = named(
+  'Project',
+  z.looseObject({
+    project_id: z.string(),
+    tenant_id: z.string(),
+    display_name: z.string(),
+    metadata: z.record(z.string(), z.unknown()),
+    status: z.enum(['active', 'archived']),
+    created_at: z.string(),
+    updated_at: z.string(),
+    archived_at: z.string().nullable(),
+    revision: z.number().int().describe('the stream revision; also the ETag'),
+  }),
+);
 
 const tenantId = z.string().regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`);
 const projectId = z.string().regex(PROJECT_ID_PATTERN, `must be ${TENANT_ID_RULE}`);
@@ -28,7 +46,7 @@ const ListQuery = z.strictObject({
   tenant_id: tenantId.optional(),
   status: z.enum(['active', 'archived']).optional(),
   limit: z.coerce.number().int().min(1).max(200).optional(),
-  cursor: z.string().max(512).optional(),
+  cursor: cursorParam.optional(),
 });
 const ProjectParams = z.strictObject({ project_id: projectId });
 const TenantParams = z.strictObject({ tenant_id: tenantId });
@@ -49,7 +67,6 @@ export function newProjectId(): string {
  * is answered exactly like a project that does not exist.
  */
 @ApiTags('projects')
-@ApiBearerAuth()
 @Controller('v1/admin/control')
 @UseGuards(AdminAuthGuard)
 export class ProjectsController {
@@ -82,7 +99,7 @@ export class ProjectsController {
 
   private async list(filter: { tenantId?: string; status?: 'active' | 'archived'; cursor?: string; limit?: number }): Promise<{ items: ProjectRow[]; next_cursor: string | null }> {
     const limit = filter.limit ?? 50;
-    const after = filter.cursor ? decodeCursor(filter.cursor, ['after'] as const).after : undefined;
+    const after = filter.cursor ? afterIdCursor.decode(filter.cursor).after : undefined;
     const rows = await this.queries.execute(
       new ListProjectsQuery({
         limit: limit + 1,
@@ -93,14 +110,13 @@ export class ProjectsController {
     );
     const page = rows.slice(0, limit);
     const last = page.at(-1);
-    return { items: page, next_cursor: rows.length > limit && last ? encodeCursor({ after: last.project_id }) : null };
+    return { items: page, next_cursor: rows.length > limit && last ? afterIdCursor.encode({ after: last.project_id }) : null };
   }
 
   @Post('projects')
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create a project under a tenant (refused under a suspended tenant)' })
-  @ApiBody({ schema: jsonSchema(CreateProjectBody) })
+  @ApiContract({ summary: 'Create a project under a tenant (refused under a suspended tenant)', auth: 'operator', body: CreateProjectBody, response: { status: 201, description: 'The project (ETag, Location)', schema: ProjectSchema }, example: { body: { tenant_id: 'acme', project_id: 'acme-shop', display_name: 'Web shop' } } })
   async createGlobal(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown): Promise<ProjectRow> {
     const { tenant_id, ...b } = parseInput(CreateProjectBody, body, 'body');
     return this.create(req, res, tenant_id, b);
@@ -109,22 +125,21 @@ export class ProjectsController {
   @Post('tenants/:tenant_id/projects')
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create a project under this tenant' })
-  @ApiBody({ schema: jsonSchema(CreateBody) })
+  @ApiContract({ summary: 'Create a project under this tenant', auth: 'operator', params: TenantParams, body: CreateBody, response: { status: 201, description: 'The project (ETag, Location)', schema: ProjectSchema }, example: { params: { tenant_id: 'acme' }, body: { project_id: 'acme-mobile' } } })
   async createUnderTenant(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<ProjectRow> {
     const { tenant_id } = parseInput(TenantParams, params, 'params');
     return this.create(req, res, tenant_id, parseInput(CreateBody, body, 'body'));
   }
 
   @Get('projects')
-  @ApiOperation({ summary: 'List projects (filter by tenant and status; cursor pagination)' })
+  @ApiContract({ summary: 'List projects (filter by tenant and status; cursor pagination)', auth: 'operator', query: ListQuery, response: { status: 200, description: 'A page of projects', schema: pageOf(ProjectSchema.schema) }, example: { query: { tenant_id: 'acme', status: 'active' } } })
   async listGlobal(@Query() query: unknown): Promise<{ items: ProjectRow[]; next_cursor: string | null }> {
     const q = parseInput(ListQuery, query, 'query');
     return this.list({ ...(q.tenant_id ? { tenantId: q.tenant_id } : {}), ...(q.status ? { status: q.status } : {}), ...(q.cursor ? { cursor: q.cursor } : {}), ...(q.limit ? { limit: q.limit } : {}) });
   }
 
   @Get('tenants/:tenant_id/projects')
-  @ApiOperation({ summary: "List this tenant's projects" })
+  @ApiContract({ summary: "List this tenant's projects", auth: 'operator', params: TenantParams, query: ListQuery.omit({ tenant_id: true }), response: { status: 200, description: 'A page of projects', schema: pageOf(ProjectSchema.schema) }, example: { params: { tenant_id: 'acme' }, query: { limit: '10' } } })
   async listUnderTenant(@Param() params: unknown, @Query() query: unknown): Promise<{ items: ProjectRow[]; next_cursor: string | null }> {
     const { tenant_id } = parseInput(TenantParams, params, 'params');
     const q = parseInput(ListQuery.omit({ tenant_id: true }), query, 'query');
@@ -133,7 +148,7 @@ export class ProjectsController {
   }
 
   @Get('projects/:project_id')
-  @ApiOperation({ summary: 'Get a project; the ETag is its stream revision' })
+  @ApiContract({ summary: 'Get a project; the ETag is its stream revision', auth: 'operator', params: ProjectParams, response: { status: 200, description: 'The project (ETag)', schema: ProjectSchema }, example: { params: { project_id: 'acme-web' } } })
   async getGlobal(@Param() params: unknown, @Res({ passthrough: true }) res: Response): Promise<ProjectRow> {
     const { project_id } = parseInput(ProjectParams, params, 'params');
     const p = await this.queries.execute(new GetProjectQuery(project_id));
@@ -143,7 +158,7 @@ export class ProjectsController {
   }
 
   @Get('tenants/:tenant_id/projects/:project_id')
-  @ApiOperation({ summary: 'Get a project of this tenant' })
+  @ApiContract({ summary: 'Get a project of this tenant', auth: 'operator', params: TenantProjectParams, response: { status: 200, description: 'The project (ETag)', schema: ProjectSchema }, example: { params: { tenant_id: 'acme', project_id: 'acme-web' } } })
   async getUnderTenant(@Param() params: unknown, @Res({ passthrough: true }) res: Response): Promise<ProjectRow> {
     const { tenant_id, project_id } = parseInput(TenantProjectParams, params, 'params');
     const p = await this.owned(tenant_id, project_id);
@@ -153,8 +168,7 @@ export class ProjectsController {
 
   @Patch('projects/:project_id')
   @AdminWrite()
-  @ApiOperation({ summary: 'Update display name and/or metadata (If-Match supported)' })
-  @ApiBody({ schema: jsonSchema(UpdateProjectBody) })
+  @ApiContract({ summary: 'Update display name and/or metadata (If-Match supported)', auth: 'operator', params: ProjectParams, body: UpdateProjectBody, response: { status: 200, description: 'The project (ETag)', schema: ProjectSchema }, example: { params: { project_id: 'acme-web' }, body: { display_name: 'Web shop (EU)' } } })
   async updateGlobal(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<ProjectRow> {
     const { project_id } = parseInput(ProjectParams, params, 'params');
     return this.update(req, res, project_id, body);
@@ -162,8 +176,7 @@ export class ProjectsController {
 
   @Patch('tenants/:tenant_id/projects/:project_id')
   @AdminWrite()
-  @ApiOperation({ summary: 'Update a project of this tenant' })
-  @ApiBody({ schema: jsonSchema(UpdateProjectBody) })
+  @ApiContract({ summary: 'Update a project of this tenant', auth: 'operator', params: TenantProjectParams, body: UpdateProjectBody, response: { status: 200, description: 'The project (ETag)', schema: ProjectSchema }, example: { params: { tenant_id: 'acme', project_id: 'acme-web' }, body: { metadata: { region: 'eu' } } } })
   async updateUnderTenant(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<ProjectRow> {
     const { tenant_id, project_id } = parseInput(TenantProjectParams, params, 'params');
     await this.owned(tenant_id, project_id);
@@ -183,8 +196,7 @@ export class ProjectsController {
   @Post('projects/:project_id/archive')
   @AdminWrite()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Archive a project: its keys stop working; nothing new can be created under it' })
-  @ApiBody({ schema: jsonSchema(ArchiveBody), required: false })
+  @ApiContract({ summary: 'Archive a project: its keys stop working; nothing new can be created under it', auth: 'operator', params: ProjectParams, body: ArchiveBody, bodyRequired: false, response: { status: 200, description: 'The archived project', schema: ProjectSchema }, example: { params: { project_id: 'acme-legacy' }, body: { reason: 'replaced by acme-web' } } })
   async archiveGlobal(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<ProjectRow> {
     const { project_id } = parseInput(ProjectParams, params, 'params');
     const b = parseInput(ArchiveBody, body ?? {}, 'body');
@@ -194,8 +206,7 @@ export class ProjectsController {
   @Post('tenants/:tenant_id/projects/:project_id/archive')
   @AdminWrite()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Archive a project of this tenant' })
-  @ApiBody({ schema: jsonSchema(ArchiveBody), required: false })
+  @ApiContract({ summary: 'Archive a project of this tenant', auth: 'operator', params: TenantProjectParams, body: ArchiveBody, bodyRequired: false, response: { status: 200, description: 'The archived project', schema: ProjectSchema }, example: { params: { tenant_id: 'acme', project_id: 'acme-beta' } } })
   async archiveUnderTenant(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown): Promise<ProjectRow> {
     const { tenant_id, project_id } = parseInput(TenantProjectParams, params, 'params');
     await this.owned(tenant_id, project_id);

@@ -1,14 +1,15 @@
 import { Body, Controller, HttpCode, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { parseInput, reasonSchema } from '../../platform/http/validation';
 import { AdminAuthGuard, AdminWrite } from '../operators/admin-auth.guard';
-import { commandContext, jsonSchema } from '../shared/http';
+import { commandContext } from '../shared/http';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../shared/ids';
 import { TearDownPerfTenantCommand } from './perf-teardown';
 import type { TenantCommandResult } from './tenant.commands';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const TeardownBody = z.strictObject({ reason: reasonSchema.optional() });
 const TenantParams = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN, `must be ${TENANT_ID_RULE}`) });
@@ -18,7 +19,6 @@ const TenantParams = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATT
  * close it. Owners and operators; any tenant not created for perf is refused (422 tenant_not_perf).
  */
 @ApiTags('tenants')
-@ApiBearerAuth()
 @Controller('v1/admin/control/tenants')
 @UseGuards(AdminAuthGuard)
 export class PerfTeardownController {
@@ -27,8 +27,7 @@ export class PerfTeardownController {
   @Post(':tenant_id/perf-teardown')
   @AdminWrite()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Tear down a perf tenant: delete its memory, quota and telemetry rows and close it, in one transaction with the event (422 for any other tenant)' })
-  @ApiBody({ schema: jsonSchema(TeardownBody), required: false })
+  @ApiContract({ summary: 'Tear down a perf tenant: delete its memory, quota and telemetry rows and close it, in one transaction with the event (422 for any other tenant)', auth: 'operator', params: TenantParams, body: TeardownBody, bodyRequired: false, response: { status: 200, description: 'The teardown: rows removed per table', schema: objectResponse("the torn-down tenant and the rows removed") }, example: { params: { tenant_id: 'perf-load-1' }, body: { reason: 'perf run finished' } } })
   async tearDown(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { tenant_id } = parseInput(TenantParams, params, 'params');
     const b = parseInput(TeardownBody, body ?? {}, 'body');

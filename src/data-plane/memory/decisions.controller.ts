@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Param, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AdminAuthGuard } from '../../control-plane/operators/admin-auth.guard';
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
@@ -7,19 +7,19 @@ import { DATABASE, type Database } from '../../platform/db/database';
 import { AppError } from '../../platform/errors/app-error';
 import { parseInput } from '../../platform/http/validation';
 import { auditDecision } from './decision-audit';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN), decision_id: z.guid() });
 
 /** Auditors' view of a tools/select decision: re-evaluated from the chain as it stood at the decision (read-only; every role). */
 @ApiTags('audit')
-@ApiBearerAuth()
 @Controller('v1/admin/control/tenants/:tenant_id/decisions/:decision_id')
 @UseGuards(AdminAuthGuard)
 export class DecisionsController {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   @Get('verify')
-  @ApiOperation({ summary: "Re-evaluate a decision's rules as they stood at its commit: the same policy hash, sources and selection, or what differs" })
+  @ApiContract({ summary: "Re-evaluate a decision's rules as they stood at its commit: the same policy hash, sources and selection, or what differs", auth: 'operator', params: Params, response: { status: 200, description: 'The verification', schema: objectResponse("{ok, differences, ...}") }, example: { params: { tenant_id: 'acme', decision_id: '00000000-0000-4000-8000-00000000d001' } } })
   async verify(@Param() params: unknown) {
     const p = parseInput(Params, params, 'params');
     const report = await auditDecision(this.database, p.tenant_id, p.decision_id);

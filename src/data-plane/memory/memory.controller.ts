@@ -1,11 +1,10 @@
+import { z } from 'zod';
 import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { ApiKeyAuthGuard, RequireScopes } from '../../control-plane/api-keys/api-key-auth.guard';
-import { jsonSchema } from '../../control-plane/shared/http';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { AppError } from '../../platform/errors/app-error';
-import { decodeCursor, encodeCursor } from '../../platform/http/validation';
 import { EMBEDDING_PROVIDER, type EmbeddingProvider } from '../embeddings/embedding-provider';
 import { ContractGateway } from './contract-gateway';
 import { injectReader, injectTenantOnly, injectWriter, nsOf, scopeOf, type Principal } from './domain/identity';
@@ -25,6 +24,7 @@ import {
   RehydrateBody,
   SessionBody,
   SessionEventsQuery,
+  SessionParams,
   VerifyBody,
   writeBody,
   RulesEvaluateBody,
@@ -36,6 +36,22 @@ import {
 import { PolicyService } from './policy.service';
 import { type RecallRequest, RecallService } from './recall.service';
 import { QueryEmbedder } from './query-embedder';
+import { commitSeqCursor } from '../../platform/http/cursor';
+import { parseInput } from '../../platform/http/validation';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
+
+/** Response members the contract fixes (documented loosely: the open core's bodies carry more). */
+const WriteResponse = z.looseObject({
+  tenant_id: z.string(),
+  scope: z.string(),
+  commit_id: z.string(),
+  commit_hash: z.string(),
+  nodes: z.array(z.looseObject({ id: z.string(), type: z.string() })),
+  edges: z.array(z.looseObject({ id: z.string(), type: z.string(), src_id: z.string(), dst_id: z.string() })),
+});
+const FindResponse = z.looseObject({ nodes: z.array(z.looseObject({ id: z.string(), type: z.string() })), page: z.looseObject({}) });
+const CommitsResponse = z.object({ tenant_id: z.string(), scope: z.string(), commits: z.array(z.looseObject({ commit_id: z.string() })), next_cursor: z.string().nullable() });
+
 
 /** An absent body (SDK 0.1.4 sends none for an undefined input) reads as {}. */
 const bodyOf = (b: unknown): unknown => (b === undefined ? {} : b);
@@ -49,7 +65,6 @@ const bound = (p: Principal): Consumer | null => (p.agentId !== null || p.teamId
  * errors carry the open core's `error`/`message`/`details`/`issues` (problem.ts writeError).
  */
 @ApiTags('memory')
-@ApiHeader({ name: 'x-api-key', required: false, description: 'API key (or Authorization: Bearer <key>)' })
 @Controller('v1/memory')
 @UseGuards(ApiKeyAuthGuard)
 export class MemoryController {
@@ -79,8 +94,7 @@ export class MemoryController {
   @Post('write')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Write nodes and edges as one commit (deterministic ids; an identical write returns the same commit)' })
-  @ApiBody({ schema: jsonSchema(writeBody(1536)) })
+  @ApiContract({ summary: 'Write nodes and edges as one commit (deterministic ids; an identical write returns the same commit)', auth: 'api_key', body: writeBody(1536), response: { status: 200, description: 'The commit and the nodes and edges written', schema: WriteResponse }, example: { body: { scope: 'travel-desk', input_text: 'passport', nodes: [{ client_id: 'note:passport', type: 'event', text_summary: 'Maria passport expires in March 2027' }] } } })
   async write(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -113,8 +127,7 @@ export class MemoryController {
   @Post('recall')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'Recall by a query embedding: seeds, their neighbourhood, ranked nodes and an LLM-ready context' })
-  @ApiBody({ schema: jsonSchema(recallBody(1536)) })
+  @ApiContract({ summary: 'Recall by a query embedding: seeds, their neighbourhood, ranked nodes and an LLM-ready context', auth: 'api_key', body: recallBody(1536), response: { status: 200, description: 'Seeds, ranked nodes and context', schema: objectResponse("{seeds, ranked, subgraph, context, ...} (the open core contract)") } })
   async recall(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -125,8 +138,7 @@ export class MemoryController {
   @Post('recall_text')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'Recall by text: the query is normalised, redacted and embedded with the configured provider' })
-  @ApiBody({ schema: jsonSchema(RecallTextBody) })
+  @ApiContract({ summary: 'Recall by text: the query is normalised, redacted and embedded with the configured provider', auth: 'api_key', body: RecallTextBody, response: { status: 200, description: 'Seeds, ranked nodes and context', schema: objectResponse("{seeds, ranked, subgraph, context, ...} (the open core contract)") }, example: { body: { scope: 'travel-desk', query_text: 'when does the passport expire?' } } })
   async recallText(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -144,8 +156,7 @@ export class MemoryController {
   @Post('find')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'Deterministic lookup by URI, id, client id, type, text or slots; newest first, paged' })
-  @ApiBody({ schema: jsonSchema(FindBody) })
+  @ApiContract({ summary: 'Deterministic lookup by URI, id, client id, type, text or slots; newest first, paged', auth: 'api_key', body: FindBody, response: { status: 200, description: 'Matching nodes, newest first, and the page', schema: FindResponse }, example: { body: { scope: 'travel-desk', client_id: 'note:passport' } } })
   async find(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -157,8 +168,7 @@ export class MemoryController {
   @Post('sessions')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Create a session (a topic node); the same session_id returns the same node' })
-  @ApiBody({ schema: jsonSchema(SessionBody) })
+  @ApiContract({ summary: 'Create a session (a topic node); the same session_id returns the same node', auth: 'api_key', body: SessionBody, response: { status: 200, description: 'The session node', schema: objectResponse("{session_id, node_id, ...}") }, example: { body: { scope: 'travel-desk', session_id: 'trip-42', title: 'Lisbon trip', input_text: 'new trip' } } })
   async createSession(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -170,8 +180,7 @@ export class MemoryController {
   @Post('events')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Append an event to a session (created implicitly when new)' })
-  @ApiBody({ schema: jsonSchema(EventBody) })
+  @ApiContract({ summary: 'Append an event to a session (created implicitly when new)', auth: 'api_key', body: EventBody, response: { status: 200, description: 'The event node and its session', schema: objectResponse("{session_id, event_id, ...}") }, example: { body: { scope: 'travel-desk', session_id: 'trip-42', text_summary: 'Booked the 9:40 flight', input_text: 'booking' } } })
   async writeEvent(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -182,13 +191,12 @@ export class MemoryController {
 
   @Get('sessions/:session_id/events')
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: "A session's events, newest first, paged (query values as strings)" })
-  async sessionEvents(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param('session_id') sessionId: string, @Query() query: unknown) {
+  @ApiContract({ summary: "A session's events, newest first, paged (query values as strings)", auth: 'api_key', params: SessionParams, query: SessionEventsQuery, response: { status: 200, description: 'The session and its events', schema: objectResponse("{session, events, page}") }, example: { params: { session_id: 'trip-42' }, query: { scope: 'travel-desk', limit: '20' } } })
+  async sessionEvents(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Query() query: unknown) {
     const raw = query ?? {};
     const p = this.gw.principal(req, raw);
     const q = this.gw.parse(SessionEventsQuery, injectReader(raw, p), 'query', res, 'session_events');
-    const id = sessionId.trim();
-    if (id.length < 1 || id.length > 128) throw new AppError('validation_failed', '1 invalid field(s): params.session_id', { errors: [{ field: 'params.session_id', message: 'must be 1 to 128 characters' }] });
+    const id = parseInput(SessionParams, params, 'params').session_id;
     const scope = scopeOf(q.scope);
     return this.gw.run(p, res, 'recall', () => this.queries.sessionEvents(p, scope, id, q));
   }
@@ -196,8 +204,7 @@ export class MemoryController {
   @Post('packs/export')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'Export the scope as a pack (nodes, edges, commits) with its SHA-256' })
-  @ApiBody({ schema: jsonSchema(PackExportBody) })
+  @ApiContract({ summary: 'Export the scope as a pack (nodes, edges, commits) with its SHA-256', auth: 'api_key', body: PackExportBody, response: { status: 200, description: 'The pack and its SHA-256', schema: objectResponse("{pack, manifest}") }, example: { body: { scope: 'travel-desk' } } })
   async packExport(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -210,8 +217,7 @@ export class MemoryController {
   @Post('packs/import')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Verify a pack against its hash and import it into its own tenant and scope (verify_only: check and plan)' })
-  @ApiBody({ schema: jsonSchema(PackImportBody) })
+  @ApiContract({ summary: 'Verify a pack against its hash and import it into its own tenant and scope (verify_only: check and plan)', auth: 'api_key', body: PackImportBody, response: { status: 200, description: 'What was (or would be) imported', schema: objectResponse("{ok, verified, imported, ...}") }, example: { body: { pack: { version: 'aionis_pack_v1', tenant_id: 'acme', scope: 'imported', nodes: [], edges: [], commits: [] }, verify_only: true } } })
   async packImport(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -225,8 +231,7 @@ export class MemoryController {
   @Post('archive/rehydrate')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Move archived or cold nodes back to warm or hot' })
-  @ApiBody({ schema: jsonSchema(RehydrateBody) })
+  @ApiContract({ summary: 'Move archived or cold nodes back to warm or hot', auth: 'api_key', body: RehydrateBody, response: { status: 200, description: 'The nodes moved', schema: objectResponse("{rehydrated, ...}") }, example: { body: { scope: 'travel-desk', client_ids: ['note:passport'], target_tier: 'hot', input_text: 'needed again' } } })
   async rehydrate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -238,8 +243,7 @@ export class MemoryController {
   @Post('nodes/activate')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Record an outcome on nodes (feedback counters and quality) and activate them' })
-  @ApiBody({ schema: jsonSchema(ActivateBody) })
+  @ApiContract({ summary: 'Record an outcome on nodes (feedback counters and quality) and activate them', auth: 'api_key', body: ActivateBody, response: { status: 200, description: 'The nodes activated', schema: objectResponse("{activated, ...}") }, example: { body: { scope: 'travel-desk', client_ids: ['note:passport'], outcome: 'positive', input_text: 'helpful' } } })
   async activate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -251,8 +255,7 @@ export class MemoryController {
   @Post('rules/evaluate')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'The rules matching a context, ranked and merged into a policy (read-only)' })
-  @ApiBody({ schema: jsonSchema(RulesEvaluateBody) })
+  @ApiContract({ summary: 'The rules matching a context, ranked and merged into a policy (read-only)', auth: 'api_key', body: RulesEvaluateBody, response: { status: 200, description: 'Matching rules and the merged policy', schema: objectResponse("{matched, policy, ...}") }, example: { body: { scope: 'travel-desk', context: { intent: 'book_flight' } } } })
   async rulesEvaluate(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -265,8 +268,7 @@ export class MemoryController {
   @Post('tools/select')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'Choose a tool among candidates under the active policy; the choice is recorded as a decision' })
-  @ApiBody({ schema: jsonSchema(ToolsSelectBody) })
+  @ApiContract({ summary: 'Choose a tool among candidates under the active policy; the choice is recorded as a decision', auth: 'api_key', body: ToolsSelectBody, response: { status: 200, description: 'The selected tool and the decision', schema: objectResponse("{selection, decision_id, ...}") }, example: { body: { scope: 'travel-desk', context: { intent: 'book_flight' }, candidates: ['search_flights', 'call_agent'] } } })
   async toolsSelect(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -279,8 +281,7 @@ export class MemoryController {
   @Post('tools/feedback')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'The outcome of a tool choice, credited to the rules that shaped it and linked to its decision' })
-  @ApiBody({ schema: jsonSchema(ToolsFeedbackBody) })
+  @ApiContract({ summary: 'The outcome of a tool choice, credited to the rules that shaped it and linked to its decision', auth: 'api_key', body: ToolsFeedbackBody, response: { status: 200, description: 'The feedback recorded', schema: objectResponse("{updated_rules, ...}") }, example: { body: { scope: 'travel-desk', outcome: 'positive', candidates: ['search_flights', 'call_agent'], selected_tool: 'search_flights', input_text: 'booked' } } })
   async toolsFeedback(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -293,8 +294,7 @@ export class MemoryController {
   @Post('rules/state')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: "Move a rule between draft, shadow, active and disabled (validated on promotion); an event in the audit log" })
-  @ApiBody({ schema: jsonSchema(RuleStateBody) })
+  @ApiContract({ summary: "Move a rule between draft, shadow, active and disabled (validated on promotion); an event in the audit log", auth: 'api_key', body: RuleStateBody, response: { status: 200, description: 'The rule and its new state', schema: objectResponse("{rule_node_id, state, ...}") }, example: { body: { scope: 'travel-desk', rule_node_id: '00000000-0000-4000-8000-00000000001a', state: 'shadow', input_text: 'try it' } } })
   async rulesState(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -306,8 +306,7 @@ export class MemoryController {
   @Post('feedback')
   @HttpCode(200)
   @RequireScopes('memory:write')
-  @ApiOperation({ summary: 'Direct feedback on one rule' })
-  @ApiBody({ schema: jsonSchema(FeedbackBody) })
+  @ApiContract({ summary: 'Direct feedback on one rule', auth: 'api_key', body: FeedbackBody, response: { status: 200, description: 'The updated rule counters', schema: objectResponse("{rule_node_id, ...}") }, example: { body: { scope: 'travel-desk', rule_node_id: '00000000-0000-4000-8000-00000000001a', outcome: 'positive', input_text: 'worked' } } })
   async feedback(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);
@@ -318,27 +317,25 @@ export class MemoryController {
 
   @Get('commits')
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: 'Hosted addition: the commit chain of a scope, oldest first' })
+  @ApiContract({ summary: 'Hosted addition: the commit chain of a scope, oldest first', auth: 'api_key', query: CommitsQuery, response: { status: 200, description: 'A page of commits, oldest first', schema: CommitsResponse }, example: { query: { scope: 'travel-desk', limit: '50' } } })
   async commits(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Query() query: unknown) {
     const raw = query ?? {};
     const p = this.gw.principal(req, raw);
     const q = this.gw.parse(CommitsQuery, injectTenantOnly(raw, p), 'query', res, 'commits');
     const scope = scopeOf(q.scope);
     const limit = q.limit ?? 100;
-    const after = q.cursor ? decodeCursor(q.cursor, ['seq'] as const).seq : '0';
-    if (!/^\d{1,15}$/.test(after)) throw new AppError('validation_failed', 'the cursor is not one this API issued', { errors: [{ field: 'query.cursor', message: 'invalid cursor' }] });
+    const after = q.cursor ? commitSeqCursor.decode(q.cursor).seq : '0';
     return this.gw.run(p, res, 'recall', async () => {
       const { rows, more } = await this.queries.commits(p, scope, Number(after), limit);
       const last = rows.at(-1);
-      return { tenant_id: p.tenantId, scope, commits: rows, next_cursor: more && last ? encodeCursor({ seq: String(last.seq) }) : null };
+      return { tenant_id: p.tenantId, scope, commits: rows, next_cursor: more && last ? commitSeqCursor.encode({ seq: String(last.seq) }) : null };
     });
   }
 
   @Post('commits/verify')
   @HttpCode(200)
   @RequireScopes('memory:read')
-  @ApiOperation({ summary: "Hosted addition: recompute every hash of the scope's commit chain" })
-  @ApiBody({ schema: jsonSchema(VerifyBody), required: false })
+  @ApiContract({ summary: "Hosted addition: recompute every hash of the scope's commit chain", auth: 'api_key', body: VerifyBody, bodyRequired: false, response: { status: 200, description: 'Whether every hash of the chain holds', schema: objectResponse("{ok, checked, ...}") }, example: { body: { scope: 'travel-desk' } } })
   async verify(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const raw = bodyOf(body);
     const p = this.gw.principal(req, raw);

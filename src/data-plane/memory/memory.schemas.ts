@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { EDGE_TYPES, MEMORY_LANES, MEMORY_TIERS, NODE_TYPES } from './domain/model';
+import { cursorParam } from '../../platform/http/cursor';
 
 /**
  * Request schemas of the memory API, field for field the open core's contract
@@ -172,6 +173,8 @@ const queryInt = (min: number, max: number) =>
     .transform(Number)
     .pipe(int(min, max));
 const queryBool = z.enum(['true', 'false', '1', '0', ''], { message: 'must be true or false' }).transform((v) => v === 'true' || v === '1');
+/** The session id in the path: trimmed, 1-128 characters. */
+export const SessionParams = z.object({ session_id: z.string().trim().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters') });
 export const SessionEventsQuery = z.object({
   ...where,
   consumer_agent_id: str1.optional(),
@@ -278,7 +281,7 @@ export const ActivateBody = z
   .refine(needInput, { message: 'one of input_text / input_sha256 is required' });
 
 export const VerifyBody = z.object({ ...where });
-export const CommitsQuery = z.object({ ...where, limit: queryInt(1, 500).optional(), cursor: z.string().max(512).optional() });
+export const CommitsQuery = z.object({ ...where, limit: queryInt(1, 500).optional(), cursor: cursorParam.optional() });
 
 // Memory -> Policy (contract §2.11-§2.15)
 const OUTCOMES = ['positive', 'negative', 'neutral'] as const;

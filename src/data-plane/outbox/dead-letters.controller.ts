@@ -1,17 +1,18 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { AdminAuthGuard, AdminWrite } from '../../control-plane/operators/admin-auth.guard';
-import { jsonSchema } from '../../control-plane/shared/http';
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { contextOf } from '../../platform/http/request-context';
-import { decodeCursor, encodeCursor, parseInput, reasonSchema } from '../../platform/http/validation';
+import { parseInput, reasonSchema } from '../../platform/http/validation';
 import { ProjectionsService } from '../../platform/projections/projections.service';
 import { MemoryRepository } from '../memory/memory.repository';
 import { DeadLetters, embeddingReadiness, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from './dead-letters';
 import { OutboxRepository } from './outbox.repository';
+import { afterUuidCursor, cursorParam } from '../../platform/http/cursor';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const ListQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
@@ -19,7 +20,7 @@ const ListQuery = z.strictObject({
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
-  cursor: z.string().max(512).optional(),
+  cursor: cursorParam.optional(),
 });
 const ReadinessQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN),
@@ -37,7 +38,6 @@ export const DeadLetterOperationBody = z.strictObject({
 
 /** The operator workflow for derived work that failed for good: look, replay (dry run first), or discard. */
 @ApiTags('dead-letters')
-@ApiBearerAuth()
 @Controller('v1/admin/control/dead-letters')
 @UseGuards(AdminAuthGuard)
 export class DeadLettersController {
@@ -53,11 +53,11 @@ export class DeadLettersController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Dead-lettered outbox jobs (filters: tenant, type, time) and counts by tenant' })
+  @ApiContract({ summary: 'Dead-lettered outbox jobs (filters: tenant, type, time) and counts by tenant', auth: 'operator', query: ListQuery, response: { status: 200, description: 'A page of dead letters and counts by tenant', schema: z.object({ items: z.array(objectResponse("a dead-lettered job")), counts_by_tenant: z.record(z.string(), z.number()), next_cursor: z.string().nullable() }) }, example: { query: { tenant_id: 'acme', type: 'embed_nodes' } } })
   async list(@Query() query: unknown) {
     const q = parseInput(ListQuery, query, 'query');
     const limit = q.limit ?? 100;
-    const after = q.cursor ? decodeCursor(q.cursor, ['after'] as const).after : undefined;
+    const after = q.cursor ? afterUuidCursor.decode(q.cursor).after : undefined;
     const r = await this.deadLetters.list({
       limit: limit + 1,
       ...(q.tenant_id ? { tenantId: q.tenant_id } : {}),
@@ -68,7 +68,7 @@ export class DeadLettersController {
     });
     const page = r.items.slice(0, limit);
     const last = page.at(-1);
-    return { items: page, counts_by_tenant: r.counts_by_tenant, next_cursor: r.items.length > limit && last ? encodeCursor({ after: last.job_id }) : null };
+    return { items: page, counts_by_tenant: r.counts_by_tenant, next_cursor: r.items.length > limit && last ? afterUuidCursor.encode({ after: last.job_id }) : null };
   }
 
   /**
@@ -105,8 +105,7 @@ export class DeadLettersController {
   @Post('replay')
   @AdminWrite()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Replay dead-lettered jobs (by ids, or tenant + type; dry_run first; limit default 50, max 500; reason required)' })
-  @ApiBody({ schema: jsonSchema(DeadLetterOperationBody) })
+  @ApiContract({ summary: 'Replay dead-lettered jobs (by ids, or tenant + type; dry_run first; limit default 50, max 500; reason required)', auth: 'operator', body: DeadLetterOperationBody, response: { status: 200, description: 'What was (or would be) replayed', schema: objectResponse("{dry_run, matched, ...}") }, example: { body: { tenant_id: 'acme', type: 'embed_nodes', reason: 'provider is back', dry_run: true } } })
   replay(@Req() req: Request, @Body() body: unknown) {
     return this.operate('replay', req, body);
   }
@@ -114,8 +113,7 @@ export class DeadLettersController {
   @Post('discard')
   @AdminWrite()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Discard dead-lettered jobs for good (reason required); the nodes stay failed' })
-  @ApiBody({ schema: jsonSchema(DeadLetterOperationBody) })
+  @ApiContract({ summary: 'Discard dead-lettered jobs for good (reason required); the nodes stay failed', auth: 'operator', body: DeadLetterOperationBody, response: { status: 200, description: 'What was (or would be) discarded', schema: objectResponse("{dry_run, matched, ...}") }, example: { body: { tenant_id: 'acme', reason: 'nodes were rewritten', dry_run: true } } })
   discard(@Req() req: Request, @Body() body: unknown) {
     return this.operate('discard', req, body);
   }

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { z } from 'zod';
 import { AdminAuthGuard } from '../../control-plane/operators/admin-auth.guard';
 import { TENANT_ID_PATTERN } from '../../control-plane/shared/ids';
@@ -11,6 +11,7 @@ import { QuotaEnforcer } from '../quotas/quota-enforcer';
 import { MEMORY_ENDPOINTS, TelemetryRecorder } from './telemetry-recorder';
 import { type RollupRow, TelemetryRepository } from './telemetry.repository';
 import { BUCKETS, emptyRollup, merge, type Rollup, SLO_TARGETS, summary } from './telemetry';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN) });
 const WINDOWS = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800 } as const;
@@ -32,7 +33,6 @@ const toRollup = (r: RollupRow): Rollup => ({
 
 /** The on-call view of one tenant: health, traffic, errors, latency, backlog, size; and its time series. */
 @ApiTags('dashboard')
-@ApiBearerAuth()
 @Controller('v1/admin/control/dashboard/tenants/:tenant_id')
 @UseGuards(AdminAuthGuard)
 export class DashboardController {
@@ -57,7 +57,7 @@ export class DashboardController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'Tenant dashboard: status, tier, keys, quota use, requests/errors/latency (1 h, 24 h), outbox, memory size, projection lag' })
+  @ApiContract({ summary: 'Tenant dashboard: status, tier, keys, quota use, requests/errors/latency (1 h, 24 h), outbox, memory size, projection lag', auth: 'operator', params: Params, response: { status: 200, description: 'The dashboard', schema: objectResponse("the tenant dashboard (docs/observability.md)") }, example: { params: { tenant_id: 'acme' } } })
   async dashboard(@Param() params: unknown) {
     const { tenant_id } = parseInput(Params, params, 'params');
     const q = await this.quotas.quotaOf(tenant_id).catch(() => undefined);
@@ -81,7 +81,7 @@ export class DashboardController {
   }
 
   @Get('timeseries')
-  @ApiOperation({ summary: 'Buckets with counts, error rate, latency percentiles (from histograms) and error-budget burn against the tier SLO' })
+  @ApiContract({ summary: 'Buckets with counts, error rate, latency percentiles (from histograms) and error-budget burn against the tier SLO', auth: 'operator', params: Params, query: SeriesQuery, response: { status: 200, description: 'The time series', schema: objectResponse("{buckets, ...} (docs/observability.md)") }, example: { params: { tenant_id: 'acme' }, query: { window: '24h', bucket: 'hour' } } })
   async timeseries(@Param() params: unknown, @Query() query: unknown) {
     const { tenant_id } = parseInput(Params, params, 'params');
     const s = parseInput(SeriesQuery, query, 'query');

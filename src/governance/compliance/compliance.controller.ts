@@ -1,9 +1,8 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { AdminAuthGuard, AdminWrite } from '../../control-plane/operators/admin-auth.guard';
-import { jsonSchema } from '../../control-plane/shared/http';
 import { AppError } from '../../platform/errors/app-error';
 import { contextOf } from '../../platform/http/request-context';
 import { parseInput } from '../../platform/http/validation';
@@ -12,6 +11,7 @@ import { evaluateCompliance } from './compliance';
 import { DRILL_OUTCOMES, recordDrill } from './drills';
 import { type ComplianceMapping, drillRunbooks, FRAMEWORKS, loadComplianceMapping } from './mapping';
 import { STATUSES } from './status';
+import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const ControlsQuery = z.strictObject({
   status: z.enum(STATUSES).optional(),
@@ -30,7 +30,6 @@ const DrillBodyDoc = z.strictObject({ runbook: z.string().describe('a runbook th
  * status. Every operator role reads (auditors included); owners and operators record drills.
  */
 @ApiTags('governance')
-@ApiBearerAuth()
 @Controller('v1/admin/control/compliance')
 @UseGuards(AdminAuthGuard)
 export class ComplianceController {
@@ -55,7 +54,7 @@ export class ComplianceController {
   }
 
   @Get('controls')
-  @ApiOperation({ summary: 'Each mapped control with its latest evidence, age and status (satisfied, stale, failing, no_evidence); filter by status and framework' })
+  @ApiContract({ summary: 'Each mapped control with its latest evidence, age and status (satisfied, stale, failing, no_evidence); filter by status and framework', auth: 'operator', query: ControlsQuery, response: { status: 200, description: 'Controls with their status', schema: objectResponse("{controls, summary, ...} (docs/compliance.md)") }, example: { query: { status: 'satisfied', framework: 'soc2' } } })
   async controls(@Query() query: unknown) {
     const q = parseInput(ControlsQuery, query, 'query');
     let fw: { framework: string; id: string | undefined } | undefined;
@@ -86,8 +85,7 @@ export class ComplianceController {
   @Post('drills')
   @AdminWrite()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Record a runbook drill (evidence for the controls that map it)' })
-  @ApiBody({ schema: jsonSchema(DrillBodyDoc) })
+  @ApiContract({ summary: 'Record a runbook drill (evidence for the controls that map it)', auth: 'operator', body: DrillBodyDoc, response: { status: 201, description: 'The recorded drill', schema: objectResponse("{drill, ...}") }, example: { body: { runbook: 'runbooks/key-compromise.md', outcome: 'passed', notes: 'quarterly drill' } } })
   async drill(@Req() req: Request, @Body() body: unknown) {
     const b = parseInput(this.drillBody, body, 'body');
     const ctx = contextOf(req);

@@ -1,5 +1,6 @@
+import { z } from 'zod';
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
@@ -8,6 +9,9 @@ import { DATABASE, type Database } from '../db/database';
 import { pendingMigrations } from '../db/migrations';
 import { ProjectionsService, type ProjectionHealth } from '../projections/projections.service';
 import { METRICS, type Metrics } from '../telemetry/metrics';
+import { ApiContract } from '../http/openapi';
+
+const ReadinessSchema = z.looseObject({ status: z.enum(['ready', 'not_ready']), checks: z.array(z.looseObject({ name: z.string(), ok: z.boolean() })), projections: z.array(z.looseObject({ projection: z.string() })) });
 
 /** SHA-256 of `host:port/dbname` (localhost, 127.0.0.1 and ::1 read as `loopback`; port 5432 by default); null without a parseable URL. */
 export function databaseTargetHash(url: string | undefined): string | null {
@@ -44,13 +48,13 @@ export class HealthController {
    * null on the embedded database.
    */
   @Get('health')
-  @ApiOperation({ summary: 'Liveness in the memory contract’s shape: {ok, database_target_hash}' })
+  @ApiContract({ summary: 'Liveness in the memory contract’s shape: {ok, database_target_hash}', auth: 'none', response: { status: 200, description: 'Alive', schema: z.object({ ok: z.boolean(), database_target_hash: z.string().nullable() }) } })
   health(): { ok: true; database_target_hash: string | null } {
     return { ok: true, database_target_hash: databaseTargetHash(this.config.databaseUrl) };
   }
 
   @Get('health/live')
-  @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP' })
+  @ApiContract({ summary: 'Liveness: the process is up and serving HTTP', auth: 'none', response: { status: 200, description: 'Alive', schema: z.object({ status: z.literal("ok") }) } })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -60,7 +64,7 @@ export class HealthController {
    * runner (here or in another instance) whose lag is under the threshold. A dead projector fails it.
    */
   @Get('health/ready')
-  @ApiOperation({ summary: 'Readiness: database, migrations, projector alive and caught up' })
+  @ApiContract({ summary: 'Readiness: database, migrations, projector alive and caught up', auth: 'none', response: { status: 200, description: 'Ready', schema: ReadinessSchema }, otherResponses: [{ status: 503, description: 'Not ready: the same body, status not_ready', schema: ReadinessSchema }] })
   async ready(@Res({ passthrough: true }) res: Response): Promise<{ status: 'ready' | 'not_ready'; checks: Check[]; projections: ProjectionHealth[] }> {
     const checks: Check[] = [];
     let projections: ProjectionHealth[] = [];

@@ -99,6 +99,12 @@ export function jsonBodyMiddleware(limit: string, memoryLimit: string = limit): 
         fail(req, res, new AppError('unsupported_media_type', `send JSON with Content-Type: application/json (got "${type || 'none'}")`));
         return;
       }
+      // JSON is UTF-8 (RFC 8259 §8.1): another charset would be transcoded before the UTF-8 check.
+      const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+      if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+        fail(req, res, new AppError('unsupported_media_type', `JSON bodies are UTF-8 (got charset "${charset}")`));
+        return;
+      }
     }
     const parser = req.path.startsWith('/v1/memory/') ? parseMemory : parse;
     parser(req, res, (err?: unknown) => {

@@ -26,22 +26,13 @@ export const metadataSchema = z
 
 export const reasonSchema = z.string().trim().min(1).max(500).refine((s) => !s.includes('\u0000'), { message: 'must not contain NUL characters' });
 
-/** Opaque keyset cursors: base64url of a small JSON document. */
-export function encodeCursor(value: Record<string, string>): string {
-  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
-}
-
-export function decodeCursor<K extends string>(cursor: string, keys: readonly K[]): Record<K, string> {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>;
-    const out = {} as Record<K, string>;
-    for (const k of keys) {
-      const x = v[k];
-      if (typeof x !== 'string') throw new Error('bad');
-      out[k] = x;
-    }
-    return out;
-  } catch {
-    throw new AppError('validation_failed', 'the cursor is not one this API issued', { errors: [{ field: 'query.cursor', message: 'invalid cursor' }] });
-  }
-}
+/**
+ * Free text in a query parameter: well-formed Unicode without NUL (no PostgreSQL text column can
+ * hold one), 1-200 characters unless told otherwise. Query filters use it instead of a bare string.
+ */
+export const queryText = (max = 200) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !s.includes('\u0000') && s.isWellFormed(), { message: 'must not contain NUL characters or unpaired surrogates' });
