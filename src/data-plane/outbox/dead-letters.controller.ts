@@ -26,6 +26,14 @@ const ReadinessQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN),
   scope: z.string().min(1).max(256).regex(/^[^\u0000]*$/).optional(),
 });
+const count = z.number().int().min(0);
+const ReadinessResponse = z.object({
+  tenant_id: z.string(),
+  scope: z.string().nullable(),
+  all_ready: z.boolean(),
+  nodes: z.object({ ready: count, pending: count, failed: count, total: count }),
+  outbox: z.object({ pending: count, retrying: count, processing: count, dead_letter: count, done: count, discarded: count }),
+});
 export const DeadLetterOperationBody = z.strictObject({
   ids: z.array(z.uuid()).min(1).max(REPLAY_LIMIT_MAX).optional(),
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
@@ -76,7 +84,13 @@ export class DeadLettersController {
    * operator without the tenant's key; every operator role may read it.
    */
   @Get('readiness')
-  @ApiOperation({ summary: "A tenant's embedding readiness: nodes by embedding status (optionally one scope) and its outbox jobs by status" })
+  @ApiContract({
+    summary: "A tenant's embedding readiness: nodes by embedding status (optionally one scope) and its outbox jobs by status",
+    auth: 'operator',
+    query: ReadinessQuery,
+    response: { status: 200, description: 'Counts only: all_ready, nodes by embedding status, outbox jobs by status', schema: ReadinessResponse },
+    example: { query: { tenant_id: 'acme' } },
+  })
   async readiness(@Query() query: unknown) {
     const q = parseInput(ReadinessQuery, query, 'query');
     const [nodes, outbox] = await Promise.all([this.memory.embeddingStatusCounts(q.tenant_id, q.scope), this.outbox.tenantStatus(q.tenant_id)]);

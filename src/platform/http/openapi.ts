@@ -145,7 +145,8 @@ const STATUS_TEXT: Record<number, string> = {
 const isWrite = (method: string): boolean => ['post', 'put', 'patch', 'delete'].includes(method);
 
 function defaultErrors(doc: ContractDoc, method: string): number[] {
-  if (doc.auth === 'operator') return [400, 401, 403, 404, ...(isWrite(method) ? [409, 412, 413, 415, 422] : []), 500];
+  // 429: the admin rate limit (admin_rate_limited) and failed authentications per address (auth_throttled); 503: a busy database (service_unavailable)
+  if (doc.auth === 'operator') return [400, 401, 403, 404, ...(isWrite(method) ? [409, 412, 413, 415, 422] : []), 429, 500, 503];
   if (doc.auth === 'api_key') return [400, 401, 403, 429, ...(isWrite(method) ? [413, 415] : []), 500, 503];
   return [500];
 }
