@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALERTS_FILE, allPanels, loadDashboard, loadRuleGroups, referencedMetrics, ROOT, shippedExpressions } from '../support/deploy-config';
 import { familyOf, metricNamesIn, parseExposition } from '../support/promql';
+import { onlyIf } from '../support/skips';
 
 /**
  * The shipped Prometheus rules and Grafana dashboard, checked structurally: the YAML parses, every
@@ -10,6 +12,9 @@ import { familyOf, metricNamesIn, parseExposition } from '../support/promql';
  * server or promtool in CI): expressions are only checked for balanced brackets, and the metric
  * names they read are checked against a real /metrics scrape in test/e2e/metrics.e2e-spec.ts.
  */
+
+const hasPromtool = spawnSync('promtool', ['--version'], { stdio: 'ignore' }).status === 0;
+const withPromtool = onlyIf(hasPromtool, 'promtool is not installed (Debian package prometheus): the rules are checked structurally only');
 
 const DURATION = /^([0-9]+(ms|s|m|h|d|w|y))+$/;
 const SEVERITIES = ['page', 'ticket'];
@@ -94,6 +99,15 @@ describe('deploy/prometheus/alerts.yml', () => {
     for (const part of ['ratio_rate1h > (14.4', 'ratio_rate5m > (14.4', 'ratio_rate6h > (6', 'ratio_rate30m > (6']) expect(fast).toContain(part);
     const slow = String(alerts.find((a) => a.alert === 'AionisAvailabilityBurnSlow')?.expr);
     for (const part of ['ratio_rate1d > (3', 'ratio_rate2h > (3', 'ratio_rate3d > (1', 'ratio_rate6h > (1']) expect(slow).toContain(part);
+  });
+});
+
+describe('deploy/prometheus/alerts.yml with promtool (where installed)', () => {
+  withPromtool.it('promtool check rules accepts it, and its unit tests (alerts.test.yml: burn pairs, platform alerts, max() across instances) pass', () => {
+    const check = spawnSync('promtool', ['check', 'rules', ALERTS_FILE], { cwd: ROOT, encoding: 'utf8' });
+    expect({ status: check.status, out: check.stdout + check.stderr }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
+    const test = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/alerts.test.yml'], { cwd: ROOT, encoding: 'utf8' });
+    expect({ status: test.status, out: test.stdout + test.stderr }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
   });
 });
 
