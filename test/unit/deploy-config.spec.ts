@@ -103,12 +103,12 @@ describe('deploy/prometheus/alerts.yml', () => {
 });
 
 describe('deploy/prometheus/alerts.yml with promtool (where installed)', () => {
-  withPromtool.it('promtool check rules accepts it, and its unit tests (alerts.test.yml: burn pairs, platform alerts, max() across instances) pass', () => {
+  withPromtool.it('promtool check rules accepts it, and its unit tests (alerts.test.yml and alerts-slow.test.yml: burn pairs, platform alerts, max() across instances) pass', () => {
     const check = spawnSync('promtool', ['check', 'rules', ALERTS_FILE], { cwd: ROOT, encoding: 'utf8' });
     expect({ status: check.status, out: check.stdout + check.stderr }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
-    const test = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/alerts.test.yml'], { cwd: ROOT, encoding: 'utf8' });
+    const test = spawnSync('promtool', ['test', 'rules', 'deploy/prometheus/alerts.test.yml', 'deploy/prometheus/alerts-slow.test.yml'], { cwd: ROOT, encoding: 'utf8' });
     expect({ status: test.status, out: test.stdout + test.stderr }).toEqual({ status: 0, out: expect.stringContaining('SUCCESS') });
-  });
+  }, 90_000);
 });
 
 describe('deploy/grafana/aionis-dashboard.json', () => {
