@@ -110,7 +110,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const { database } = opened;
   let app: NestExpressApplication | undefined;
   const logging = createLogging(options.logger === false ? { ...config, logLevel: 'silent' } : config);
-  const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint, otlpIntervalMs: config.otlpMetricIntervalMs });
+  const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint, otlpIntervalMs: config.otlpMetricIntervalMs, gaugeCacheMs: config.metricsGaugeCacheMs });
   const store = new PostgresEventStore(database, {
     onAppend: (_stream, count, ms, outcome) => {
       metrics.appends.add(count, { outcome });

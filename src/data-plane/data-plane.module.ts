@@ -19,6 +19,7 @@ import { RecallService } from './memory/recall.service';
 import { TenantDataRepository } from './memory/tenant-data.repository';
 import { WriteHandler } from './memory/write.handler';
 import { DeadLettersController } from './outbox/dead-letters.controller';
+import { OutboxMetrics } from './outbox/outbox-metrics';
 import { OutboxRepository } from './outbox/outbox.repository';
 import { OutboxWorker } from './outbox/outbox-worker';
 import { QuotaEnforcer } from './quotas/quota-enforcer';
@@ -49,6 +50,7 @@ import { VectorSupport } from './vector-support';
     QueryEmbedder,
     ContractGateway,
     OutboxWorker,
+    OutboxMetrics,
     QuotaEnforcer,
     TelemetryRecorder,
     VectorSupport,

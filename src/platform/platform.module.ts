@@ -2,6 +2,7 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { SECRETS, type Secrets } from './config/secrets';
 import { DATABASE, type Database } from './db/database';
+import { PgStatActivityRepository } from './db/pg-stat-activity.repository';
 import { EVENT_STORE } from './event-store/event-store';
 import type { PostgresEventStore } from './event-store/postgres-event-store';
 import { HealthController } from './health/health.controller';
@@ -9,6 +10,7 @@ import { AuthThrottle } from './http/auth-throttle';
 import type { AnyProjection } from './projections/projection';
 import type { RunnerHooks } from './projections/projection-runner';
 import { PROJECTION_DEFINITIONS, PROJECTOR_HOOKS, ProjectionsService } from './projections/projections.service';
+import { DatabaseMetrics } from './telemetry/database-metrics';
 import { METRICS, type Metrics } from './telemetry/metrics';
 
 /** The infrastructure a process is built on; created once at boot (or by a test) and handed to Nest. */
@@ -45,6 +47,8 @@ export class PlatformModule {
         ...(infra.embeddingProvider ? [{ provide: EMBEDDING_PROVIDER_OVERRIDE_TOKEN, useValue: infra.embeddingProvider }] : []),
         ProjectionsService,
         AuthThrottle,
+        PgStatActivityRepository,
+        DatabaseMetrics,
       ],
       exports: [APP_CONFIG, SECRETS, DATABASE, EVENT_STORE, METRICS, ProjectionsService, AuthThrottle, ...(infra.embeddingProvider ? [EMBEDDING_PROVIDER_OVERRIDE_TOKEN] : [])],
     };

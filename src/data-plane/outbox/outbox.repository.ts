@@ -52,6 +52,17 @@ export interface OutboxRow {
   readonly updated_at: Date;
 }
 
+/** One job type's line of the outbox gauges (OutboxRepository.backlogByType). */
+export interface OutboxTypeBacklog {
+  readonly type: string;
+  readonly pending: number;
+  readonly retrying: number;
+  readonly processing: number;
+  readonly dead_letter: number;
+  /** Seconds since the oldest pending, retrying or processing job was enqueued; 0 when there is none. */
+  readonly oldest_age_s: number;
+}
+
 /** The node ids a job covers, in either payload format. */
 export const jobNodeIds = (p: EmbedPayload): string[] => (p.nodes ? p.nodes.map((n) => n.id) : [...(p.node_ids ?? [])]);
 
@@ -185,6 +196,30 @@ export class OutboxRepository {
       SELECT tenant_id, type, count(*)::int AS n FROM memory_outbox WHERE status = 'dead_letter' ${before ? sql`AND updated_at < ${before}::timestamptz` : sql``}
       GROUP BY tenant_id, type ORDER BY tenant_id, type`.execute(ex);
     return r.rows.map((x) => ({ ...x, n: n(x.n) }));
+  }
+
+  /**
+   * The whole outbox by job type, for the /metrics gauges: the backlog (pending = waiting for a
+   * first attempt, retrying = pending after a failed attempt, processing = claimed), the age of the
+   * oldest job in it (seconds since it was enqueued, 0 when empty) and the dead letters.
+   */
+  async backlogByType(ex: Executor = this.database.db): Promise<OutboxTypeBacklog[]> {
+    const r = await sql<{ type: string; pending: number; retrying: number; processing: number; dead_letter: number; oldest_s: number | string | null }>`
+      SELECT type,
+             count(*) FILTER (WHERE status = 'pending' AND attempts = 0)::int AS pending,
+             count(*) FILTER (WHERE status = 'pending' AND attempts > 0)::int AS retrying,
+             count(*) FILTER (WHERE status = 'processing')::int AS processing,
+             count(*) FILTER (WHERE status = 'dead_letter')::int AS dead_letter,
+             extract(epoch FROM clock_timestamp() - min(created_at) FILTER (WHERE status IN ('pending', 'processing')))::float8 AS oldest_s
+      FROM memory_outbox WHERE status IN ('pending', 'processing', 'dead_letter') GROUP BY type ORDER BY type`.execute(ex);
+    return r.rows.map((x) => ({
+      type: x.type,
+      pending: n(x.pending),
+      retrying: n(x.retrying),
+      processing: n(x.processing),
+      dead_letter: n(x.dead_letter),
+      oldest_age_s: Math.max(0, Number(x.oldest_s ?? 0)),
+    }));
   }
 
   /** One tenant's jobs by status (dashboard, drills), retrying = pending after a failed attempt. */

@@ -23,6 +23,8 @@ export interface AppConfig {
   readonly logFormat: 'json' | 'pretty';
   readonly otlpEndpoint: string | undefined;
   readonly otlpMetricIntervalMs: number;
+  /** How long a gauge read from the database (outbox, open transactions, alerts) serves scrapes, ms. */
+  readonly metricsGaugeCacheMs: number;
   readonly serviceName: string;
   readonly roles: ReadonlySet<ProcessRole>;
   readonly projector: {
@@ -171,6 +173,7 @@ const envSchema = z.object({
     message: 'must be an http(s) URL such as http://localhost:4318',
   }),
   OTEL_METRIC_EXPORT_INTERVAL: intIn(100, 3_600_000, 15_000),
+  METRICS_GAUGE_CACHE_MS: intIn(0, 300_000, 5000),
   OTEL_SERVICE_NAME: optionalNonEmpty.transform((v) => v ?? 'aionis-hosted'),
   AIONIS_ROLES: roleList,
   PROJECTOR_BATCH_SIZE: intIn(1, 50_000, 1000),
@@ -299,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logFormat: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     otlpMetricIntervalMs: e.OTEL_METRIC_EXPORT_INTERVAL,
+    metricsGaugeCacheMs: e.METRICS_GAUGE_CACHE_MS,
     serviceName: e.OTEL_SERVICE_NAME,
     roles: e.AIONIS_ROLES,
     projector: {
