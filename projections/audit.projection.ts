@@ -23,6 +23,9 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['security-', 'security'],
   ['dead-letters-', 'dead_letters'],
   ['rules-', 'rules'],
+  ['alert-route-', 'alert_route'],
+  ['alert-', 'alert'],
+  ['slo-', 'slo'],
 ];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */

@@ -19,6 +19,7 @@ import { RecallService } from './memory/recall.service';
 import { TenantDataRepository } from './memory/tenant-data.repository';
 import { WriteHandler } from './memory/write.handler';
 import { DeadLettersController } from './outbox/dead-letters.controller';
+import { OutboxHandlers } from './outbox/outbox-handlers';
 import { OutboxRepository } from './outbox/outbox.repository';
 import { OutboxWorker } from './outbox/outbox-worker';
 import { QuotaEnforcer } from './quotas/quota-enforcer';
@@ -39,6 +40,7 @@ import { VectorSupport } from './vector-support';
     PolicyRepository,
     PolicyService,
     OutboxRepository,
+    OutboxHandlers,
     UsageRepository,
     TelemetryRepository,
     TenantDataRepository,
@@ -58,7 +60,7 @@ import { VectorSupport } from './vector-support';
       inject: [APP_CONFIG, { token: EMBEDDING_PROVIDER_OVERRIDE, optional: true }],
     },
   ],
-  exports: [OutboxWorker, EMBEDDING_PROVIDER, TelemetryRecorder, TenantDataRepository],
+  exports: [OutboxWorker, OutboxHandlers, OutboxRepository, TelemetryRepository, EMBEDDING_PROVIDER, TelemetryRecorder, TenantDataRepository],
 })
 export class DataPlaneModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
