@@ -167,11 +167,15 @@ describe('alerting: burn-rate alerts delivered through the outbox (real receiver
     expect(JSON.stringify(s[0]!.body.blocks)).toContain('runbooks/alerts.md#slo-availability-slow-burn');
   }, 40_000);
 
-  it('a dead receiver dead-letters; the dead-letter API lists the alert_delivery jobs and a replay delivers them', async () => {
+  it('a dead receiver dead-letters (and the dead-letters platform alert fires); the dead-letter API lists the alert_delivery jobs and a replay delivers them', async () => {
     const dead = async () => (await api.get('/v1/admin/control/dead-letters?type=alert_delivery').set(t.auth).expect(200)).body as { items: { job_id: string; last_error: string }[] };
     await until('three dead-lettered deliveries', async () => (await dead()).items.length === 3, 40_000);
     expect(received.filter((r) => r.path === '/dead')).toHaveLength(9); // 3 alerts x 3 attempts
     expect((await dead()).items[0]!.last_error).toContain('HTTP 503');
+    // The platform alert for dead letters fires (no tenant), with the numbers and its runbook.
+    const platform = await evaluate();
+    expect(platform.map((d) => `${d.kind} ${d.rule} ${String(d.tenant_id)}`)).toEqual(['fire dead-letters null']);
+    expect(platform[0]!.numbers).toMatchObject({ dead_letters: 3, tenants: 1, types: 'alert_delivery' });
     deadIsDead = false;
     const dry = await api.post('/v1/admin/control/dead-letters/replay').set(t.auth).set(json).send({ type: 'alert_delivery', tenant_id: 'burn-a', reason: 'receiver fixed', dry_run: true }).expect(200);
     expect(dry.body).toMatchObject({ matched: 3, affected: 0 });
@@ -187,7 +191,11 @@ describe('alerting: burn-rate alerts delivered through the outbox (real receiver
   it('recovery resolves the alerts (events, read model, deliveries to the routes that took the firing)', async () => {
     await traffic('burn-a', 200_000, 0);
     const decisions = await evaluate();
-    expect(decisions.map((d) => `${d.kind} ${d.rule}`).sort()).toEqual(['resolve slo-availability-fast-burn', 'resolve slo-availability-medium-burn', 'resolve slo-availability-slow-burn']);
+    expect(decisions.map((d) => `${d.kind} ${d.rule}`).sort()).toEqual(['resolve dead-letters', 'resolve slo-availability-fast-burn', 'resolve slo-availability-medium-burn', 'resolve slo-availability-slow-burn']);
+    await until('the platform alert resolved in the read model', async () => {
+      const r = await api.get('/v1/admin/control/alerts?rule=dead-letters').set(t.auth).expect(200);
+      return (r.body.items as { state: string; tenant_id: string | null }[]).some((a) => a.state === 'resolved' && a.tenant_id === null);
+    });
     const resolvedList = () => api.get('/v1/admin/control/alerts?state=resolved&tenant_id=burn-a').set(t.auth).expect(200);
     await until('the resolutions in the read model', async () => ((await resolvedList()).body.items as unknown[]).length === 3);
     const resolved = await resolvedList();
