@@ -13,10 +13,8 @@ import { alertKey, burnRateObservations, type Decision, evaluate, type Observati
 import { PlatformSignalsRepository } from './platform-signals.repository';
 import { effectiveSlo, type SloOverrides, type SloTargets } from './slo';
 import { TenantSlosRepository } from './tenant-slos.repository';
-import { PLATFORM_RULES } from './rules';
+import { platformObservations, type PlatformSignals } from './platform-rules';
 
-const severityOf = (rule: string) => PLATFORM_RULES.find((r) => r.rule === rule)!.severity;
-const platformObservation = (rule: string, breaching: boolean, numbers: Observation['numbers']): Observation => ({ rule, tenant_id: null, severity: severityOf(rule), breaching, numbers });
 
 /**
  * The worker-role alert evaluator: every ALERT_EVALUATION_INTERVAL_MS it reads the telemetry
@@ -109,45 +107,33 @@ export class AlertEvaluator implements OnModuleInit, OnApplicationShutdown {
     return out;
   }
 
+  /** Gathers the platform signals; the conditions are pure (platform-rules.ts). */
   private async platform(): Promise<Observation[]> {
     const a = this.config.alerting;
-    const out: Observation[] = [];
-    const health = await this.projections.health();
-    const worst = health.map((h) => ({ h, lag: Math.max(h.lag_ms ?? 0, h.state === 'remote' ? (h.heartbeat_age_ms ?? 0) : 0) })).sort((x, y) => y.lag - x.lag)[0];
-    const stalled = health.filter((h) => ['failed', 'stopped', 'retrying'].includes(h.state));
-    out.push(
-      platformObservation('projection-lag', (worst?.lag ?? 0) > a.projectionLagMs || stalled.length > 0, {
-        projection: worst?.h.projection ?? null,
-        lag_ms: worst?.lag ?? 0,
-        threshold_ms: a.projectionLagMs,
-        stalled: stalled.map((h) => h.projection).join(',') || null,
-      }),
+    const [projections, oldestWriteTransaction, overdue, deadLetters, oldestUnsealedEventMs, governance] = await Promise.all([
+      this.projections.health(),
+      this.signals.oldestWriteTransactionMs(),
+      this.outbox.overdue(a.outboxMaxAgeMs, 0),
+      this.outbox.deadLettersByTenantAndType(),
+      this.signals.oldestUnsealedEventMs(),
+      this.governance(),
+    ]);
+    return platformObservations(
+      { projections, oldestWriteTransaction, outbox: { overdueJobs: overdue.count, oldestOpenJobMs: overdue.oldestMs }, deadLetters, oldestUnsealedEventMs, governance },
+      { projectionLagMs: a.projectionLagMs, openTransactionMs: a.openTransactionMs, outboxMaxAgeMs: a.outboxMaxAgeMs, sealLimitMs: 3 * this.config.audit.sealIntervalMs },
     );
-    const txn = await this.signals.oldestWriteTransactionMs();
-    out.push(platformObservation('oldest-write-transaction', (txn.ageMs ?? 0) > a.openTransactionMs, { age_ms: txn.ageMs, pid: txn.pid, threshold_ms: a.openTransactionMs }));
-    const overdue = await this.outbox.overdue(a.outboxMaxAgeMs, 0);
-    out.push(platformObservation('outbox-backlog-age', overdue.count > 0, { oldest_open_job_ms: overdue.oldestMs, overdue_jobs: overdue.count, threshold_ms: a.outboxMaxAgeMs }));
-    const dead = await this.outbox.deadLettersByTenantAndType();
-    const deadTotal = dead.reduce((s, d) => s + d.n, 0);
-    out.push(platformObservation('dead-letters', deadTotal > 0, { dead_letters: deadTotal, tenants: new Set(dead.map((d) => d.tenant_id)).size, types: [...new Set(dead.map((d) => d.type))].join(',') || null }));
-    const unsealed = this.config.roles.has('worker') ? await this.signals.oldestUnsealedEventMs() : null;
-    const sealLimit = 3 * this.config.audit.sealIntervalMs;
-    out.push(platformObservation('seal-schedule-missed', (unsealed ?? 0) > sealLimit, { oldest_unsealed_event_ms: unsealed, threshold_ms: sealLimit }));
-    out.push(await this.governance());
-    return out;
   }
 
-  /** The last weekly-report fire more than an hour ago must have completed (if there was a tenant to report on). */
-  private async governance(): Promise<Observation> {
+  /** The weekly report's last fire more than an hour ago: was a run due (a tenant to report on, as the scheduler decides) and did it complete? */
+  private async governance(): Promise<PlatformSignals['governance']> {
     const cron = this.config.governance.weeklyReportCron;
-    if (cron === 'off') return platformObservation('governance-schedule-missed', false, { schedule: 'off' });
+    if (cron === 'off') return { schedule: 'off', lastFire: null, due: false, completed: false };
     const grace = 3_600_000;
     const fire = lastFireAtOrBefore(parseCron(cron), new Date(Date.now() - grace), 8);
-    if (!fire) return platformObservation('governance-schedule-missed', false, { schedule: cron, last_fire: null });
+    if (!fire) return { schedule: cron, lastFire: null, due: false, completed: false };
     const period = fire.toISOString();
-    // As the scheduler: no report is due for a week in which there was no tenant yet.
     const week = this.config.governance.weeklyReportWeek === 'current' ? isoWeekOf(fire) : previousIsoWeek(fire);
     const p = await this.signals.governancePeriod(governanceScheduleStreamId(period), week.end);
-    return platformObservation('governance-schedule-missed', p.tenantsBefore && !p.completed, { schedule: cron, last_fire: period, completed: p.completed ? 'yes' : 'no' });
+    return { schedule: cron, lastFire: period, due: p.tenantsBefore, completed: p.completed };
   }
 }
