@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { auditProjection } from '../../projections/audit.projection';
+import { recorded } from './support/recorded-events';
 import { join } from 'node:path';
 import { routeMatches } from '../../src/alerting/alert-route.domain';
 import { slackPayload } from '../../src/alerting/alert-message';
@@ -59,6 +61,13 @@ describe('webhook signatures (the receivers check)', () => {
 });
 
 describe('routes, messages, SLO data', () => {
+  it('the audit trail shows a Slack route URL by its origin only (the URL is the credential); a webhook URL in full', () => {
+    const row = (kind: string, url: string) =>
+      auditProjection.evolve(null, recorded({ streamId: 'alert-route-r', streamPosition: 1, globalPosition: 1, type: 'AlertRouteCreated', data: { route_id: 'r', kind, url } })) as { data: { url: string }; resource_type: string };
+    expect(row('slack', 'https://hooks.slack.example/services/T0/B0/SECRET').data.url).toBe('https://hooks.slack.example/…');
+    expect(row('webhook', 'https://oncall.example/hook').data.url).toBe('https://oncall.example/hook');
+    expect(row('webhook', 'https://oncall.example/hook').resource_type).toBe('alert_route');
+  });
   const route = { enabled: true, severities: ['page' as const], tenant_ids: ['acme'], include_platform: false };
   it('a route takes alerts of its severities and tenants; platform alerts only when it includes the platform; none when disabled', () => {
     expect(routeMatches(route, { severity: 'page', tenant_id: 'acme' })).toBe(true);
