@@ -14,6 +14,27 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
+/**
+ * A Slack incoming-webhook URL is its own credential: the audit trail shows its origin only (the
+ * alert-routes API does the same). The event itself keeps the URL: the route cannot deliver without it.
+ */
+function redactEvent(type: string, data: unknown): unknown {
+  const d = redact(data);
+  if ((type === 'AlertRouteCreated' || type === 'AlertRouteUpdated') && d !== null && typeof d === 'object') {
+    const route = d as Record<string, unknown>;
+    if (route.kind === 'slack' && typeof route.url === 'string') {
+      let origin = '';
+      try {
+        origin = new URL(route.url).origin;
+      } catch {
+        origin = '';
+      }
+      return { ...route, url: `${origin}/…` };
+    }
+  }
+  return d;
+}
+
 const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['tenant-', 'tenant'],
   ['project-', 'project'],
@@ -23,6 +44,9 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['security-', 'security'],
   ['dead-letters-', 'dead_letters'],
   ['rules-', 'rules'],
+  ['alert-route-', 'alert_route'],
+  ['alert-', 'alert'],
+  ['slo-', 'slo'],
 ];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */
@@ -138,7 +162,7 @@ export const auditProjection: ProjectionDefinition<AuditRow> = {
       user_agent: e.metadata.user_agent ?? null,
       resource_type: resource.type,
       resource_id: resource.id,
-      data: redact(e.data),
+      data: redactEvent(e.type, e.data),
       hash: e.hash,
     };
   },

@@ -1,12 +1,15 @@
 import type { AnyProjection } from '../src/platform/projections/projection';
+import { alertRoutesProjection } from './alert-routes.projection';
+import { alertsProjection } from './alerts.projection';
 import { apiKeysProjection } from './api-keys.projection';
 import { auditProjection } from './audit.projection';
 import { operatorsProjection } from './operators.projection';
 import { projectsProjection } from './projects.projection';
 import { quotasProjection } from './quotas.projection';
+import { tenantSlosProjection } from './tenant-slos.projection';
 import { tenantsProjection } from './tenants.projection';
 
 /** Every read model the service maintains. The projector runs each; rebuilds and gates iterate this list. */
-export const PROJECTIONS: readonly AnyProjection[] = [tenantsProjection, operatorsProjection, projectsProjection, apiKeysProjection, auditProjection, quotasProjection];
+export const PROJECTIONS: readonly AnyProjection[] = [tenantsProjection, operatorsProjection, projectsProjection, apiKeysProjection, auditProjection, quotasProjection, tenantSlosProjection, alertsProjection, alertRoutesProjection];
 
-export { apiKeysProjection, auditProjection, operatorsProjection, projectsProjection, tenantsProjection };
+export { alertRoutesProjection, alertsProjection, tenantSlosProjection, apiKeysProjection, auditProjection, operatorsProjection, projectsProjection, tenantsProjection };

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { AlertingModule } from './alerting/alerting.module';
 import { ControlPlaneModule } from './control-plane/control-plane.module';
 import { QuotasModule } from './control-plane/quotas/quotas.module';
 import { DataPlaneModule } from './data-plane/data-plane.module';
@@ -9,6 +10,6 @@ import { type Infrastructure, PlatformModule } from './platform/platform.module'
 @Module({})
 export class AppModule {
   static forRoot(infra: Infrastructure): DynamicModule {
-    return { module: AppModule, imports: [PlatformModule.forRoot(infra), ControlPlaneModule, QuotasModule, DataPlaneModule, OpsModule, GovernanceModule] };
+    return { module: AppModule, imports: [PlatformModule.forRoot(infra), ControlPlaneModule, QuotasModule, DataPlaneModule, OpsModule, GovernanceModule, AlertingModule] };
   }
 }

@@ -20,6 +20,7 @@ import { TenantDataRepository } from './memory/tenant-data.repository';
 import { WriteHandler } from './memory/write.handler';
 import { DeadLettersController } from './outbox/dead-letters.controller';
 import { OutboxMetrics } from './outbox/outbox-metrics';
+import { OutboxHandlers } from './outbox/outbox-handlers';
 import { OutboxRepository } from './outbox/outbox.repository';
 import { OutboxWorker } from './outbox/outbox-worker';
 import { QuotaEnforcer } from './quotas/quota-enforcer';
@@ -40,6 +41,7 @@ import { VectorSupport } from './vector-support';
     PolicyRepository,
     PolicyService,
     OutboxRepository,
+    OutboxHandlers,
     UsageRepository,
     TelemetryRepository,
     TenantDataRepository,
@@ -60,7 +62,7 @@ import { VectorSupport } from './vector-support';
       inject: [APP_CONFIG, { token: EMBEDDING_PROVIDER_OVERRIDE, optional: true }],
     },
   ],
-  exports: [OutboxWorker, EMBEDDING_PROVIDER, TelemetryRecorder, TenantDataRepository],
+  exports: [OutboxWorker, OutboxHandlers, OutboxRepository, TelemetryRepository, EMBEDDING_PROVIDER, TelemetryRecorder, TenantDataRepository],
 })
 export class DataPlaneModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -125,6 +125,7 @@ async function seed(api: ReturnType<typeof request>): Promise<{ apiKey: string; 
   ]) {
     await admin(api.post('/v1/admin/control/operators')).send({ operator_id, display_name, role: 'operator' }).expect(201);
   }
+  await admin(api.post('/v1/admin/control/alert-routes')).send({ route_id: 'oncall', kind: 'webhook', url: 'https://oncall.example/aionis-alerts' }).expect(201);
   const key = (await admin(api.post('/v1/admin/control/api-keys')).send({ tenant_id: 'acme', label: 'seed' }).expect(201)).body as { key: { key_id: string }; api_key: string };
   const other = (await admin(api.post('/v1/admin/control/api-keys')).send({ tenant_id: 'acme', label: 'to revoke' }).expect(201)).body as { key: { key_id: string } };
   const mem = (path: string, body: unknown) => api.post(path).set({ 'x-api-key': key.api_key, ...json }).send(body as object);

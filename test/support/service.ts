@@ -43,6 +43,9 @@ export async function startTestService(
     // Tests make admin calls faster than any tier admits (starter: 5/s, bursts of 10); the admin
     // rate limits are tested where a test turns them on (admin-rate-limit.e2e-spec.ts).
     ADMIN_RATE_LIMITS: 'false',
+    // The alert evaluator appends events on its own schedule; a test that counts events must not
+    // meet one. Tests of alerting turn it on (alerting-delivery.e2e-spec.ts).
+    ALERTS_ENABLED: 'false',
     ...options.env,
   });
   // Kept, not printed: the test environment prints it when a test of this file fails.

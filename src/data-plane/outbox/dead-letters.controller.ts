@@ -10,13 +10,13 @@ import { parseInput, reasonSchema } from '../../platform/http/validation';
 import { ProjectionsService } from '../../platform/projections/projections.service';
 import { MemoryRepository } from '../memory/memory.repository';
 import { DeadLetters, embeddingReadiness, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from './dead-letters';
-import { OutboxRepository } from './outbox.repository';
+import { OUTBOX_JOB_TYPES, OutboxRepository } from './outbox.repository';
 import { afterUuidCursor, cursorParam } from '../../platform/http/cursor';
 import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const ListQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
-  type: z.enum(['embed_nodes']).optional(),
+  type: z.enum(OUTBOX_JOB_TYPES).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
@@ -37,7 +37,7 @@ const ReadinessResponse = z.object({
 export const DeadLetterOperationBody = z.strictObject({
   ids: z.array(z.uuid()).min(1).max(REPLAY_LIMIT_MAX).optional(),
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
-  type: z.enum(['embed_nodes']).optional(),
+  type: z.enum(OUTBOX_JOB_TYPES).optional(),
   reason: reasonSchema,
   dry_run: z.boolean().optional(),
   limit: z.number().int().min(1).max(REPLAY_LIMIT_MAX).optional(),

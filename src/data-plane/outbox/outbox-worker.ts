@@ -7,6 +7,7 @@ import { DATABASE, type Database } from '../../platform/db/database';
 import { METRICS, type Metrics } from '../../platform/telemetry/metrics';
 import { EMBEDDING_PROVIDER, type EmbeddingProvider, EmbeddingError } from '../embeddings/embedding-provider';
 import { MemoryRepository } from '../memory/memory.repository';
+import { OutboxHandlers } from './outbox-handlers';
 import { type ClaimedJob, jobNodeIds, OUTBOX_CHANNEL, OutboxRepository } from './outbox.repository';
 
 export { OUTBOX_CHANNEL } from './outbox.repository';
@@ -46,6 +47,7 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
     @Inject(METRICS) metrics: Metrics,
     private readonly outbox: OutboxRepository,
     private readonly memory: MemoryRepository,
+    private readonly handlers: OutboxHandlers,
   ) {
     this.done = metrics.meter.createCounter('aionis_outbox_jobs_done', { description: 'Outbox jobs completed, by type' });
     this.failed = metrics.meter.createCounter('aionis_outbox_job_failures', { description: 'Outbox job attempts that failed, by type and outcome (retry, dead_letter)' });
@@ -98,8 +100,11 @@ export class OutboxWorker implements OnModuleInit, OnApplicationShutdown {
         case 'embed_nodes':
           await this.embedNodes(job);
           break;
-        default:
-          throw new EmbeddingError(`unknown job type ${job.type}`, false);
+        default: {
+          const handler = this.handlers.get(job.type);
+          if (!handler) throw new EmbeddingError(`unknown job type ${job.type}`, false);
+          await handler(job);
+        }
       }
       await this.outbox.complete(job.job_id, this.id);
       this.done.add(1, { type: job.type });

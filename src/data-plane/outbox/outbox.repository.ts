@@ -6,7 +6,8 @@ import type { DB } from '../../platform/db/schema';
 type Executor = Kysely<DB> | Transaction<DB>;
 
 export const OUTBOX_CHANNEL = 'aionis_outbox';
-export const OUTBOX_JOB_TYPES = ['embed_nodes'] as const;
+/** embed_nodes: derived embeddings of a memory write; alert_delivery: one alert event to one alert route (src/alerting). */
+export const OUTBOX_JOB_TYPES = ['embed_nodes', 'alert_delivery'] as const;
 export type OutboxJobType = (typeof OUTBOX_JOB_TYPES)[number];
 
 /**
@@ -20,13 +21,16 @@ export interface EmbedPayload {
   readonly node_ids?: readonly string[];
 }
 
+/** The payload of a job of another type: its handler reads it (e.g. an alert delivery). */
+export type JobPayload = EmbedPayload & Readonly<Record<string, unknown>>;
+
 export interface ClaimedJob {
   readonly job_id: string;
   readonly tenant_id: string;
   readonly project_key: string;
   readonly scope: string;
   readonly type: string;
-  readonly payload: EmbedPayload;
+  readonly payload: JobPayload;
   readonly attempts: number;
   readonly max_attempts: number;
 }
@@ -47,7 +51,7 @@ export interface OutboxRow {
   readonly type: string;
   readonly attempts: number;
   readonly last_error: string | null;
-  readonly payload: EmbedPayload;
+  readonly payload: JobPayload;
   readonly created_at: Date;
   readonly updated_at: Date;
 }
@@ -89,7 +93,7 @@ export class OutboxRepository {
   constructor(@Inject(DATABASE) private readonly database: Database) {}
 
   /** Enqueue a job and wake the workers when the transaction commits (a rolled-back write notifies no one). */
-  async enqueue(trx: Executor, job: { job_id: string; tenant_id: string; project_key: string; scope: string; commit_id: string; type: OutboxJobType; payload: EmbedPayload }, maxAttempts: number, at: string): Promise<void> {
+  async enqueue(trx: Executor, job: { job_id: string; tenant_id: string; project_key: string; scope: string; commit_id: string; type: OutboxJobType; payload: JobPayload }, maxAttempts: number, at: string): Promise<void> {
     await sql`
       WITH ins AS (
         INSERT INTO memory_outbox (job_id, tenant_id, project_key, scope, commit_id, type, payload, status, max_attempts, next_attempt_at, created_at, updated_at)
@@ -222,11 +226,11 @@ export class OutboxRepository {
     }));
   }
 
-  /** One tenant's jobs by status (dashboard, drills), retrying = pending after a failed attempt. */
+  /** One tenant's embedding jobs by status (dashboard, drills), retrying = pending after a failed attempt. */
   async tenantStatus(tenantId: string): Promise<{ pending: number; retrying: number; processing: number; dead_letter: number; done: number; discarded: number }> {
     const r = await sql<{ status: string; n: number; retrying: number }>`
       SELECT status, count(*)::int AS n, count(*) FILTER (WHERE status = 'pending' AND attempts > 0)::int AS retrying
-      FROM memory_outbox WHERE tenant_id = ${tenantId} GROUP BY status`.execute(this.database.db);
+      FROM memory_outbox WHERE tenant_id = ${tenantId} AND type = 'embed_nodes' GROUP BY status`.execute(this.database.db);
     const by = Object.fromEntries(r.rows.map((x) => [x.status, x]));
     const retrying = n(by.pending?.retrying);
     return {

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DATABASE, type Database } from '../../platform/db/database';
-import type { Rollup } from './telemetry';
+import { BUCKETS, type Rollup } from './telemetry';
 
 export interface RollupRow {
   readonly t: Date;
@@ -55,6 +55,36 @@ export class TelemetryRepository {
       WHERE tenant_id = ${tenantId} AND minute >= clock_timestamp() - make_interval(secs => ${seconds}) ${endpoint ? sql`AND endpoint = ${endpoint}` : sql``}
       ORDER BY minute`.execute(this.database.db);
     return r.rows;
+  }
+
+  /**
+   * Per tenant with traffic in the longest window: for each window (minutes back from now), the
+   * requests, the 5xx among them and the latency histogram (BUCKETS sums). One scan of the longest
+   * window; what the SLO alert evaluator reads.
+   */
+  async windowAggregates(windows: Readonly<Record<string, number>>): Promise<{ tenant_id: string; windows: Record<string, { total: number; status_5xx: number; buckets: number[] }> }[]> {
+    const names = Object.keys(windows);
+    const longest = Math.max(...Object.values(windows));
+    const cols = names.flatMap((w, wi) => {
+      const inside = sql`minute >= clock_timestamp() - make_interval(mins => ${windows[w]!})`;
+      return [
+        sql`coalesce(sum(total) FILTER (WHERE ${inside}), 0)::bigint AS ${sql.ref(`w${wi}_total`)}`,
+        sql`coalesce(sum(status_5xx) FILTER (WHERE ${inside}), 0)::bigint AS ${sql.ref(`w${wi}_5xx`)}`,
+        ...Array.from({ length: BUCKETS }, (_, b) => sql`coalesce(sum(buckets[${sql.lit(b + 1)}]) FILTER (WHERE ${inside}), 0)::bigint AS ${sql.ref(`w${wi}_b${b}`)}`),
+      ];
+    });
+    const r = await sql<Record<string, string | number>>`
+      SELECT tenant_id, ${sql.join(cols)} FROM telemetry_rollups
+      WHERE minute >= clock_timestamp() - make_interval(mins => ${longest}) GROUP BY tenant_id ORDER BY tenant_id`.execute(this.database.db);
+    return r.rows.map((row) => ({
+      tenant_id: String(row.tenant_id),
+      windows: Object.fromEntries(
+        names.map((w, wi) => [
+          w,
+          { total: Number(row[`w${wi}_total`]), status_5xx: Number(row[`w${wi}_5xx`]), buckets: Array.from({ length: BUCKETS }, (_, b) => Number(row[`w${wi}_b${b}`])) },
+        ]),
+      ),
+    }));
   }
 
   async tenantStatus(tenantId: string): Promise<string | null> {

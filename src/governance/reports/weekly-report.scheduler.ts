@@ -9,6 +9,9 @@ import { type IsoWeek, isoWeekOf, previousIsoWeek } from './iso-week';
 
 const SYSTEM = { type: 'system' as const, id: 'governance-scheduler' };
 
+/** The claim stream of one scheduled period (its fire time); the missed-schedule alert reads it too. */
+export const governanceScheduleStreamId = (period: string): string => `governance-schedule-${period.replace(/[-:.]/g, '')}`;
+
 /**
  * Runs the weekly report when the cron fires, at most once per period across every instance: the
  * period is claimed by creating its stream (`governance-schedule-<fire time>`, expected revision
@@ -67,7 +70,7 @@ export class WeeklyReportScheduler {
     const fire = lastFireAtOrBefore(this.cron, now, 8);
     if (!fire) return;
     const period = fire.toISOString();
-    const stream = `governance-schedule-${period.replace(/[-:.]/g, '')}`;
+    const stream = governanceScheduleStreamId(period);
     try {
       const exists = await sql<{ n: number }>`SELECT count(*)::int AS n FROM es_streams WHERE stream_id = ${stream}`.execute(this.deps.database.db);
       if ((exists.rows[0]?.n ?? 0) > 0) return;

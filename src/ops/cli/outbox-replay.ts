@@ -1,14 +1,14 @@
 import { userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { MemoryRepository } from '../../data-plane/memory/memory.repository';
-import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
+import { OUTBOX_JOB_TYPES, OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { DeadLetters, REPLAY_LIMIT_DEFAULT, REPLAY_LIMIT_MAX } from '../../data-plane/outbox/dead-letters';
 import { migrateToLatest } from '../../platform/db/migrations';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { type CliSpec, EXIT, openTarget, parseCli, runCli, UsageError } from './cli-support';
 
 /**
- * `npm run -s job:outbox-replay -- (--ids ID,ID | --tenant-id T [--type embed_nodes] | --allow-all-tenants)
+ * `npm run -s job:outbox-replay -- (--ids ID,ID | --tenant-id T [--type embed_nodes|alert_delivery] | --allow-all-tenants)
  *   --reason "..." [--dry-run] [--limit 50] [--discard] [--json] [--database-url URL]`
  * The CLI twin of POST /v1/admin/control/dead-letters/replay (and /discard with --discard):
  * same rules, same event in the log, with the operating system user as the actor.
@@ -20,7 +20,7 @@ const SPEC: CliSpec = {
   options: [
     ['--ids <ids>', 'job UUIDs separated by commas'],
     ['--tenant-id <t>', "the tenant's dead-lettered jobs"],
-    ['--type <type>', 'embed_nodes'],
+    ['--type <type>', OUTBOX_JOB_TYPES.join(' or ')],
     ['--allow-all-tenants', 'every tenant (explicitly)'],
     ['--reason <text>', 'why (required; recorded in the audit log)'],
     ['--dry-run', 'report what would be replayed'],
@@ -38,7 +38,7 @@ void runCli(async () => {
   if (!Number.isInteger(limit) || limit < 1 || limit > REPLAY_LIMIT_MAX) throw new UsageError(`--limit must be 1..${REPLAY_LIMIT_MAX}`);
   const ids = typeof v.ids === 'string' ? v.ids.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
   if (ids && !ids.every((id) => /^[0-9a-f-]{36}$/i.test(id))) throw new UsageError('--ids must be job UUIDs separated by commas');
-  if (v.type !== undefined && v.type !== 'embed_nodes') throw new UsageError('--type must be embed_nodes');
+  if (v.type !== undefined && !(OUTBOX_JOB_TYPES as readonly unknown[]).includes(v.type)) throw new UsageError(`--type must be ${OUTBOX_JOB_TYPES.join(' or ')}`);
   const { database, release } = await openTarget(flags);
   try {
     await migrateToLatest(database.db);

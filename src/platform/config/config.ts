@@ -88,6 +88,25 @@ export interface AppConfig {
     /** How often the scheduler checks whether the cron has fired. */
     readonly schedulerTickMs: number;
   };
+  /** Where this deployment is reached by people (console links in alerts); PUBLIC_URL. */
+  readonly publicUrl: string;
+  /** SLO burn-rate and platform alerts (src/alerting, docs/alerting.md). */
+  readonly alerting: {
+    /** Whether worker-role processes evaluate alert rules (ALERTS_ENABLED). */
+    readonly enabled: boolean;
+    readonly evaluationIntervalMs: number;
+    /** Where runbooks/alerts.md is browsable (alerts link `<base>/runbooks/alerts.md#<rule>`); absent: the repository path. */
+    readonly runbookBaseUrl: string | undefined;
+    readonly minRequests: number;
+    readonly minFiringMs: number;
+    readonly resolveDelayMs: number;
+    readonly refireHoldMs: number;
+    readonly deliveryMaxAttempts: number;
+    readonly deliveryTimeoutMs: number;
+    readonly projectionLagMs: number;
+    readonly openTransactionMs: number;
+    readonly outboxMaxAgeMs: number;
+  };
   readonly audit: {
     /** PKCS#8 PEM of the Ed25519 seal-signing key; absent means read or create `dataDir/audit-seal-key.pem`. */
     readonly sealPrivateKeyPem: string | undefined;
@@ -257,6 +276,19 @@ const envSchema = z.object({
   }),
   KEY_ROTATION_POLICY_DAYS: intIn(1, 3650, 90),
   GOVERNANCE_SCHEDULER_TICK_MS: intIn(1000, 3_600_000, 30_000),
+  PUBLIC_URL: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/[^\s?#]+$/.test(v), { message: 'must be an http(s) URL without query or fragment, e.g. https://aionis.example.com' }),
+  RUNBOOK_BASE_URL: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/[^\s?#]+$/.test(v), { message: 'must be an http(s) URL without query or fragment' }),
+  ALERTS_ENABLED: boolFlag(true),
+  ALERT_EVALUATION_INTERVAL_MS: intIn(100, 3_600_000, 60_000),
+  ALERT_MIN_REQUESTS: intIn(1, 1_000_000_000, 20),
+  ALERT_MIN_FIRING_MS: intIn(0, 86_400_000, 300_000),
+  ALERT_RESOLVE_DELAY_MS: intIn(0, 86_400_000, 300_000),
+  ALERT_REFIRE_HOLD_MS: intIn(0, 86_400_000, 600_000),
+  ALERT_DELIVERY_MAX_ATTEMPTS: intIn(1, 100, 10),
+  ALERT_DELIVERY_TIMEOUT_MS: intIn(100, 120_000, 10_000),
+  ALERT_PROJECTION_LAG_MS: intIn(1000, 86_400_000, 300_000),
+  ALERT_OPEN_TRANSACTION_MS: intIn(1000, 86_400_000, 120_000),
+  ALERT_OUTBOX_MAX_AGE_MS: intIn(1000, 604_800_000, 900_000),
   GOVERNANCE_WEEKLY_REPORT_WEEK: z.enum(['previous', 'current'], { message: 'must be previous or current' }).optional().transform((v) => v ?? 'previous'),
 });
 
@@ -364,6 +396,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       keyRotationPolicyDays: e.KEY_ROTATION_POLICY_DAYS,
       schedulerTickMs: e.GOVERNANCE_SCHEDULER_TICK_MS,
       weeklyReportWeek: e.GOVERNANCE_WEEKLY_REPORT_WEEK,
+    },
+    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    alerting: {
+      enabled: e.ALERTS_ENABLED,
+      evaluationIntervalMs: e.ALERT_EVALUATION_INTERVAL_MS,
+      runbookBaseUrl: e.RUNBOOK_BASE_URL?.replace(/\/+$/, ''),
+      minRequests: e.ALERT_MIN_REQUESTS,
+      minFiringMs: e.ALERT_MIN_FIRING_MS,
+      resolveDelayMs: e.ALERT_RESOLVE_DELAY_MS,
+      refireHoldMs: e.ALERT_REFIRE_HOLD_MS,
+      deliveryMaxAttempts: e.ALERT_DELIVERY_MAX_ATTEMPTS,
+      deliveryTimeoutMs: e.ALERT_DELIVERY_TIMEOUT_MS,
+      projectionLagMs: e.ALERT_PROJECTION_LAG_MS,
+      openTransactionMs: e.ALERT_OPEN_TRANSACTION_MS,
+      outboxMaxAgeMs: e.ALERT_OUTBOX_MAX_AGE_MS,
     },
     audit: {
       sealPrivateKeyPem: e.AUDIT_SEAL_PRIVATE_KEY,

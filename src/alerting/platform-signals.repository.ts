@@ -1,0 +1,44 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { DATABASE, type Database } from '../platform/db/database';
+
+/**
+ * The platform facts the platform alerts read that no other repository owns: pg_stat_activity
+ * (open write transactions), es_seals with es_events (unsealed events), and es_streams / es_events
+ * for the governance schedule's claim streams. SQL only, read-only.
+ */
+@Injectable()
+export class PlatformSignalsRepository {
+  constructor(@Inject(DATABASE) private readonly database: Database) {}
+
+  /** Age (ms) of the oldest transaction that holds an xid (a write) in this database; null when none or not observable (PGlite). */
+  async oldestWriteTransactionMs(): Promise<{ ageMs: number | null; pid: number | null }> {
+    if (this.database.kind !== 'pg') return { ageMs: null, pid: null };
+    const r = await sql<{ age_ms: string | number | null; pid: number | null }>`
+      SELECT (extract(epoch FROM clock_timestamp() - xact_start) * 1000)::bigint AS age_ms, pid
+      FROM pg_stat_activity
+      WHERE datname = current_database() AND backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+      ORDER BY xact_start LIMIT 1`.execute(this.database.db);
+    const row = r.rows[0];
+    return row ? { ageMs: Number(row.age_ms), pid: row.pid } : { ageMs: null, pid: null };
+  }
+
+  /** Age (ms) of the oldest event not covered by a seal yet; null when every event is sealed. */
+  async oldestUnsealedEventMs(): Promise<number | null> {
+    const r = await sql<{ age_ms: string | number | null }>`
+      WITH last AS (SELECT to_transaction_id AS tx, to_global_position AS gp FROM es_seals ORDER BY seal_no DESC LIMIT 1)
+      SELECT (extract(epoch FROM clock_timestamp() - min(e.recorded_at)) * 1000)::bigint AS age_ms
+      FROM es_events e
+      WHERE NOT EXISTS (SELECT 1 FROM last) OR (e.transaction_id, e.global_position) > (SELECT tx, gp FROM last)`.execute(this.database.db);
+    const v = r.rows[0]?.age_ms;
+    return v === null || v === undefined ? null : Number(v);
+  }
+
+  /** Whether a governance schedule period completed, and whether a tenant existed before `before`. */
+  async governancePeriod(streamId: string, before: string): Promise<{ completed: boolean; tenantsBefore: boolean }> {
+    const r = await sql<{ completed: boolean; tenants: boolean }>`
+      SELECT EXISTS (SELECT 1 FROM es_events WHERE stream_id = ${streamId} AND type = 'GovernanceReportRunCompleted') AS completed,
+             EXISTS (SELECT 1 FROM es_events WHERE type = 'TenantCreated' AND recorded_at < ${before}::timestamptz) AS tenants`.execute(this.database.db);
+    return { completed: Boolean(r.rows[0]?.completed), tenantsBefore: Boolean(r.rows[0]?.tenants) };
+  }
+}

@@ -1,0 +1,81 @@
+import type { FieldError } from '../platform/errors/app-error';
+import { TELEMETRY_BOUNDS_MS } from '../data-plane/telemetry/telemetry';
+import { type Tier, TIERS } from '../control-plane/tenants/tenant.domain';
+
+/**
+ * Service level objectives per tier: the one place this data lives (like the quota tiers in
+ * control-plane/quotas/tiers.ts). A tenant's overrides are events on `slo-<tenant_id>`
+ * (slo-override.domain.ts); the effective SLO is the tier's targets with the overrides applied.
+ *
+ * - availability_target: the share of authenticated memory requests that must not fail with a
+ *   5xx (a 429 is the tenant's own quota at work and is not counted against availability).
+ * - latency_threshold_ms / latency_target: the share of requests that must complete within the
+ *   threshold. The threshold is one of the telemetry histogram bounds, so it is exact.
+ */
+export const SLO_FIELDS = ['availability_target', 'latency_threshold_ms', 'latency_target'] as const;
+export type SloField = (typeof SLO_FIELDS)[number];
+export type SloTargets = { readonly [K in SloField]: number };
+export type SloOverrides = Partial<SloTargets>;
+
+export const TIER_SLOS: { readonly [T in Tier]: SloTargets } = {
+  starter: { availability_target: 0.99, latency_threshold_ms: 1000, latency_target: 0.95 },
+  growth: { availability_target: 0.995, latency_threshold_ms: 500, latency_target: 0.99 },
+  enterprise: { availability_target: 0.999, latency_threshold_ms: 250, latency_target: 0.99 },
+};
+
+export { TIERS };
+
+/** Why a value is not allowed for a field, or null when it is. */
+export function sloValueProblem(field: SloField, value: unknown): string | null {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number';
+  if (field === 'latency_threshold_ms') {
+    return (TELEMETRY_BOUNDS_MS as readonly number[]).includes(value) ? null : `must be one of ${TELEMETRY_BOUNDS_MS.join(', ')}`;
+  }
+  if (field === 'availability_target') return value >= 0.9 && value <= 0.99999 ? null : 'must be between 0.9 and 0.99999';
+  return value >= 0.5 && value <= 0.99999 ? null : 'must be between 0.5 and 0.99999';
+}
+
+export function sloOverrideProblems(overrides: unknown, prefix: string): FieldError[] {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) return [{ field: prefix, message: 'must be an object' }];
+  const errors: FieldError[] = [];
+  for (const [name, value] of Object.entries(overrides)) {
+    if (!(SLO_FIELDS as readonly string[]).includes(name)) errors.push({ field: `${prefix}.${name}`, message: 'unknown field' });
+    else {
+      const p = sloValueProblem(name as SloField, value);
+      if (p) errors.push({ field: `${prefix}.${name}`, message: p });
+    }
+  }
+  return errors;
+}
+
+/** The overrides in SLO_FIELDS order, undefined members dropped. */
+export function canonicalSloOverrides(o: SloOverrides): SloOverrides {
+  const out: { [K in SloField]?: number } = {};
+  for (const f of SLO_FIELDS) if (o[f] !== undefined) out[f] = o[f];
+  return out;
+}
+
+export interface EffectiveSlo {
+  readonly tenant_id: string;
+  readonly tier: Tier;
+  readonly targets: SloTargets;
+  readonly overridden: SloField[];
+  readonly tier_defaults: SloTargets;
+  /** Revision of the tenant's SLO stream (ETag); 0 = never overridden. */
+  readonly revision: number;
+}
+
+/** Pure: a tier's targets with a tenant's overrides applied (unknown fields ignored). */
+export function effectiveSlo(tenantId: string, tier: Tier, overrides: SloOverrides, revision: number): EffectiveSlo {
+  const defaults = TIER_SLOS[tier];
+  const targets = { ...defaults } as { [K in SloField]: number };
+  const overridden: SloField[] = [];
+  for (const f of SLO_FIELDS) {
+    const v = overrides[f];
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      targets[f] = v;
+      overridden.push(f);
+    }
+  }
+  return { tenant_id: tenantId, tier, targets, overridden, tier_defaults: { ...defaults }, revision };
+}
