@@ -23,6 +23,7 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['security-', 'security'],
   ['dead-letters-', 'dead_letters'],
   ['rules-', 'rules'],
+  ['session-', 'operator_session'],
 ];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */
