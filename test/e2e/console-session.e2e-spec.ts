@@ -102,7 +102,8 @@ describe('console sessions (real server)', () => {
     const { cookie, csrf, res } = await signIn(auditorToken);
     expect((await api.delete('/v1/admin/session').set('Cookie', cookie)).status).toBe(403);
     const out = await api.delete('/v1/admin/session').set('Cookie', cookie).set('X-CSRF-Token', csrf);
-    expect(out.status).toBe(204);
+    expect(out.status).toBe(200);
+    expect(out.body).toEqual({ signed_out: true });
     expect(cookieOf(out)).toMatch(/^aionis_session=; .*Max-Age=0/);
     expect((await api.get('/v1/admin/control/tenants/sess-co').set('Cookie', cookie)).status).toBe(401);
     expect((await api.get('/v1/admin/session').set('Cookie', cookie)).status).toBe(401);
@@ -169,7 +170,7 @@ describe('console sessions in the logs (real process)', () => {
     const cookie = `aionis_session=${id}`;
     expect((await api.get('/v1/admin/control/tenants').set('Cookie', cookie)).status).toBe(200);
     expect((await api.post('/v1/admin/control/tenants').set('Cookie', cookie).set(json).send({ tenant_id: 'no-csrf' })).status).toBe(403);
-    expect((await api.delete('/v1/admin/session').set('Cookie', cookie).set('X-CSRF-Token', csrf)).status).toBe(204);
+    expect((await api.delete('/v1/admin/session').set('Cookie', cookie).set('X-CSRF-Token', csrf)).status).toBe(200);
     expect((await api.get('/v1/admin/control/tenants').set('Cookie', cookie)).status).toBe(401);
     await fresh.svc.stop();
     const out = fresh.svc.out();

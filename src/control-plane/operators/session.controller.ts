@@ -82,12 +82,18 @@ export class SessionController {
   }
 
   @Delete()
-  @HttpCode(204)
-  @ApiContract({ summary: 'Sign out: the session ends on the server (its cookie stops working) and the cookie is cleared; records OperatorSignedOut', auth: 'operator', response: { status: 204, description: 'Signed out' }, example: {} })
-  async signOut(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+  @HttpCode(200)
+  @ApiContract({
+    summary: 'Sign out: the session ends on the server (its cookie stops working) and the cookie is cleared; records OperatorSignedOut',
+    auth: 'operator',
+    response: { status: 200, description: 'Signed out (false: the request had no session, e.g. a bearer token)', schema: z.object({ signed_out: z.boolean() }) },
+    example: {},
+  })
+  async signOut(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<{ signed_out: boolean }> {
     const hash = contextOf(req).sessionHash;
-    if (hash) await this.commands.execute(new ExecuteSessionCommand({ type: 'sign-out', session_hash: hash }, commandContext(req)));
+    const r: SessionResult | undefined = hash ? await this.commands.execute(new ExecuteSessionCommand({ type: 'sign-out', session_hash: hash }, commandContext(req))) : undefined;
     clearSessionCookie(req, res);
     res.setHeader('Cache-Control', 'no-store');
+    return { signed_out: r?.session_key !== null && r !== undefined };
   }
 }
