@@ -47,6 +47,7 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['alert-route-', 'alert_route'],
   ['alert-', 'alert'],
   ['slo-', 'slo'],
+  ['session-', 'operator_session'],
 ];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */

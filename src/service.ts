@@ -23,6 +23,7 @@ import { Sealer } from './platform/event-store/seals';
 import { accessLogMiddleware, requestLoggerMiddleware } from './platform/http/access-log';
 import { jsonBodyMiddleware, urlGuardMiddleware } from './platform/http/body';
 import { CommandHeadersInterceptor } from './platform/http/command-headers';
+import { consoleMiddleware } from './console/console-static';
 import { corsMiddleware } from './platform/http/cors';
 import { buildOpenApiDocument, UndeclaredQueryInterceptor } from './platform/http/openapi';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
@@ -145,6 +146,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(httpMetricsMiddleware(metrics));
     app.use(corsMiddleware(config.memory.corsAllowOrigins));
     app.use(urlGuardMiddleware);
+    // The operator console (docs/console.md): static files with a strict CSP; it calls the admin API like any client.
+    app.use(consoleMiddleware());
     app.use(jsonBodyMiddleware(config.http.bodyLimit, config.memory.bodyLimit));
     app.use(app.get(TelemetryRecorder).middleware());
     app.use(requestLoggerMiddleware);

@@ -13,6 +13,9 @@ import { AdminAuthGuard } from './operators/admin-auth.guard';
 import { OperatorCommandHandler } from './operators/operator.commands';
 import { OperatorsController } from './operators/operators.controller';
 import { OperatorsRepository } from './operators/operators.repository';
+import { OperatorSessionsRepository } from './operators/operator-sessions.repository';
+import { SessionCommandHandler } from './operators/session.commands';
+import { SessionController } from './operators/session.controller';
 import { ProjectCommandHandler } from './projects/project.commands';
 import { GetProjectHandler, ListProjectsHandler, ProjectsRepository } from './projects/project.queries';
 import { ProjectsController } from './projects/projects.controller';
@@ -26,7 +29,7 @@ import { TenantsController } from './tenants/tenants.controller';
  */
 @Module({
   imports: [CqrsModule.forRoot()],
-  controllers: [TenantsController, ProjectsController, ApiKeysController, WhoamiController, OperatorsController, AuditController, SealsController, AuditPublicKeyController],
+  controllers: [TenantsController, ProjectsController, ApiKeysController, WhoamiController, OperatorsController, SessionController, AuditController, SealsController, AuditPublicKeyController],
   providers: [
     TenantCommandHandler,
     GetTenantHandler,
@@ -45,8 +48,10 @@ import { TenantsController } from './tenants/tenants.controller';
     OperatorCommandHandler,
     AuditRepository,
     OperatorsRepository,
+    OperatorSessionsRepository,
+    SessionCommandHandler,
     AdminAuthGuard,
   ],
-  exports: [KeyVerifier, ApiKeyAuthGuard, AdminAuthGuard, OperatorsRepository],
+  exports: [KeyVerifier, ApiKeyAuthGuard, AdminAuthGuard, OperatorsRepository, OperatorSessionsRepository, TenantsRepository],
 })
 export class ControlPlaneModule {}

@@ -7,6 +7,7 @@ import { TenantDataRepository } from '../data-plane/memory/tenant-data.repositor
 import { KeyVerifier } from '../control-plane/api-keys/key-verifier';
 import { DataPlaneModule } from '../data-plane/data-plane.module';
 import { TelemetryRecorder } from '../data-plane/telemetry/telemetry-recorder';
+import { ProjectionsController } from './projections.controller';
 import { RuntimeController } from './runtime.controller';
 
 /**
@@ -16,7 +17,7 @@ import { RuntimeController } from './runtime.controller';
  */
 @Module({
   imports: [ControlPlaneModule, DataPlaneModule],
-  controllers: [RuntimeController, PerfTeardownController],
+  controllers: [RuntimeController, ProjectionsController, PerfTeardownController],
   providers: [
     TearDownPerfTenantHandler,
     ApiKeyUsageRepository,

@@ -64,6 +64,7 @@ describe('audit projection', () => {
       ['quota-acme', 'quota', 'acme'],
       ['security-acme', 'security', 'acme'],
       ['tenant-acme-eu', 'tenant', 'acme-eu'],
+      ['session-0123456789abcdef0123456789abcdef', 'operator_session', '0123456789abcdef0123456789abcdef'],
     ])('%s -> %s / %s', (streamId, type, id) => {
       expect(resourceOf(streamId)).toStrictEqual({ type, id });
     });

@@ -41,6 +41,13 @@ describe('loadConfig', () => {
       expect(loadConfig({ LOG_FORMAT: 'json', ADMIN_RATE_LIMITS: 'false' }).http.adminRateLimits).toBe(false);
     });
 
+    it('console sessions: 30 minutes idle and 12 hours at most by default, both configurable within bounds', () => {
+      expect(config.console).toStrictEqual({ sessionIdleMs: 30 * 60_000, sessionMaxMs: 12 * 3_600_000 });
+      expect(loadConfig({ CONSOLE_SESSION_IDLE_MINUTES: '5', CONSOLE_SESSION_MAX_HOURS: '1' }).console).toStrictEqual({ sessionIdleMs: 300_000, sessionMaxMs: 3_600_000 });
+      expect(() => loadConfig({ CONSOLE_SESSION_IDLE_MINUTES: '0' })).toThrow(/CONSOLE_SESSION_IDLE_MINUTES/);
+      expect(() => loadConfig({ CONSOLE_SESSION_MAX_HOURS: '169' })).toThrow(/CONSOLE_SESSION_MAX_HOURS/);
+    });
+
     it('parses TRUST_PROXY as false, true, a hop count or a list of trusted addresses, and rejects anything else', () => {
       expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
       expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);

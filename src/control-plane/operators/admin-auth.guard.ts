@@ -9,8 +9,10 @@ import { AuthThrottle } from '../../platform/http/auth-throttle';
 import { contextOf } from '../../platform/http/request-context';
 import { ProjectionsService } from '../../platform/projections/projections.service';
 import { digestsEqual, hashToken } from './credentials';
-import { type AdminAccess, roleAllows } from './operator.domain';
+import { type AdminAccess, type OperatorRole, roleAllows } from './operator.domain';
 import { OperatorsRepository } from './operators.repository';
+import { OperatorSessionsRepository } from './operator-sessions.repository';
+import { CSRF_HEADER, csrfMatches, SAFE_METHODS, sessionCookie, sessionHash } from './session-credentials';
 
 export const ADMIN_ACCESS = 'aionis:admin-access';
 /** Mark a handler as a write (mutation): auditors may not call it. Reads are the default. */
@@ -30,8 +32,9 @@ function presentedToken(req: Request): string | undefined {
 }
 
 /**
- * Admin authentication: an operator's own token (Authorization: Bearer, or X-Admin-Token),
- * HMAC'd with the pepper, looked up by digest and compared in constant time. The operator
+ * Admin authentication: an operator's own token (Authorization: Bearer, or X-Admin-Token), or
+ * without one a console session cookie (plus its CSRF token on every change; docs/console.md).
+ * A token is HMAC'd with the pepper, looked up by digest and compared in constant time. The operator
  * becomes the actor of every event the request causes.
  */
 @Injectable()
@@ -45,6 +48,7 @@ export class AdminAuthGuard implements CanActivate {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projections: ProjectionsService,
     private readonly throttle: AuthThrottle,
+    private readonly sessions: OperatorSessionsRepository,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -53,15 +57,32 @@ export class AdminAuthGuard implements CanActivate {
     const token = presentedToken(req);
     // One answer for every failure (missing, malformed, unknown, disabled): the reason goes to the log only.
     // Each failure counts against the source address, which gets 429 once over its limit; a valid token is always served.
-    const refuse = (reason?: 'operator_disabled' | 'unknown_token') => {
+    const refuse = (reason?: 'operator_disabled' | 'unknown_token' | 'unknown_session') => {
       const throttled = this.throttle.refusal(ctx.sourceIp, 'operator_token');
       if (reason && !throttled) this.logger.warn({ msg: 'admin authentication failed', security: true, reason, ip: ctx.sourceIp });
       return throttled ?? new AppError('unauthorized', 'a valid operator token is required (Authorization: Bearer <token>)');
     };
-    if (!token || token.length > 512) throw refuse();
-    const digest = hashToken(this.secrets.keyPepper, token);
-    const op = await this.operators.findByTokenHash(digest);
-    if (!op || !digestsEqual(op.matched_hash, digest) || op.status !== 'active') throw refuse(op ? 'operator_disabled' : 'unknown_token');
+    let op: { operator_id: string; display_name: string; role: OperatorRole; status: string } | undefined;
+    const sessionId = token === undefined ? sessionCookie(req) : undefined;
+    if (sessionId !== undefined) {
+      // A console session (docs/console.md): open, within its idle and absolute expiry, its operator still active.
+      const hash = sessionHash(this.secrets.keyPepper, sessionId);
+      const live = await this.sessions.touch(hash);
+      op = live ? await this.operators.get(live.operator_id) : undefined;
+      if (!live || !op || op.status !== 'active') throw refuse(op ? 'operator_disabled' : 'unknown_session');
+      // Every change made with the cookie carries the session's CSRF token (a cross-site form cannot know it).
+      if (!SAFE_METHODS.has(req.method) && !csrfMatches(this.secrets.keyPepper, sessionId, req.header(CSRF_HEADER))) {
+        this.logger.warn({ msg: 'console request without a valid CSRF token refused', security: true, operator_id: op.operator_id, ip: ctx.sourceIp });
+        throw new AppError('forbidden', 'changes made with a console session need its CSRF token in the X-CSRF-Token header');
+      }
+      ctx.sessionHash = hash;
+    } else {
+      if (!token || token.length > 512) throw refuse();
+      const digest = hashToken(this.secrets.keyPepper, token);
+      const found = await this.operators.findByTokenHash(digest);
+      if (!found || !digestsEqual(found.matched_hash, digest) || found.status !== 'active') throw refuse(found ? 'operator_disabled' : 'unknown_token');
+      op = found;
+    }
     const access = this.reflector.get<AdminAccess | undefined>(ADMIN_ACCESS, context.getHandler()) ?? 'read';
     if (!roleAllows(op.role, access)) {
       // The refusal itself is part of the audit trail.

@@ -25,6 +25,11 @@ export class TenantsRepository {
     return rows.map((r) => normaliseRow(tenantsProjection, r as unknown as Record<string, unknown>) as unknown as TenantRow);
   }
 
+  /** Every tenant's id, name, status and tier (the console overview filters and sorts these in one pass). */
+  async summaries(): Promise<{ tenant_id: string; display_name: string; status: string; tier: string }[]> {
+    return this.database.db.selectFrom('rm_tenants').select(['tenant_id', 'display_name', 'status', 'tier']).orderBy('tenant_id').execute();
+  }
+
   async count(status?: TenantStatus): Promise<number> {
     const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM rm_tenants WHERE ${status ? sql`status = ${status}` : sql`true`}`.execute(this.database.db);
     return r.rows[0]?.n ?? 0;

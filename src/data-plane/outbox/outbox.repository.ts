@@ -226,6 +226,14 @@ export class OutboxRepository {
     }));
   }
 
+  /** Per tenant: open jobs (pending, processing) and dead letters (the console overview). */
+  async backlogByTenant(ex: Executor = this.database.db): Promise<{ tenant_id: string; backlog: number; dead_letter: number }[]> {
+    const r = await sql<{ tenant_id: string; backlog: number; dead_letter: number }>`
+      SELECT tenant_id, count(*) FILTER (WHERE status IN ('pending', 'processing'))::int AS backlog, count(*) FILTER (WHERE status = 'dead_letter')::int AS dead_letter
+      FROM memory_outbox WHERE status IN ('pending', 'processing', 'dead_letter') GROUP BY tenant_id`.execute(ex);
+    return r.rows.map((x) => ({ tenant_id: x.tenant_id, backlog: n(x.backlog), dead_letter: n(x.dead_letter) }));
+  }
+
   /** One tenant's embedding jobs by status (dashboard, drills), retrying = pending after a failed attempt. */
   async tenantStatus(tenantId: string): Promise<{ pending: number; retrying: number; processing: number; dead_letter: number; done: number; discarded: number }> {
     const r = await sql<{ status: string; n: number; retrying: number }>`

@@ -14,9 +14,9 @@ import { BUCKETS, emptyRollup, merge, type Rollup, SLO_TARGETS, summary } from '
 import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN) });
-const WINDOWS = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800 } as const;
+const WINDOWS = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800, '30d': 2_592_000 } as const;
 const SeriesQuery = z.strictObject({
-  window: z.enum(['1h', '6h', '24h', '7d']).optional(),
+  window: z.enum(['1h', '6h', '24h', '7d', '30d']).optional(),
   bucket: z.enum(['minute', 'hour']).optional(),
   endpoint: z.enum(MEMORY_ENDPOINTS).optional(),
 });

@@ -87,6 +87,19 @@ export class TelemetryRepository {
     }));
   }
 
+  /** Every tenant's rollups of the last `seconds`, summed (counts and histogram buckets): the overview's one pass. */
+  async totalsByTenant(seconds: number): Promise<{ tenant_id: string; total: number; status_2xx: number; status_4xx: number; status_429: number; status_5xx: number; latency_sum_ms: number; buckets: (number | string)[] }[]> {
+    const r = await sql<{ tenant_id: string; total: number; status_2xx: number; status_4xx: number; status_429: number; status_5xx: number; latency_sum_ms: number; buckets: (number | string)[] }>`
+      WITH w AS (SELECT * FROM telemetry_rollups WHERE minute >= clock_timestamp() - make_interval(secs => ${seconds})),
+      b AS (SELECT tenant_id, i, sum(v)::bigint AS v FROM w, unnest(w.buckets) WITH ORDINALITY AS u(v, i) GROUP BY tenant_id, i)
+      SELECT t.tenant_id, t.total, t.status_2xx, t.status_4xx, t.status_429, t.status_5xx, t.latency_sum_ms,
+             ARRAY(SELECT b.v FROM b WHERE b.tenant_id = t.tenant_id ORDER BY b.i) AS buckets
+      FROM (SELECT tenant_id, sum(total)::bigint AS total, sum(status_2xx)::bigint AS status_2xx, sum(status_4xx)::bigint AS status_4xx,
+                   sum(status_429)::bigint AS status_429, sum(status_5xx)::bigint AS status_5xx, sum(latency_sum_ms)::float8 AS latency_sum_ms
+            FROM w GROUP BY tenant_id) t`.execute(this.database.db);
+    return r.rows;
+  }
+
   async tenantStatus(tenantId: string): Promise<string | null> {
     const r = await sql<{ status: string }>`SELECT status FROM rm_tenants WHERE tenant_id = ${tenantId}`.execute(this.database.db);
     return r.rows[0]?.status ?? null;

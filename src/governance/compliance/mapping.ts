@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { API_KEY_EVENT_TYPES } from '../../control-plane/api-keys/api-key.domain';
 import { OPERATOR_EVENT_TYPES, OWNER_ROSTER_EVENT_TYPES } from '../../control-plane/operators/operator.domain';
+import { SESSION_EVENT_TYPES } from '../../control-plane/operators/session.domain';
 import { PROJECT_EVENT_TYPES } from '../../control-plane/projects/project.domain';
 import { QUOTA_EVENT_TYPES } from '../../control-plane/quotas/quota.domain';
 import { TENANT_EVENT_TYPES } from '../../control-plane/tenants/tenant.domain';
@@ -71,7 +72,7 @@ export const OPERATIONAL_EVENT_TYPES = [
 
 /** Every event type an `event_type` evidence source may name. */
 export function knownEventTypes(): ReadonlySet<string> {
-  return new Set<string>([...API_KEY_EVENT_TYPES, ...OPERATOR_EVENT_TYPES, ...OWNER_ROSTER_EVENT_TYPES, ...TENANT_EVENT_TYPES, ...PROJECT_EVENT_TYPES, ...QUOTA_EVENT_TYPES, ...OPERATIONAL_EVENT_TYPES]);
+  return new Set<string>([...API_KEY_EVENT_TYPES, ...OPERATOR_EVENT_TYPES, ...OWNER_ROSTER_EVENT_TYPES, ...SESSION_EVENT_TYPES, ...TENANT_EVENT_TYPES, ...PROJECT_EVENT_TYPES, ...QUOTA_EVENT_TYPES, ...OPERATIONAL_EVENT_TYPES]);
 }
 
 let weeklyChecks: readonly string[] | undefined;

@@ -76,6 +76,11 @@ export interface AppConfig {
     /** Enforce the tiers' admin_rps / admin_burst on tenant-scoped admin calls (ADMIN_RATE_LIMITS; default true). */
     readonly adminRateLimits: boolean;
   };
+  /** Console sessions (docs/console.md): idle and absolute expiry. */
+  readonly console: {
+    readonly sessionIdleMs: number;
+    readonly sessionMaxMs: number;
+  };
   readonly governance: {
     /** Where evidence bundles are archived: a directory (default DATA_DIR/archive) or an S3-compatible bucket. */
     readonly archiveDir: string;
@@ -215,6 +220,8 @@ const envSchema = z.object({
   MAX_TEXT_LEN: intIn(16, 1_000_000, 8000),
   PII_REDACTION: boolFlag(true),
   ADMIN_RATE_LIMITS: boolFlag(true),
+  CONSOLE_SESSION_IDLE_MINUTES: intIn(1, 1440, 30),
+  CONSOLE_SESSION_MAX_HOURS: intIn(1, 168, 12),
   CORS_ALLOW_ORIGINS: optionalNonEmpty.transform((v, ctx) => {
     const list = (v ?? '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
     const bad = list.filter((o) => o !== '*' && !/^https?:\/\/[^\s/]+$/.test(o));
@@ -377,6 +384,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       commandWaitMs: e.COMMAND_WAIT_FOR_PROJECTION_MS,
       authFailures: { limit: e.AUTH_FAILURE_LIMIT, windowMs: e.AUTH_FAILURE_WINDOW_MS, maxSources: e.AUTH_FAILURE_MAX_SOURCES },
       adminRateLimits: e.ADMIN_RATE_LIMITS,
+    },
+    console: {
+      sessionIdleMs: e.CONSOLE_SESSION_IDLE_MINUTES * 60_000,
+      sessionMaxMs: e.CONSOLE_SESSION_MAX_HOURS * 3_600_000,
     },
     governance: {
       archiveDir: path.resolve(e.ARCHIVE_DIR ?? path.join(e.DATA_DIR, 'archive')),

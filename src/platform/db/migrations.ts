@@ -475,6 +475,24 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX memory_rule_defs_live ON memory_rule_defs (tenant_id, project_key, scope, updated_at DESC, rule_node_id) WHERE state IN ('shadow', 'active')`.execute(db);
     },
   },
+  '0012_operator_sessions': {
+    async up(db: Kysely<unknown>) {
+      // Console sessions (docs/console.md): only a digest of the session id is stored. Sign-in and
+      // sign-out are events (session-<key> streams); this table is what each request checks and touches.
+      await sql`
+        CREATE TABLE operator_sessions (
+          session_hash text PRIMARY KEY,
+          session_key text NOT NULL,
+          operator_id text NOT NULL,
+          created_at timestamptz NOT NULL,
+          last_seen_at timestamptz NOT NULL,
+          idle_timeout_ms integer NOT NULL CHECK (idle_timeout_ms > 0),
+          expires_at timestamptz NOT NULL,
+          ended_at timestamptz
+        )`.execute(db);
+      await sql`CREATE INDEX operator_sessions_operator ON operator_sessions (operator_id) WHERE ended_at IS NULL`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

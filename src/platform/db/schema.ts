@@ -173,6 +173,19 @@ export interface DB {
   es_seals: EsSealsTable;
   key_propagation_samples: KeyPropagationSamplesTable;
   ops_incidents: OpsIncidentsTable;
+  operator_sessions: OperatorSessionsTable;
+}
+
+/** Console sessions (migration 0012): a digest of the session id, never the id. */
+export interface OperatorSessionsTable {
+  session_hash: string;
+  session_key: string;
+  operator_id: string;
+  created_at: ColumnType<Date, string, never>;
+  last_seen_at: ColumnType<Date, string, string>;
+  idle_timeout_ms: number;
+  expires_at: ColumnType<Date, string, never>;
+  ended_at: ColumnType<Date | null, string | null | undefined, string | null>;
 }
 
 /** Global seals (migration 0008). `tenants`: {tenant id or "(global)": {count, digest}}. */

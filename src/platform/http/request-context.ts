@@ -13,6 +13,8 @@ export interface RequestContext {
   readonly userAgent: string | null;
   actor?: Actor;
   operatorRole?: string;
+  /** Set when the operator was authenticated by a console session cookie (not a token): its id digest. */
+  sessionHash?: string;
   /** The tenant an authenticated API key speaks for (access log). */
   tenantId?: string;
 }
