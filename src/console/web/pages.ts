@@ -1,4 +1,4 @@
-import { ApiError, call, get } from './api.js';
+import { call, get } from './api.js';
 import { lineChart } from './chart.js';
 import { type Child, empty, errorBox, fmtInt, fmtMs, fmtPct, fmtTime, h, replace, table } from './dom.js';
 import { renderMarkdown } from './markdown.js';
@@ -38,15 +38,8 @@ interface Alert {
   numbers?: Record<string, unknown>;
 }
 
-/** The alerts API (built separately): null when this server does not have it (404). */
-async function alerts(query: Record<string, string | undefined>): Promise<{ items: Alert[]; next_cursor: string | null } | null> {
-  try {
-    return await get<{ items: Alert[]; next_cursor: string | null }>(`${A}/alerts`, query);
-  } catch (err) {
-    if (err instanceof ApiError && (err.status === 404 || err.status === 400)) return null;
-    throw err;
-  }
-}
+/** The alerts the service evaluated (GET /v1/admin/control/alerts: docs/alerting.md). */
+const alerts = (query: Record<string, string | undefined>): Promise<{ items: Alert[]; next_cursor: string | null }> => get<{ items: Alert[]; next_cursor: string | null }>(`${A}/alerts`, query);
 
 const state = { q: '', status: '', tier: '', attention: '', sort: 'tenant_id', order: 'asc', cursors: [] as string[], cursor: '' };
 
@@ -56,7 +49,7 @@ export async function overviewPage(main: HTMLElement): Promise<void> {
     alerts({ state: 'firing' }),
   ]);
   const firingBy = new Map<string, number>();
-  for (const a of firing?.items ?? []) if (a.tenant_id) firingBy.set(a.tenant_id, (firingBy.get(a.tenant_id) ?? 0) + 1);
+  for (const a of firing.items) if (a.tenant_id) firingBy.set(a.tenant_id, (firingBy.get(a.tenant_id) ?? 0) + 1);
   const reload = () => void overviewPage(main).catch((e: unknown) => replace(main, errorBox(e)));
   const q = h('input', { name: 'q', value: state.q, placeholder: 'tenant id or name' });
   const select = (name: string, value: string, options: string[]) => h('select', { name }, options.map((o) => h('option', { value: o, selected: o === value }, o || 'any')));
@@ -494,10 +487,6 @@ const statusPill = (s: string): HTMLElement => h('span', { class: /^(ok|pass|pas
 
 export async function alertsPage(main: HTMLElement): Promise<void> {
   const [firing, resolved] = await Promise.all([alerts({ state: 'firing' }), alerts({ state: 'resolved' })]);
-  if (firing === null) {
-    replace(main, h('h1', {}, 'Alerts'), empty('This server has no alerts API yet (GET /v1/admin/control/alerts answered 404): no alerts to show.', 'alerts-unavailable'));
-    return;
-  }
   const rows = (items: Alert[]) =>
     table(
       ['Rule', 'Tenant', 'Severity', 'State', 'Fired', 'Resolved', 'Numbers', 'Runbook'],
@@ -518,6 +507,6 @@ export async function alertsPage(main: HTMLElement): Promise<void> {
     h('h2', {}, 'Firing'),
     firing.items.length === 0 ? empty('Nothing is firing.', 'alerts-none-firing') : rows(firing.items),
     h('h2', {}, 'Resolved'),
-    (resolved?.items.length ?? 0) === 0 ? empty('No resolved alerts.') : rows(resolved!.items),
+    resolved.items.length === 0 ? empty('No resolved alerts.') : rows(resolved.items),
   );
 }
