@@ -58,10 +58,11 @@ describe('CachedSample (gauges read from the database)', () => {
 
 describe('outbox gauge rows', () => {
   it('every known job type has a row (zeros when idle); other types found in the table are kept, sorted', () => {
-    expect(withKnownTypes([])).toEqual([{ type: 'embed_nodes', pending: 0, retrying: 0, processing: 0, dead_letter: 0, oldest_age_s: 0 }]);
-    const other = { type: 'alert_delivery', pending: 1, retrying: 0, processing: 0, dead_letter: 2, oldest_age_s: 3 };
-    expect(withKnownTypes([other]).map((r) => r.type)).toEqual(['alert_delivery', 'embed_nodes']);
+    const zero = (type: string) => ({ type, pending: 0, retrying: 0, processing: 0, dead_letter: 0, oldest_age_s: 0 });
+    expect(withKnownTypes([])).toEqual([zero('alert_delivery'), zero('embed_nodes')]);
+    const other = { type: 'future_job', pending: 1, retrying: 0, processing: 0, dead_letter: 2, oldest_age_s: 3 };
+    expect(withKnownTypes([other]).map((r) => r.type)).toEqual(['alert_delivery', 'embed_nodes', 'future_job']);
     const embed = { type: 'embed_nodes', pending: 4, retrying: 1, processing: 0, dead_letter: 0, oldest_age_s: 9 };
-    expect(withKnownTypes([embed])).toEqual([embed]);
+    expect(withKnownTypes([embed])).toEqual([zero('alert_delivery'), embed]);
   });
 });
