@@ -3,6 +3,7 @@ import { ControlPlaneModule } from '../control-plane/control-plane.module';
 import { DataPlaneModule } from '../data-plane/data-plane.module';
 import { AlertDelivery } from './alert-delivery';
 import { AlertEvaluator } from './alert-evaluator';
+import { AlertMetrics } from './alert-metrics';
 import { AlertRecorder } from './alert-recorder';
 import { AlertRoutesRepository } from './alert-routes.repository';
 import { AlertRouteCommandHandler, SloCommandHandler } from './alerting.commands';
@@ -28,6 +29,7 @@ import { TenantSlosRepository } from './tenant-slos.repository';
     AlertRecorder,
     AlertDelivery,
     AlertEvaluator,
+    AlertMetrics,
   ],
   exports: [AlertEvaluator, AlertRecorder],
 })

@@ -84,6 +84,13 @@ export class AlertsRepository {
     return r.rows.map(view);
   }
 
+  /** How many alerts of each rule and severity are firing now (for aionis_alerts_firing). */
+  async firingCounts(): Promise<{ rule: string; severity: string; firing: number }[]> {
+    const r = await sql<{ rule: string; severity: string; n: string | number }>`
+      SELECT rule, severity, count(*) AS n FROM rm_alerts WHERE state = 'firing' GROUP BY rule, severity`.execute(this.database.db);
+    return r.rows.map((x) => ({ rule: x.rule, severity: x.severity, firing: Number(x.n) }));
+  }
+
   /** The last resolution of each rule and subject resolved since `since`. */
   async resolvedSince(since: string): Promise<{ rule: string; tenant_id: string | null; resolved_at: string }[]> {
     const r = await sql<{ rule: string; tenant_id: string; resolved_at: Date | string }>`

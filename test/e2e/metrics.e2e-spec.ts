@@ -3,8 +3,11 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import request from 'supertest';
 import { type EmbeddingProvider, EmbeddingError } from '../../src/data-plane/embeddings/embedding-provider';
+import { AlertRecorder } from '../../src/alerting/alert-recorder';
+import { ALERT_RULES } from '../../src/alerting/rules';
 import { ALERTS_FILE, DASHBOARD_FILE, referencedMetrics } from '../support/deploy-config';
 import { type Exposition, familyOf, parseExposition, samplesOf } from '../support/promql';
+import { until } from '../support/until';
 import { startTestService, type TestService } from '../support/service';
 import { onlyIf, pgOnly } from '../support/skips';
 import { usingPostgres } from '../support/test-db';
@@ -63,10 +66,7 @@ describe('/metrics: the shipped alerts and dashboard read real metrics (real ser
   });
 
   it('exports every metric that alerts.yml and the Grafana dashboard reference', async () => {
-    // aionis_alerts_firing has series once the alerts read model registers its count (as a deployment's SLO engine does).
-    const unregister = t.service.infra.metrics.registerFiringAlerts(() => [{ rule: 'AionisProjectionLag', severity: 'page', firing: 0 }]);
     const e = await scrape();
-    unregister();
     const referenced = referencedMetrics();
     expect(referenced.size).toBeGreaterThanOrEqual(8);
     const missing: string[] = [];
@@ -107,8 +107,22 @@ describe('/metrics: the shipped alerts and dashboard read real metrics (real ser
     expect(samplesOf(await scrape(), 'aionis_outbox_dead_letter_jobs', { type: 'embed_nodes' })[0]?.value).toBe(0);
   });
 
-  it('aionis_alerts_firing has no series until the alerts read model registers its count, then reports it', async () => {
-    expect(samplesOf(await scrape(), 'aionis_alerts_firing')).toEqual([]);
+  it('aionis_alerts_firing reports the alerts read model: every rule at 0, a firing alert on its rule and severity, 0 again once resolved', async () => {
+    const firing = async () => Object.fromEntries(samplesOf(await scrape(), 'aionis_alerts_firing').map((x) => [`${x.labels.rule}/${x.labels.severity}`, x.value]));
+    const before = await firing();
+    expect(Object.keys(before).sort()).toEqual(ALERT_RULES.map((r) => `${r.rule}/${r.severity}`).sort());
+    expect(Object.values(before).every((v) => v === 0)).toBe(true);
+    // A real alert, recorded as the evaluator records one (event + read model).
+    const recorder = t.service.app.get(AlertRecorder);
+    const fired = await recorder.record({ kind: 'fire', rule: 'slo-availability-fast-burn', tenant_id: 'metrics-co', severity: 'page', numbers: { burn_rate_long: 20 } });
+    expect(fired).not.toBeNull();
+    await until('the firing alert in the gauge', async () => (await firing())['slo-availability-fast-burn/page'] === 1);
+    expect((await firing())['slo-availability-slow-burn/ticket']).toBe(0);
+    await recorder.record({ kind: 'resolve', alert_id: fired!.alert_id, rule: 'slo-availability-fast-burn', tenant_id: 'metrics-co', numbers: {} });
+    await until('the resolution in the gauge', async () => (await firing())['slo-availability-fast-burn/page'] === 0);
+  });
+
+  it('a later registration replaces the read model\'s count; removing it leaves no series', async () => {
     const unregister = t.service.infra.metrics.registerFiringAlerts(() =>
       Promise.resolve([
         { rule: 'AionisAvailabilityBurnFast', severity: 'page', firing: 2 },

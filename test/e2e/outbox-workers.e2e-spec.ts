@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
+import { until } from '../support/until';
 import { startTestService, type TestService } from '../support/service';
 import { LineBuffer } from '../support/service-logs';
 import { createTestDatabase, type TestDatabase, usingPostgres } from '../support/test-db';
@@ -20,7 +21,6 @@ import { pgOnly } from '../support/skips';
 const ROOT = join(__dirname, '../..');
 const pgIt = pgOnly.it;
 const json = { 'Content-Type': 'application/json' };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** EMBEDDING_DIM's default: the service and the worker processes run with it. */
 const DIM = 1536;
 
@@ -109,13 +109,6 @@ describe('outbox workers as processes (PostgreSQL only)', () => {
     return { child, out: () => out };
   }
 
-  async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await cond())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
-  }
 
   /** A tenant and an API key for it, usable at once (the key's read model caught up, even on a loaded machine). */
   async function tenantKey(tenantId: string, tier?: string): Promise<string> {
