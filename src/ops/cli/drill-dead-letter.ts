@@ -1,14 +1,10 @@
 import 'reflect-metadata';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { type EmbeddingProvider, EmbeddingError } from '../../data-plane/embeddings/embedding-provider';
-import { LocalEmbeddingProvider } from '../../data-plane/embeddings/local-provider';
 import { OutboxRepository } from '../../data-plane/outbox/outbox.repository';
 import { loadConfig } from '../../platform/config/config';
 import { startService } from '../../service';
-import { type CliSpec, EXIT, parseCli, type ParsedCli, runCli, UsageError } from './cli-support';
+import { type CliSpec, EXIT, parseCli, type ParsedCli, runCli } from './cli-support';
+import { drillAdminToken, drillClient, inThrowAwayDir, type Say, stepReporter, switchableProvider } from './drill-support';
 
 /**
  * `npm run drill:dead-letter -- [--json] [--database-url URL]`: the dead-letter replay drill, end to
@@ -33,26 +29,12 @@ const NODES = 24;
 
 void runCli(async () => {
   const flags = parseCli(SPEC);
-  const say = (step: string, detail: Record<string, unknown> = {}) => {
-    if (flags.json) process.stdout.write(`${JSON.stringify({ step, ...detail })}\n`);
-    else process.stdout.write(`- ${step}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ''}\n`);
-  };
-  const dataDir = mkdtempSync(join(tmpdir(), 'aionis-drill-'));
-  try {
-    return await drill(flags, say, dataDir);
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  return inThrowAwayDir((dataDir) => drill(flags, stepReporter(flags.json), dataDir));
 });
 
-async function drill(flags: ParsedCli, say: (step: string, detail?: Record<string, unknown>) => void, dataDir: string): Promise<number> {
-  if (flags.databaseUrl && (!process.env.KEY_PEPPER || !process.env.AUDIT_SEAL_PRIVATE_KEY)) {
-    // Its worker seals the log and its API verifies tokens: with keys of its own it would sign the deployment's seals with a throw-away key.
-    throw new UsageError("on PostgreSQL the drill runs with the deployment's KEY_PEPPER and AUDIT_SEAL_PRIVATE_KEY: set both (and AIONIS_ADMIN_TOKEN unless the database is new)");
-  }
+async function drill(flags: ParsedCli, say: Say, dataDir: string): Promise<number> {
   // A new database is bootstrapped with this token; an existing deployment's needs an owner or operator token.
-  const token = process.env.AIONIS_ADMIN_TOKEN?.trim() || `aio_admin_drill-${randomBytes(16).toString('hex')}`;
-  let broken = true;
+  const token = drillAdminToken(flags);
   const config = loadConfig({
     ...process.env,
     DATABASE_URL: flags.databaseUrl ?? '',
@@ -64,29 +46,11 @@ async function drill(flags: ParsedCli, say: (step: string, detail?: Record<strin
     OUTBOX_MAX_ATTEMPTS: '2',
     OUTBOX_POLL_INTERVAL_MS: '50',
   });
-  const local = new LocalEmbeddingProvider(config.embeddings.dimension);
-  const switchable: EmbeddingProvider = {
-    model: local.model,
-    dimensions: local.dimensions,
-    embed: (texts) => (broken ? Promise.reject(new EmbeddingError('drill: the embedding provider is down', true)) : local.embed(texts)),
-  };
+  const embeddings = switchableProvider(config.embeddings.dimension);
+  embeddings.setBroken(true);
   say('starting a throw-away service', { data_dir: dataDir, database: flags.databaseUrl ? 'postgresql (DATABASE_URL)' : 'embedded' });
-  const svc = await startService(config, { logger: false, embeddingProvider: switchable });
-  const base = svc.url;
-  const admin = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = admin) => {
-    const res = await fetch(`${base}${path}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    const json = (await res.json()) as Record<string, unknown>;
-    if (res.status >= 300) throw new Error(`${method} ${path} -> ${res.status} ${JSON.stringify(json)}`);
-    return json;
-  };
-  const wait = async (what: string, cond: () => Promise<boolean>, ms = 60_000) => {
-    const until = Date.now() + ms;
-    while (!(await cond())) {
-      if (Date.now() > until) throw new Error(`drill: timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
+  const svc = await startService(config, { logger: false, embeddingProvider: embeddings.provider });
+  const { call, wait } = drillClient(svc.url, token);
   try {
     const tenant = `drill-${randomBytes(3).toString('hex')}`;
     await call('POST', '/v1/admin/control/tenants', { tenant_id: tenant });
@@ -102,7 +66,7 @@ async function drill(flags: ParsedCli, say: (step: string, detail?: Record<strin
     const dl = await call('GET', `/v1/admin/control/dead-letters?tenant_id=${tenant}`);
     say('dead-lettered', { jobs: (dl.items as unknown[]).length, counts_by_tenant: dl.counts_by_tenant });
 
-    broken = false;
+    embeddings.setBroken(false);
     say('embedding provider restored');
     const dry = await call('POST', '/v1/admin/control/dead-letters/replay', { tenant_id: tenant, type: 'embed_nodes', reason: 'drill: provider restored', dry_run: true });
     say('dry run', { matched: dry.matched, would_replay: (dry.job_ids as unknown[]).length });
