@@ -10,6 +10,7 @@ import { AlertRouteCommandHandler, SloCommandHandler } from './alerting.commands
 import { AlertRoutesController, AlertsController, SlosController } from './alerting.controllers';
 import { AlertsRepository } from './alerts.repository';
 import { PlatformSignalsRepository } from './platform-signals.repository';
+import { SloBurnController } from './slo-burn.controller';
 import { TenantSlosRepository } from './tenant-slos.repository';
 
 /**
@@ -18,7 +19,7 @@ import { TenantSlosRepository } from './tenant-slos.repository';
  */
 @Module({
   imports: [ControlPlaneModule, DataPlaneModule],
-  controllers: [AlertsController, SlosController, AlertRoutesController],
+  controllers: [AlertsController, SlosController, SloBurnController, AlertRoutesController],
   providers: [
     AlertsRepository,
     AlertRoutesRepository,

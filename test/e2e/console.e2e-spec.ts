@@ -128,6 +128,10 @@ browserTests.describe('operator console in a real browser', () => {
     await requests.waitFor();
     expect(Number(await requests.getAttribute('data-points'))).toBeGreaterThan(0);
     expect(await requests.locator('polyline, circle').count()).toBeGreaterThan(0);
+    // The outbox backlog and the error-budget burn (availability and latency, against the effective SLO) are charts too.
+    for (const id of ['chart-backlog', 'chart-burn', 'chart-latency', 'chart-errors']) expect(Number(await page.getByTestId(id).getAttribute('data-points'))).toBeGreaterThan(0);
+    expect(await page.getByTestId('chart-burn').textContent()).toContain('latency burn');
+    expect(await page.getByTestId('budget-consumed').textContent()).toMatch(/of the 30-day availability budget/);
     await page.getByRole('button', { name: '1h' }).click();
     await page.locator('.window button.active', { hasText: '1h' }).waitFor();
     expect(Number(await page.getByTestId('chart-requests').getAttribute('data-points'))).toBeGreaterThan(0);

@@ -134,6 +134,17 @@ interface Bucket {
   error_rate: number;
   latency_ms: { p50: number | string | null; p95: number | string | null; p99: number | string | null };
   error_budget_burn: number;
+  outbox_backlog: number;
+}
+interface BurnBucket {
+  start: string;
+  availability: { burn: number };
+  latency: { burn: number };
+}
+interface SloBurn {
+  targets: { availability_target: number; latency_threshold_ms: number; latency_target: number };
+  summary: { availability: { burn: number; budget_consumed: number }; latency: { burn: number; budget_consumed: number } };
+  buckets: BurnBucket[];
 }
 interface Dashboard {
   tenant_id: string;
@@ -162,9 +173,11 @@ const ms = (v: number | string | null): number | null => (v === null ? null : ty
 
 export async function tenantPage(main: HTMLElement, tenantId: string): Promise<void> {
   const t = encodeURIComponent(tenantId);
-  const [d, series, keys, projects, audit] = await Promise.all([
+  const bucket = tenantWindow === '1h' ? 'minute' : 'hour';
+  const [d, series, burn, keys, projects, audit] = await Promise.all([
     get<Dashboard>(`${A}/dashboard/tenants/${t}`),
-    get<{ buckets: Bucket[]; bucket: string; slo_target: number }>(`${A}/dashboard/tenants/${t}/timeseries`, { window: tenantWindow, bucket: tenantWindow === '1h' ? 'minute' : 'hour' }),
+    get<{ buckets: Bucket[]; bucket: string; slo_target: number }>(`${A}/dashboard/tenants/${t}/timeseries`, { window: tenantWindow, bucket }),
+    get<SloBurn>(`${A}/tenants/${t}/slo/burn`, { window: tenantWindow, bucket }),
     get<{ items: { key_id: string; label: string | null; status: string; project_id: string | null; created_at: string }[] }>(`${A}/api-keys`, { tenant_id: tenantId, limit: '50' }),
     get<{ items: { project_id: string; display_name?: string; status: string }[] }>(`${A}/projects`, { tenant_id: tenantId, limit: '50' }),
     recentAudit(tenantId),
@@ -211,9 +224,21 @@ export async function tenantPage(main: HTMLElement, tenantId: string): Promise<v
         { label: 'p95', points: pts((x) => ms(x.latency_ms.p95)) },
         { label: 'p99', points: pts((x) => ms(x.latency_ms.p99)) },
       ], { unit: (v) => `${Math.round(v)} ms`, testid: 'chart-latency' }),
-      lineChart(`Error-budget burn (1 = spending exactly the ${(series.slo_target * 100).toFixed(1)}% SLO budget)`, [{ label: 'burn rate', points: pts((x) => x.error_budget_burn) }], { testid: 'chart-burn' }),
+      lineChart('Outbox backlog (jobs open at the end of each bucket)', [{ label: 'backlog', points: pts((x) => x.outbox_backlog) }], { unit: (v) => fmtInt(Math.round(v)), testid: 'chart-backlog' }),
+      lineChart(
+        `Error-budget burn (1 = spending exactly the budget; SLO ${(burn.targets.availability_target * 100).toFixed(2)}% available, ${(burn.targets.latency_target * 100).toFixed(1)}% within ${burn.targets.latency_threshold_ms} ms)`,
+        [
+          { label: 'availability burn', points: burn.buckets.map((x) => ({ t: x.start, v: x.availability.burn })) },
+          { label: 'latency burn', points: burn.buckets.map((x) => ({ t: x.start, v: x.latency.burn })) },
+        ],
+        { testid: 'chart-burn' },
+      ),
     ),
-    h('p', { class: 'muted' }, `Outbox now: ${o.pending} pending, ${o.retrying} retrying, ${o.processing} processing, ${o.dead_letter} dead letters (the API keeps no backlog history, so this is a number, not a chart).`),
+    h(
+      'p',
+      { class: 'muted', 'data-testid': 'budget-consumed' },
+      `Over this window: ${(burn.summary.availability.budget_consumed * 100).toFixed(2)}% of the 30-day availability budget and ${(burn.summary.latency.budget_consumed * 100).toFixed(2)}% of the latency budget consumed. Outbox now: ${o.pending} pending, ${o.retrying} retrying, ${o.processing} processing, ${o.dead_letter} dead letters.`,
+    ),
     h('h2', {}, 'Projects'),
     projects.items.length === 0 ? empty('No projects.') : table(['Project', 'Status'], projects.items.map((p) => [p.project_id, p.status])),
     h('h2', {}, 'API keys'),

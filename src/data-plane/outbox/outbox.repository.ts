@@ -2,10 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { DATABASE, type Database } from '../../platform/db/database';
 import type { DB } from '../../platform/db/schema';
+import type { BacklogHistory } from './backlog-history';
 
 type Executor = Kysely<DB> | Transaction<DB>;
 
 export const OUTBOX_CHANNEL = 'aionis_outbox';
+/** The tenant's own derived work (its dashboard's outbox numbers): alert deliveries about a tenant are the platform's. */
+const TENANT_JOB_TYPE = 'embed_nodes';
+
 /** embed_nodes: derived embeddings of a memory write; alert_delivery: one alert event to one alert route (src/alerting). */
 export const OUTBOX_JOB_TYPES = ['embed_nodes', 'alert_delivery'] as const;
 export type OutboxJobType = (typeof OUTBOX_JOB_TYPES)[number];
@@ -238,7 +242,7 @@ export class OutboxRepository {
   async tenantStatus(tenantId: string): Promise<{ pending: number; retrying: number; processing: number; dead_letter: number; done: number; discarded: number }> {
     const r = await sql<{ status: string; n: number; retrying: number }>`
       SELECT status, count(*)::int AS n, count(*) FILTER (WHERE status = 'pending' AND attempts > 0)::int AS retrying
-      FROM memory_outbox WHERE tenant_id = ${tenantId} AND type = 'embed_nodes' GROUP BY status`.execute(this.database.db);
+      FROM memory_outbox WHERE tenant_id = ${tenantId} AND type = ${TENANT_JOB_TYPE} GROUP BY status`.execute(this.database.db);
     const by = Object.fromEntries(r.rows.map((x) => [x.status, x]));
     const retrying = n(by.pending?.retrying);
     return {
@@ -249,5 +253,28 @@ export class OutboxRepository {
       done: n(by.done?.n),
       discarded: n(by.discarded?.n),
     };
+  }
+
+  /**
+   * What the backlog history of a tenant's jobs (backlog-history.ts) is computed from: the jobs
+   * open at `from` (created before it, not yet finished then), and per bucket (date_trunc `unit`)
+   * the jobs created and the jobs that left the backlog (done, dead-lettered or discarded: their
+   * updated_at). Two grouped scans of the window, whatever its length.
+   */
+  async backlogHistory(tenantId: string, from: string, unit: 'minute' | 'hour'): Promise<BacklogHistory> {
+    const open = sql`status IN ('pending', 'processing')`;
+    const [initial, created, left] = await Promise.all([
+      sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM memory_outbox
+        WHERE tenant_id = ${tenantId} AND type = ${TENANT_JOB_TYPE} AND created_at < ${from}::timestamptz AND (${open} OR updated_at >= ${from}::timestamptz)`.execute(this.database.db),
+      sql<{ t: Date | string; n: number }>`
+        SELECT date_trunc(${unit}, created_at, 'UTC') AS t, count(*)::int AS n FROM memory_outbox
+        WHERE tenant_id = ${tenantId} AND type = ${TENANT_JOB_TYPE} AND created_at >= ${from}::timestamptz GROUP BY 1`.execute(this.database.db),
+      sql<{ t: Date | string; n: number }>`
+        SELECT date_trunc(${unit}, updated_at, 'UTC') AS t, count(*)::int AS n FROM memory_outbox
+        WHERE tenant_id = ${tenantId} AND type = ${TENANT_JOB_TYPE} AND NOT ${open} AND updated_at >= ${from}::timestamptz GROUP BY 1`.execute(this.database.db),
+    ]);
+    const counts = (rows: { t: Date | string; n: number }[]) => rows.map((r) => ({ t: new Date(r.t).toISOString(), n: Number(r.n) }));
+    return { initial: Number(initial.rows[0]?.n ?? 0), created: counts(created.rows), left: counts(left.rows) };
   }
 }

@@ -9,27 +9,19 @@ import { ProjectionsService } from '../../platform/projections/projections.servi
 import { OutboxRepository } from '../outbox/outbox.repository';
 import { QuotaEnforcer } from '../quotas/quota-enforcer';
 import { MEMORY_ENDPOINTS, TelemetryRecorder } from './telemetry-recorder';
-import { type RollupRow, TelemetryRepository } from './telemetry.repository';
-import { BUCKETS, emptyRollup, merge, type Rollup, SLO_TARGETS, summary } from './telemetry';
+import { TelemetryRepository } from './telemetry.repository';
+import { bucketRollups, defaultSeriesBucket, emptyRollup, SERIES_WINDOW_SECONDS, SERIES_WINDOWS, merge, type Rollup, SERIES_BUCKET_MS, type SeriesBucket, summary } from './telemetry';
+import { backlogAt } from '../outbox/backlog-history';
+import { TIER_SLOS } from '../../alerting/slo';
 import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN) });
-const WINDOWS = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800, '30d': 2_592_000 } as const;
 const SeriesQuery = z.strictObject({
-  window: z.enum(['1h', '6h', '24h', '7d', '30d']).optional(),
+  window: z.enum(SERIES_WINDOWS).optional(),
   bucket: z.enum(['minute', 'hour']).optional(),
   endpoint: z.enum(MEMORY_ENDPOINTS).optional(),
 });
 
-const toRollup = (r: RollupRow): Rollup => ({
-  total: Number(r.total),
-  status_2xx: Number(r.status_2xx),
-  status_4xx: Number(r.status_4xx),
-  status_429: Number(r.status_429),
-  status_5xx: Number(r.status_5xx),
-  latency_sum_ms: Number(r.latency_sum_ms),
-  buckets: Array.from({ length: BUCKETS }, (_, i) => Number(r.buckets[i] ?? 0)),
-});
 
 /** The on-call view of one tenant: health, traffic, errors, latency, backlog, size; and its time series. */
 @ApiTags('dashboard')
@@ -44,16 +36,9 @@ export class DashboardController {
     private readonly projections: ProjectionsService,
   ) {}
 
-  /** Rollups of the window, summed per bucket (minute or hour) in commit-independent time order. */
-  private async series(tenant: string, seconds: number, bucket: 'minute' | 'hour', endpoint?: string): Promise<{ t: string; rollup: Rollup }[]> {
-    const byBucket = new Map<string, Rollup>();
-    for (const row of await this.repo.rollups(tenant, seconds, endpoint)) {
-      const d = new Date(row.t);
-      if (bucket === 'hour') d.setUTCMinutes(0, 0, 0);
-      const key = d.toISOString();
-      byBucket.set(key, merge(byBucket.get(key) ?? emptyRollup(), toRollup(row)));
-    }
-    return [...byBucket.entries()].map(([t, rollup]) => ({ t, rollup }));
+  /** Rollups of the window, summed per bucket (minute or hour) in time order. */
+  private async series(tenant: string, seconds: number, bucket: SeriesBucket, endpoint?: string): Promise<{ t: string; rollup: Rollup }[]> {
+    return bucketRollups(await this.repo.rollups(tenant, seconds, endpoint), bucket);
   }
 
   @Get()
@@ -70,7 +55,7 @@ export class DashboardController {
       tenant_id,
       status: await this.repo.tenantStatus(tenant_id),
       tier: q.tier,
-      slo_target: SLO_TARGETS[q.tier],
+      slo_target: TIER_SLOS[q.tier].availability_target,
       keys: await this.repo.keyCounts(tenant_id),
       quota: { period: u.period, operations: { used: u.operations, limit: q.values.monthly_operations }, stored_nodes: { used: u.stored_nodes, limit: q.values.max_stored_nodes } },
       requests: { last_hour: await window(3600), last_day: await window(86_400) },
@@ -89,18 +74,21 @@ export class DashboardController {
     if (!q) throw new AppError('tenant_not_found', `tenant ${tenant_id} does not exist`, { tenant_id });
     await this.telemetry.flush();
     const window = s.window ?? '24h';
-    const bucket = s.bucket ?? (window === '1h' || window === '6h' ? 'minute' : 'hour');
-    const rows = await this.series(tenant_id, WINDOWS[window], bucket, s.endpoint);
-    const budget = 1 - SLO_TARGETS[q.tier];
+    const bucket = s.bucket ?? defaultSeriesBucket(window);
+    const rows = await this.series(tenant_id, SERIES_WINDOW_SECONDS[window], bucket, s.endpoint);
+    const target = TIER_SLOS[q.tier].availability_target;
+    const from = new Date(Math.floor((Date.now() - SERIES_WINDOW_SECONDS[window] * 1000) / SERIES_BUCKET_MS[bucket]) * SERIES_BUCKET_MS[bucket]).toISOString();
+    const backlog = backlogAt(await this.outbox.backlogHistory(tenant_id, from, bucket), rows.map((r) => r.t));
     return {
       tenant_id,
       window,
       bucket,
       endpoint: s.endpoint ?? null,
-      slo_target: SLO_TARGETS[q.tier],
+      slo_target: target,
       buckets: rows.map((r) => {
         const sum = summary(r.rollup);
-        return { start: r.t, ...sum, error_budget_burn: Math.round((sum.error_rate / budget) * 1000) / 1000 };
+        const failed = r.rollup.total === 0 ? 0 : r.rollup.status_5xx / r.rollup.total;
+        return { start: r.t, ...sum, error_budget_burn: Math.round((failed / (1 - target)) * 1000) / 1000, outbox_backlog: backlog.get(r.t) ?? 0 };
       }),
     };
   }

@@ -55,8 +55,6 @@ export function percentile(buckets: readonly number[], p: number): number | null
   return Number.POSITIVE_INFINITY;
 }
 
-/** Availability SLO targets by tier (error budget = 1 - target): what the timeseries burn is measured against. */
-export const SLO_TARGETS = { starter: 0.99, growth: 0.995, enterprise: 0.999 } as const;
 
 export function summary(r: Rollup) {
   const errors = r.status_5xx + r.status_429;
@@ -70,4 +68,48 @@ export function summary(r: Rollup) {
     error_rate: r.total === 0 ? 0 : Math.round((errors / r.total) * 1e6) / 1e6,
     latency_ms: { mean: r.total === 0 ? null : Math.round((r.latency_sum_ms / r.total) * 100) / 100, p50: p(0.5), p95: p(0.95), p99: p(0.99) },
   };
+}
+
+/** A stored rollup row (numbers may come back as strings from the driver). */
+export interface RollupLike {
+  readonly t: Date | string;
+  readonly total: number | string;
+  readonly status_2xx: number | string;
+  readonly status_4xx: number | string;
+  readonly status_429: number | string;
+  readonly status_5xx: number | string;
+  readonly latency_sum_ms: number | string;
+  readonly buckets: readonly (number | string)[];
+}
+
+export const toRollup = (r: RollupLike): Rollup => ({
+  total: Number(r.total),
+  status_2xx: Number(r.status_2xx),
+  status_4xx: Number(r.status_4xx),
+  status_429: Number(r.status_429),
+  status_5xx: Number(r.status_5xx),
+  latency_sum_ms: Number(r.latency_sum_ms),
+  buckets: Array.from({ length: BUCKETS }, (_, i) => Number(r.buckets[i] ?? 0)),
+});
+
+/** The time-series windows the admin API offers, in seconds. */
+export const SERIES_WINDOW_SECONDS = { '1h': 3600, '6h': 21_600, '24h': 86_400, '7d': 604_800, '30d': 2_592_000 } as const;
+export type SeriesWindow = keyof typeof SERIES_WINDOW_SECONDS;
+export const SERIES_WINDOWS = Object.keys(SERIES_WINDOW_SECONDS) as [SeriesWindow, ...SeriesWindow[]];
+/** The default bucket of a window: minutes up to 6 h, hours beyond. */
+export const defaultSeriesBucket = (w: SeriesWindow): SeriesBucket => (w === '1h' || w === '6h' ? 'minute' : 'hour');
+
+export type SeriesBucket = 'minute' | 'hour';
+export const SERIES_BUCKET_MS: { readonly [B in SeriesBucket]: number } = { minute: 60_000, hour: 3_600_000 };
+
+/** Per-minute rollups summed per bucket (minute or hour, UTC), in time order; buckets without traffic are absent. */
+export function bucketRollups(rows: readonly RollupLike[], bucket: SeriesBucket): { t: string; rollup: Rollup }[] {
+  const byBucket = new Map<string, Rollup>();
+  for (const row of rows) {
+    const d = new Date(row.t);
+    if (bucket === 'hour') d.setUTCMinutes(0, 0, 0);
+    const key = d.toISOString();
+    byBucket.set(key, merge(byBucket.get(key) ?? emptyRollup(), toRollup(row)));
+  }
+  return [...byBucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, rollup]) => ({ t, rollup }));
 }
