@@ -2,26 +2,15 @@ import type { FieldError } from '../platform/errors/app-error';
 import { TELEMETRY_BOUNDS_MS } from '../data-plane/telemetry/telemetry';
 import { type Tier, TIERS } from '../control-plane/tenants/tenant.domain';
 
-/**
- * Service level objectives per tier: the one place this data lives (like the quota tiers in
- * control-plane/quotas/tiers.ts). A tenant's overrides are events on `slo-<tenant_id>`
- * (slo-override.domain.ts); the effective SLO is the tier's targets with the overrides applied.
- *
- * - availability_target: the share of authenticated memory requests that must not fail with a
- *   5xx (a 429 is the tenant's own quota at work and is not counted against availability).
- * - latency_threshold_ms / latency_target: the share of requests that must complete within the
- *   threshold. The threshold is one of the telemetry histogram bounds, so it is exact.
- */
-export const SLO_FIELDS = ['availability_target', 'latency_threshold_ms', 'latency_target'] as const;
-export type SloField = (typeof SLO_FIELDS)[number];
-export type SloTargets = { readonly [K in SloField]: number };
-export type SloOverrides = Partial<SloTargets>;
+import { SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLOS } from '../control-plane/quotas/tiers';
 
-export const TIER_SLOS: { readonly [T in Tier]: SloTargets } = {
-  starter: { availability_target: 0.99, latency_threshold_ms: 1000, latency_target: 0.95 },
-  growth: { availability_target: 0.995, latency_threshold_ms: 500, latency_target: 0.99 },
-  enterprise: { availability_target: 0.999, latency_threshold_ms: 250, latency_target: 0.99 },
-};
+/**
+ * Service level objectives: the tiers' targets are packaging data next to the quotas
+ * (control-plane/quotas/tiers.ts, TIER_SLOS, where each field is defined). A tenant's overrides
+ * are events on `slo-<tenant_id>` (slo-override.domain.ts); the effective SLO is the tier's
+ * targets with the overrides applied.
+ */
+export { SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLOS };
 
 export { TIERS };
 

@@ -102,6 +102,25 @@ export const TIER_QUOTAS: { readonly [T in Tier]: QuotaProfile } = {
   },
 };
 
+/**
+ * The SLO targets of each tier: packaging data like the quotas (alerting's slo.ts applies a
+ * tenant's overrides and validates them; the dashboards measure against them).
+ * - availability_target: the share of authenticated memory requests that must not fail with a
+ *   5xx (a 429 is the tenant's own quota at work and is not counted against availability).
+ * - latency_threshold_ms / latency_target: the share of requests that must complete within the
+ *   threshold (one of the telemetry histogram bounds, so it is exact).
+ */
+export const SLO_FIELDS = ['availability_target', 'latency_threshold_ms', 'latency_target'] as const;
+export type SloField = (typeof SLO_FIELDS)[number];
+export type SloTargets = { readonly [K in SloField]: number };
+export type SloOverrides = Partial<SloTargets>;
+
+export const TIER_SLOS: { readonly [T in Tier]: SloTargets } = {
+  starter: { availability_target: 0.99, latency_threshold_ms: 1000, latency_target: 0.95 },
+  growth: { availability_target: 0.995, latency_threshold_ms: 500, latency_target: 0.99 },
+  enterprise: { availability_target: 0.999, latency_threshold_ms: 250, latency_target: 0.99 },
+};
+
 export function isQuotaField(name: string): name is QuotaField {
   return (QUOTA_FIELDS as readonly string[]).includes(name);
 }

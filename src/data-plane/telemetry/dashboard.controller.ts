@@ -12,7 +12,7 @@ import { MEMORY_ENDPOINTS, TelemetryRecorder } from './telemetry-recorder';
 import { TelemetryRepository } from './telemetry.repository';
 import { bucketRollups, defaultSeriesBucket, emptyRollup, SERIES_WINDOW_SECONDS, SERIES_WINDOWS, merge, type Rollup, SERIES_BUCKET_MS, type SeriesBucket, summary } from './telemetry';
 import { backlogAt } from '../outbox/backlog-history';
-import { TIER_SLOS } from '../../alerting/slo';
+import { TIER_SLOS } from '../../control-plane/quotas/tiers';
 import { ApiContract, objectResponse } from '../../platform/http/openapi';
 
 const Params = z.strictObject({ tenant_id: z.string().regex(TENANT_ID_PATTERN) });

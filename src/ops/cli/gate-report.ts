@@ -4,21 +4,10 @@ import { join } from 'node:path';
 import type { Database } from '../../platform/db/database';
 import { eventMetadata, newCommandId, systemCommandContext } from '../../platform/event-store/command-context';
 import { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
-import type { CheckResult } from '../checks/check-result';
+import type { CheckResult, GateSummary } from '../checks/check-result';
 import { EXIT } from './cli-support';
 
-export interface GateSummary {
-  readonly ok: boolean;
-  /** Which gate or check set produced this summary (e.g. cross_tenant, scope, health, preflight). */
-  readonly gate: string;
-  readonly strict_warnings: boolean;
-  readonly errors: number;
-  readonly warnings: number;
-  /** Names of the checks that made the gate fail. */
-  readonly failing: readonly string[];
-  readonly checks: readonly CheckResult[];
-  readonly [extra: string]: unknown;
-}
+export type { GateSummary };
 
 /** Build the summary every gate reports: it fails on an error-level failure, or a warning with --strict-warnings. */
 export function summarise(gate: string, checks: readonly CheckResult[], strict: boolean, extra: Record<string, unknown> = {}): GateSummary {

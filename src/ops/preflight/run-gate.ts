@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { type CheckResult } from '../checks/check-result';
-import type { GateSummary } from '../cli/gate-report';
+import { type CheckResult, type GateSummary } from '../checks/check-result';
 
 /** The outcome of one child process: a gate CLI or an npm script. */
 export interface ChildRun {
