@@ -20,8 +20,8 @@ import { deciderSpec, type Given } from './support/decider-spec';
  * docs/slo.md defines.
  */
 
-const created = (tier = 'enterprise', at = '2026-01-01T00:00:00.000Z'): StatementEvent => ({ type: 'TenantCreated', stream_id: 'tenant-acme', occurred_at: at, data: { tenant_id: 'acme', display_name: 'Acme', tier, metadata: {} } });
-const ev = (type: string, at: string, data: Record<string, unknown>, stream = 'x'): StatementEvent => ({ type, stream_id: stream, occurred_at: at, data });
+const created = (tier = 'enterprise', at = '2026-01-01T00:00:00.000Z'): StatementEvent => ({ type: 'TenantCreated', stream_id: 'tenant-acme', at, data: { tenant_id: 'acme', display_name: 'Acme', tier, metadata: {} } });
+const ev = (type: string, at: string, data: Record<string, unknown>, stream = 'x'): StatementEvent => ({ type, stream_id: stream, at, data });
 const fired = (id: string, at: string, rule = 'slo-availability-fast-burn', severity = 'page') => ev('AlertFired', at, { alert_id: id, rule, tenant_id: 'acme', severity, numbers: { sli: 'availability' } }, `alert-${rule}.acme`);
 const resolved = (id: string, at: string, rule = 'slo-availability-fast-burn') => ev('AlertResolved', at, { alert_id: id, rule, tenant_id: 'acme', numbers: {} }, `alert-${rule}.acme`);
 
@@ -34,13 +34,13 @@ function traffic(t: { total?: number; s5xx?: number; s429?: number; s4xx?: numbe
   return { total, status_2xx: total - s5xx - s429 - s4xx, status_4xx: s4xx, status_429: s429, status_5xx: s5xx, buckets: t.buckets ?? [total, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], minutes_with_rollups: t.minutes ?? (total > 0 ? 1 : 0) };
 }
 
-interface Given {
+interface Facts {
   events?: StatementEvent[];
   telemetry?: TelemetryTotals;
   retention_days?: number;
 }
 /** given(tenant facts).when(month, now) -> the statement. */
-function given(g: Given = {}) {
+function given(g: Facts = {}) {
   return {
     when(month: string, now: string): SloStatement {
       const input: StatementInput = { tenant_id: 'acme', period: statementPeriod(month, now), now, retention_days: g.retention_days ?? 90, telemetry: g.telemetry ?? traffic(), events: g.events ?? [created()] };

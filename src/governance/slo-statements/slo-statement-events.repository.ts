@@ -19,7 +19,7 @@ export class SloStatementEventsRepository {
     return r.rows.map((row) => ({
       type: row.type,
       stream_id: row.stream_id,
-      occurred_at: new Date(row.occurred_at).toISOString(),
+      at: new Date(row.occurred_at).toISOString(),
       data: (typeof row.data === 'string' ? JSON.parse(row.data) : row.data) as Record<string, unknown>,
     }));
   }

@@ -63,11 +63,11 @@ export interface TelemetryTotals {
   readonly minutes_with_rollups: number;
 }
 
-/** One of the tenant's events, as the log has it (occurred_at from its metadata). */
+/** One of the tenant's events, as the log has it (`at`: occurred_at from its metadata). */
 export interface StatementEvent {
   readonly type: string;
   readonly stream_id: string;
-  readonly occurred_at: string;
+  readonly at: string;
   readonly data: Readonly<Record<string, unknown>>;
 }
 
@@ -173,20 +173,20 @@ function targetsInEffect(events: readonly StatementEvent[], period: StatementPer
   if (!created || !isTier(created.data.tier)) return null;
   const facts: TenantFacts = { tier: created.data.tier, overrides: {} };
   const changes: TargetChange[] = [];
-  if (created.occurred_at >= period.as_of) return { facts, basis: 'at_creation', created_at: created.occurred_at, changes };
+  if (created.at >= period.as_of) return { facts, basis: 'at_creation', created_at: created.at, changes };
   for (const e of events) {
-    if (e.occurred_at >= period.as_of) continue;
-    const inPeriod = e.occurred_at >= period.start;
+    if (e.at >= period.as_of) continue;
+    const inPeriod = e.at >= period.start;
     if (e.type === 'TenantTierChanged' && isTier(e.data.to)) {
-      if (inPeriod) changes.push({ at: e.occurred_at, change: 'tier', from: facts.tier, to: e.data.to });
+      if (inPeriod) changes.push({ at: e.at, change: 'tier', from: facts.tier, to: e.data.to });
       facts.tier = e.data.to;
     } else if (e.type === 'TenantSloOverridesSet' || e.type === 'TenantSloOverridesCleared') {
       const next = e.type === 'TenantSloOverridesSet' ? overridesOf(e.data.overrides) : {};
-      if (inPeriod) changes.push({ at: e.occurred_at, change: 'overrides', from: facts.overrides, to: next });
+      if (inPeriod) changes.push({ at: e.at, change: 'overrides', from: facts.overrides, to: next });
       facts.overrides = next;
     }
   }
-  return { facts, basis: 'at_period_end', created_at: created.occurred_at, changes };
+  return { facts, basis: 'at_period_end', created_at: created.at, changes };
 }
 
 // ---- incidents ----
@@ -212,15 +212,15 @@ function incidents(events: readonly StatementEvent[], period: StatementPeriod): 
   const asOf = Date.parse(period.as_of);
   const fired = new Map<string, { rule: string; severity: string; sli: string | null; fired_at: string; resolved_at: string | null }>();
   for (const e of events) {
-    if (e.occurred_at >= period.as_of) continue;
+    if (e.at >= period.as_of) continue;
     const id = typeof e.data.alert_id === 'string' ? e.data.alert_id : null;
     if (!id) continue;
     if (e.type === 'AlertFired') {
       const numbers = (e.data.numbers ?? {}) as Record<string, unknown>;
-      fired.set(id, { rule: String(e.data.rule), severity: String(e.data.severity), sli: typeof numbers.sli === 'string' ? numbers.sli : null, fired_at: e.occurred_at, resolved_at: null });
+      fired.set(id, { rule: String(e.data.rule), severity: String(e.data.severity), sli: typeof numbers.sli === 'string' ? numbers.sli : null, fired_at: e.at, resolved_at: null });
     } else if (e.type === 'AlertResolved') {
       const f = fired.get(id);
-      if (f) f.resolved_at = e.occurred_at;
+      if (f) f.resolved_at = e.at;
     }
   }
   const out: Incident[] = [];
@@ -302,8 +302,8 @@ export function computeSloStatement(input: StatementInput): SloStatement {
   if (!(TELEMETRY_BOUNDS_MS as readonly number[]).includes(threshold)) throw new Error(`latency threshold ${threshold} ms is not a histogram bound`);
   const items = incidents(input.events, p);
   const migrations = input.events
-    .filter((e) => e.type === 'TenantPlacementChanged' && e.occurred_at >= p.start && e.occurred_at < p.as_of)
-    .map((e) => ({ at: e.occurred_at, type: e.type, data: e.data }));
+    .filter((e) => e.type === 'TenantPlacementChanged' && e.at >= p.start && e.at < p.as_of)
+    .map((e) => ({ at: e.at, type: e.type, data: e.data }));
   const withRollups = Math.min(tel.minutes_with_rollups, minutes);
   return {
     ...base,
