@@ -123,7 +123,7 @@ describe('SLO statements (API, CLI, signed evidence)', () => {
 
   it('issues the statement as a signed bundle that verifies offline, records SloStatementIssued, and re-issuing the same statement records nothing', async () => {
     const expected = text(await get(A, PREV).expect(200));
-    const r = await request(t.url).post(`${base}/${A}/slo-statements/${PREV}`).set(t.auth).expect(201);
+    const r = await request(t.url).post(`${base}/${A}/slo-statements/${PREV}`).set(t.auth).expect(200);
     expect(r.body).toMatchObject({ issued: true, issue: { tenant_id: A, month: PREV, statement_sha256: sha(expected), as_of: iso(curStart) } });
     const id = r.body.issue.bundle_id as string;
     expect(r.body.location).toBe(`file://${archiveDir}/slo-statement/${id}`);
@@ -141,7 +141,7 @@ describe('SLO statements (API, CLI, signed evidence)', () => {
     expect(data).toMatchObject({ bundle_id: id, statement_sha256: sha(expected) });
     expect(row.tenant_id).toBe(A);
     expect(meta.request_id).toEqual(expect.any(String));
-    // Same statement again: 200, the same bundle, no new event or bundle.
+    // Same statement again: the same bundle, no new event or bundle.
     const again = await request(t.url).post(`${base}/${A}/slo-statements/${PREV}`).set(t.auth).expect(200);
     expect(again.body).toMatchObject({ issued: false, issue: { bundle_id: id } });
     const list = await request(t.url).get(`${base}/${A}/slo-statements`).set(t.auth).expect(200);
@@ -152,7 +152,7 @@ describe('SLO statements (API, CLI, signed evidence)', () => {
     expect(verified.status).toBe(0);
     // A statement that changed (a new rollup in the month) is a new issue, chained after the first.
     await rollup(A, prevStart + 10 * MIN, 10, 0);
-    const changed = await request(t.url).post(`${base}/${A}/slo-statements/${PREV}`).set(t.auth).expect(201);
+    const changed = await request(t.url).post(`${base}/${A}/slo-statements/${PREV}`).set(t.auth).expect(200);
     expect(changed.body.issue.bundle_id).not.toBe(id);
     expect(changed.body.statement.requests.total).toBe(1010);
     const all = runCliSync('evidence-verify.ts', ['--all', '--archive', archiveDir, '--json']);

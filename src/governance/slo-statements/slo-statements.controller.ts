@@ -29,7 +29,7 @@ const IssuedSchema = z.object({
   issued_by: z.string(),
 });
 const IssueResponse = z.object({
-  issued: z.boolean().describe('false: the latest issue of this month already holds exactly this statement (200, nothing archived)'),
+  issued: z.boolean().describe('false: the latest issue of this month already holds exactly this statement (nothing archived or recorded)'),
   issue: IssuedSchema,
   location: z.string().describe('where the bundle is in the archive'),
   statement: objectResponse('the statement (docs/slo.md)'),
@@ -49,7 +49,7 @@ export class SloStatementsController {
   ) {}
 
   @Get(':tenant_id/slo-statements')
-  @ApiContract({ summary: "The tenant's issued SLO statements, newest first (from its SloStatementIssued events)", auth: 'operator', params: TenantParams, response: { status: 200, description: 'Issued statements', schema: z.object({ items: z.array(IssuedSchema) }) }, example: { params: { tenant_id: 'acme' } } })
+  @ApiContract({ summary: "The tenant's issued SLO statements, newest first (from its SloStatementIssued events)", auth: 'operator', params: TenantParams, response: { status: 200, description: 'Issued statements', schema: z.object({ items: z.array(IssuedSchema) }) }, example: { params: { tenant_id: 'initech' } } })
   async list(@Param() params: unknown) {
     const { tenant_id } = parseInput(TenantParams, params, 'params');
     return { items: await issuedStatements(this.governance.eventStore, tenant_id) };
@@ -62,7 +62,7 @@ export class SloStatementsController {
     params: MonthParams,
     query: GetQuery,
     response: { status: 200, description: 'statement.json (X-Statement-SHA256 is its SHA-256); SLO_STATEMENT.md with format=markdown', schema: objectResponse('the statement (docs/slo.md)'), alternatives: { 'text/markdown': z.string() } },
-    example: { params: { tenant_id: 'acme', month: '2026-01' } },
+    example: { params: { tenant_id: 'initech', month: '2026-11' } },
   })
   async get(@Param() params: unknown, @Query() query: unknown, @Res({ passthrough: true }) res: Response): Promise<string> {
     const { tenant_id, month } = parseInput(MonthParams, params, 'params');
@@ -79,21 +79,18 @@ export class SloStatementsController {
 
   @Post(':tenant_id/slo-statements/:month')
   @AdminWrite()
-  @HttpCode(201)
+  @HttpCode(200)
   @ApiContract({
-    summary: 'Issue the SLO statement of a month: archive it as a signed slo-statement evidence bundle and record SloStatementIssued (200 and nothing new when the latest issue holds the same statement)',
+    summary: 'Issue the SLO statement of a month: archive it as a signed slo-statement evidence bundle and record SloStatementIssued (issued: false, nothing new, when the latest issue of the month holds the same statement)',
     auth: 'operator',
     params: MonthParams,
-    response: { status: 201, description: 'The statement was archived and its issue recorded', schema: IssueResponse },
-    otherResponses: [{ status: 200, description: 'The latest issue of this month already holds exactly this statement', schema: IssueResponse }],
+    response: { status: 200, description: 'The issue: archived now (issued: true), or the latest issue of the month, which holds exactly this statement (issued: false)', schema: IssueResponse },
     errors: [422],
-    example: { params: { tenant_id: 'acme', month: '2026-01' } },
+    example: { params: { tenant_id: 'initech', month: '2026-11' } },
   })
-  async issue(@Req() req: Request, @Param() params: unknown, @Res({ passthrough: true }) res: Response) {
+  async issue(@Req() req: Request, @Param() params: unknown) {
     const { tenant_id, month } = parseInput(MonthParams, params, 'params');
     const g = this.governance;
-    const r = await issueStatement({ database: g.database, eventStore: g.eventStore, archive: g.archive, key: this.secrets.sealKey, version: buildInfo().version }, tenant_id, month, commandContext(req), 'api');
-    if (!r.issued) res.status(200);
-    return r;
+    return issueStatement({ database: g.database, eventStore: g.eventStore, archive: g.archive, key: this.secrets.sealKey, version: buildInfo().version }, tenant_id, month, commandContext(req), 'api');
   }
 }
