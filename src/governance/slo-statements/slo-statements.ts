@@ -42,8 +42,6 @@ export async function computeStatement(database: Database, tenantId: string, mon
   const problem = monthProblem(month);
   if (problem) throw invalidMonth(monthField, problem);
   const events = new SloStatementEventsRepository(database.db);
-  const log = await events.tenantEvents(tenantId, STATEMENT_EVENT_TYPES);
-  if (!log.some((e) => e.type === 'TenantCreated')) throw new AppError('tenant_not_found', `tenant ${tenantId} does not exist`, { tenant_id: tenantId });
   const now = await events.now();
   let period;
   try {
@@ -51,6 +49,9 @@ export async function computeStatement(database: Database, tenantId: string, mon
   } catch (err) {
     throw invalidMonth(monthField, err instanceof Error ? err.message.replace(`month ${month} `, '') : String(err));
   }
+  // Nothing that occurred after as_of can change the statement: it is not even read.
+  const log = await events.tenantEvents(tenantId, STATEMENT_EVENT_TYPES, period.as_of);
+  if (!log.some((e) => e.type === 'TenantCreated')) throw new AppError('tenant_not_found', `tenant ${tenantId} does not exist`, { tenant_id: tenantId });
   // The pruner's own rule (TelemetryRecorder.prune): the tenant's effective retention.
   const quota = await new EffectiveQuotaService(new QuotasRepository(database)).get(tenantId);
   const telemetry = await new TelemetryRepository(database).periodTotals(tenantId, period.start, period.as_of);
