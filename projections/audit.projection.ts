@@ -47,6 +47,7 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['alert-route-', 'alert_route'],
   ['alert-', 'alert'],
   ['slo-', 'slo'],
+  ['slostatements-', 'slo_statements'],
   ['session-', 'operator_session'],
 ];
 

@@ -1,5 +1,7 @@
-import { TELEMETRY_BOUNDS_MS } from '../data-plane/telemetry/telemetry';
+import { slowRequests } from '../data-plane/telemetry/telemetry';
 import type { SloTargets } from './slo';
+
+export { slowRequests };
 
 /**
  * Alert evaluation, pure: given window aggregates, the open alerts and the evaluator's memory of
@@ -49,13 +51,6 @@ export interface WindowAggregate {
   readonly slow: number;
 }
 export type WindowAggregates = { readonly [W in WindowName]: WindowAggregate };
-
-/** Requests over the SLO's latency threshold, from a histogram (buckets[i] counts latency <= TELEMETRY_BOUNDS_MS[i]). */
-export function slowRequests(buckets: readonly number[], thresholdMs: number): number {
-  const idx = (TELEMETRY_BOUNDS_MS as readonly number[]).indexOf(thresholdMs);
-  const within = buckets.slice(0, idx + 1).reduce((s, x) => s + x, 0);
-  return buckets.reduce((s, x) => s + x, 0) - within;
-}
 
 /** Error ratio divided by the error budget; 0 without traffic. */
 export function burnRate(bad: number, total: number, target: number): number {

@@ -1,8 +1,8 @@
 import type { FieldError } from '../platform/errors/app-error';
 import { TELEMETRY_BOUNDS_MS } from '../data-plane/telemetry/telemetry';
-import { type Tier, TIERS } from '../control-plane/tenants/tenant.domain';
+import { TIERS } from '../control-plane/tenants/tenant.domain';
 
-import { SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLOS } from '../control-plane/quotas/tiers';
+import { effectiveSlo, type EffectiveSlo, SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLOS } from '../control-plane/quotas/tiers';
 
 /**
  * Service level objectives: the tiers' targets are packaging data next to the quotas
@@ -10,7 +10,7 @@ import { SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLO
  * are events on `slo-<tenant_id>` (slo-override.domain.ts); the effective SLO is the tier's
  * targets with the overrides applied.
  */
-export { SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLOS };
+export { effectiveSlo, type EffectiveSlo, SLO_FIELDS, type SloField, type SloOverrides, type SloTargets, TIER_SLOS };
 
 export { TIERS };
 
@@ -44,27 +44,3 @@ export function canonicalSloOverrides(o: SloOverrides): SloOverrides {
   return out;
 }
 
-export interface EffectiveSlo {
-  readonly tenant_id: string;
-  readonly tier: Tier;
-  readonly targets: SloTargets;
-  readonly overridden: SloField[];
-  readonly tier_defaults: SloTargets;
-  /** Revision of the tenant's SLO stream (ETag); 0 = never overridden. */
-  readonly revision: number;
-}
-
-/** Pure: a tier's targets with a tenant's overrides applied (unknown fields ignored). */
-export function effectiveSlo(tenantId: string, tier: Tier, overrides: SloOverrides, revision: number): EffectiveSlo {
-  const defaults = TIER_SLOS[tier];
-  const targets = { ...defaults } as { [K in SloField]: number };
-  const overridden: SloField[] = [];
-  for (const f of SLO_FIELDS) {
-    const v = overrides[f];
-    if (typeof v === 'number' && Number.isFinite(v)) {
-      targets[f] = v;
-      overridden.push(f);
-    }
-  }
-  return { tenant_id: tenantId, tier, targets, overridden, tier_defaults: { ...defaults }, revision };
-}

@@ -15,6 +15,8 @@ const PLACEHOLDERS = {
   rule: '00000000-0000-4000-8000-00000000001a',
   decision: '00000000-0000-4000-8000-00000000d001',
   report: 'a'.repeat(64),
+  /** The SLO statement examples' month: this month (a fixed one would leave the telemetry retention). */
+  month: '2026-11',
 } as const;
 /** Operations whose example cannot be written out in the document (the reason is in the test name). */
 const WITHOUT_EXAMPLE = new Set(['POST /v1/memory/recall']);
@@ -118,6 +120,8 @@ async function seed(api: ReturnType<typeof request>): Promise<{ apiKey: string; 
   const admin = (r: request.Test) => r.set(t.auth).set(json);
   await admin(api.post('/v1/admin/control/tenants')).send({ tenant_id: 'acme', display_name: 'Acme', tier: 'growth' }).expect(201);
   await admin(api.post('/v1/admin/control/tenants')).send({ tenant_id: 'perf-load-1', metadata: { purpose: 'perf' } }).expect(201);
+  // The SLO statement examples' tenant: enterprise keeps 90 days of telemetry, so this month is always computable.
+  await admin(api.post('/v1/admin/control/tenants')).send({ tenant_id: 'initech', display_name: 'Initech', tier: 'enterprise' }).expect(201);
   for (const project_id of ['acme-web', 'acme-legacy', 'acme-beta']) await admin(api.post('/v1/admin/control/projects')).send({ tenant_id: 'acme', project_id }).expect(201);
   for (const [operator_id, display_name] of [
     ['op_alice', 'Alice'],
@@ -141,7 +145,7 @@ async function seed(api: ReturnType<typeof request>): Promise<{ apiKey: string; 
   const report = await admin(api.post('/v1/admin/control/governance/reports')).send({}).expect(201);
   return {
     apiKey: key.api_key,
-    ids: { [PLACEHOLDERS.key]: key.key.key_id, [PLACEHOLDERS.revokedKey]: other.key.key_id, [PLACEHOLDERS.rule]: ruleId, [PLACEHOLDERS.decision]: decisionId, [PLACEHOLDERS.report]: (report.body as { id: string }).id },
+    ids: { [PLACEHOLDERS.key]: key.key.key_id, [PLACEHOLDERS.revokedKey]: other.key.key_id, [PLACEHOLDERS.rule]: ruleId, [PLACEHOLDERS.decision]: decisionId, [PLACEHOLDERS.report]: (report.body as { id: string }).id, [PLACEHOLDERS.month]: new Date().toISOString().slice(0, 7) },
   };
 }
 

@@ -65,6 +65,8 @@ describe('audit projection', () => {
       ['security-acme', 'security', 'acme'],
       ['tenant-acme-eu', 'tenant', 'acme-eu'],
       ['session-0123456789abcdef0123456789abcdef', 'operator_session', '0123456789abcdef0123456789abcdef'],
+      ['slo-acme', 'slo', 'acme'],
+      ['slostatements-acme', 'slo_statements', 'acme'],
     ])('%s -> %s / %s', (streamId, type, id) => {
       expect(resourceOf(streamId)).toStrictEqual({ type, id });
     });

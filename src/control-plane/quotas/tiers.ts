@@ -121,6 +121,31 @@ export const TIER_SLOS: { readonly [T in Tier]: SloTargets } = {
   enterprise: { availability_target: 0.999, latency_threshold_ms: 250, latency_target: 0.99 },
 };
 
+export interface EffectiveSlo {
+  readonly tenant_id: string;
+  readonly tier: Tier;
+  readonly targets: SloTargets;
+  readonly overridden: SloField[];
+  readonly tier_defaults: SloTargets;
+  /** Revision of the tenant's SLO stream (ETag); 0 = never overridden. */
+  readonly revision: number;
+}
+
+/** Pure: a tier's targets with a tenant's overrides applied (unknown fields ignored). */
+export function effectiveSlo(tenantId: string, tier: Tier, overrides: SloOverrides, revision: number): EffectiveSlo {
+  const defaults = TIER_SLOS[tier];
+  const targets = { ...defaults } as { [K in SloField]: number };
+  const overridden: SloField[] = [];
+  for (const f of SLO_FIELDS) {
+    const v = overrides[f];
+    if (typeof v === 'number' && Number.isFinite(v)) {
+      targets[f] = v;
+      overridden.push(f);
+    }
+  }
+  return { tenant_id: tenantId, tier, targets, overridden, tier_defaults: { ...defaults }, revision };
+}
+
 export function isQuotaField(name: string): name is QuotaField {
   return (QUOTA_FIELDS as readonly string[]).includes(name);
 }

@@ -100,6 +100,30 @@ export class TelemetryRepository {
     return r.rows;
   }
 
+  /**
+   * One tenant's rollups of [start, end), summed (counts and histogram buckets), with the number of
+   * distinct minutes that have any: what an SLO statement reads (no clock involved, so the same
+   * rows always give the same totals).
+   */
+  async periodTotals(tenantId: string, start: string, end: string): Promise<{ total: number; status_2xx: number; status_4xx: number; status_429: number; status_5xx: number; buckets: number[]; minutes_with_rollups: number }> {
+    const r = await sql<Record<string, string | number | null>>`
+      SELECT coalesce(sum(total), 0)::bigint AS total, coalesce(sum(status_2xx), 0)::bigint AS status_2xx, coalesce(sum(status_4xx), 0)::bigint AS status_4xx,
+             coalesce(sum(status_429), 0)::bigint AS status_429, coalesce(sum(status_5xx), 0)::bigint AS status_5xx, count(DISTINCT minute)::bigint AS minutes,
+             ${sql.join(Array.from({ length: BUCKETS }, (_, b) => sql`coalesce(sum(buckets[${sql.lit(b + 1)}]), 0)::bigint AS ${sql.ref(`b${b}`)}`))}
+      FROM telemetry_rollups WHERE tenant_id = ${tenantId} AND minute >= ${start}::timestamptz AND minute < ${end}::timestamptz`.execute(this.database.db);
+    const row = r.rows[0] ?? {};
+    const n = (k: string) => Number(row[k] ?? 0);
+    return {
+      total: n('total'),
+      status_2xx: n('status_2xx'),
+      status_4xx: n('status_4xx'),
+      status_429: n('status_429'),
+      status_5xx: n('status_5xx'),
+      buckets: Array.from({ length: BUCKETS }, (_, b) => n(`b${b}`)),
+      minutes_with_rollups: n('minutes'),
+    };
+  }
+
   async tenantStatus(tenantId: string): Promise<string | null> {
     const r = await sql<{ status: string }>`SELECT status FROM rm_tenants WHERE tenant_id = ${tenantId}`.execute(this.database.db);
     return r.rows[0]?.status ?? null;

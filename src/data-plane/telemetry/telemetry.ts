@@ -70,6 +70,13 @@ export function summary(r: Rollup) {
   };
 }
 
+/** Requests over the SLO's latency threshold, from a histogram (buckets[i] counts latency <= TELEMETRY_BOUNDS_MS[i]). */
+export function slowRequests(buckets: readonly number[], thresholdMs: number): number {
+  const idx = (TELEMETRY_BOUNDS_MS as readonly number[]).indexOf(thresholdMs);
+  const within = buckets.slice(0, idx + 1).reduce((s, x) => s + x, 0);
+  return buckets.reduce((s, x) => s + x, 0) - within;
+}
+
 /** A stored rollup row (numbers may come back as strings from the driver). */
 export interface RollupLike {
   readonly t: Date | string;

@@ -49,7 +49,8 @@ export async function logPosition(db: Executor): Promise<string> {
 /**
  * Archive a signed bundle and record it as an EvidenceBundleArchived event. The chain is made
  * linear by the event stream `evidence-<kind>` (its revision is the bundle's sequence) under an
- * advisory lock, so two processes never archive two bundles claiming the same place.
+ * advisory lock, so two processes never archive two bundles claiming the same place. `record`
+ * appends the caller's own events about the bundle in the same transaction (e.g. SloStatementIssued).
  */
 export async function archiveBundle(
   database: Database,
@@ -57,6 +58,7 @@ export async function archiveBundle(
   archive: EvidenceStore,
   key: SealKey,
   input: { kind: BundleKind; labels: Record<string, string>; files: { path: string; content: Buffer }[]; logPosition: string; actor: Actor; command: string; version: string },
+  record?: (trx: Transaction<DB>, bundle: StoredBundle) => Promise<void>,
 ): Promise<StoredBundle> {
   return database.db.transaction().execute(async (trx) => {
     await sql`SELECT pg_advisory_xact_lock(${ARCHIVE_LOCK}, ${lockKey(`evidence:${input.kind}`)})`.execute(trx);
@@ -91,6 +93,7 @@ export async function archiveBundle(
       // The archive event occurs when the manifest says the bundle was made.
       metadata: eventMetadata(systemCommandContext({ actor: input.actor, now: () => new Date(manifest.created_at) }), newCommandId()),
     });
+    if (record) await record(trx, stored);
     return stored;
   });
 }

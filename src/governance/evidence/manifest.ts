@@ -9,8 +9,8 @@ import { canonicalJson } from '../../platform/event-store/canonical-json';
  */
 export const BUNDLE_FORMAT = 'aionis-evidence-bundle/1';
 
-export type BundleKind = 'governance-weekly' | 'release' | 'compliance';
-export const BUNDLE_KINDS: readonly BundleKind[] = ['governance-weekly', 'release', 'compliance'];
+export type BundleKind = 'governance-weekly' | 'release' | 'compliance' | 'slo-statement';
+export const BUNDLE_KINDS: readonly BundleKind[] = ['governance-weekly', 'release', 'compliance', 'slo-statement'];
 
 export interface ManifestFile {
   readonly path: string;
@@ -28,7 +28,7 @@ export interface BundleManifest {
   readonly created_at: string;
   /** The event-log position the bundle's content reflects ("<transaction id>:<global position>"). */
   readonly log_position: string;
-  /** What the bundle is about: {week} for weekly reports, {release} for release snapshots, {period} for compliance. */
+  /** What the bundle is about: {week} for weekly reports, {release} for release snapshots, {period} for compliance, {tenant_id, month} for SLO statements. */
   readonly labels: Readonly<Record<string, string>>;
   readonly files: readonly ManifestFile[];
 }

@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   'last_owner',
   'alert_route_not_found',
   'alert_route_already_exists',
+  'slo_statement_not_computable',
   'headers_too_large',
   'quota_exceeded',
   'concurrency_conflict',
