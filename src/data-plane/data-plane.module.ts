@@ -1,4 +1,5 @@
 import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
+import { AlertsRepository } from '../alerting/alerts.repository';
 import { ControlPlaneModule } from '../control-plane/control-plane.module';
 import { QuotasModule } from '../control-plane/quotas/quotas.module';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config';
@@ -37,6 +38,9 @@ import { VectorSupport } from './vector-support';
   imports: [ControlPlaneModule, QuotasModule],
   controllers: [MemoryController, DecisionsController, DeadLettersController, QuotaUsageController, DashboardController, OverviewController],
   providers: [
+    // The alerts read model's repository (stateless SQL), for the overview's firing-alert counts:
+    // the alerting module imports this one, so this one cannot import it.
+    AlertsRepository,
     MemoryRepository,
     MemorySettingsRepository,
     PolicyRepository,
