@@ -105,6 +105,8 @@ function platformAlertCase(options: { env?: Record<string, string>; embeddingPro
     expect(alert).toMatchObject({ rule, tenant_id: null, state: 'firing', resolved_at: null, runbook_url: `${RUNBOOK_BASE}/runbooks/alerts.md#${rule}` });
     expect(alert!.console_url).toBe(`https://aionis.example.com/console/alerts/${alert!.alert_id as string}`);
     expect(alert!.numbers).toMatchObject(numbers);
+    // The alert's own resource (what its console page reads) is the same.
+    expect((await h.api.get(`/v1/admin/control/alerts/${alert!.alert_id as string}`).set(h.t.auth).expect(200)).body).toEqual(alert);
     return alert!;
   }
 
