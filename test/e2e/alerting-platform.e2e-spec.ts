@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,7 +18,9 @@ import { runWeeklyReport } from '../../src/governance/reports/weekly-report.job'
 import { ProjectionsService } from '../../src/platform/projections/projections.service';
 import { startTestService, type TestService } from '../support/service';
 import { onlyIf, pgOnly } from '../support/skips';
+import { usingPostgres } from '../support/test-db';
 
+const ROOT = join(__dirname, '../..');
 const json = { 'Content-Type': 'application/json' };
 const RUNBOOK_BASE = 'https://git.example/aionis/blob/main';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -313,20 +316,26 @@ onlyIf(sameWeek, 'the last fire 65 minutes ago is in the previous ISO week (Mond
       const alert = await c.listedFiring('governance-schedule-missed', numbers);
       await c.delivered('governance-schedule-missed', 'alert.fired');
 
-      // The runbook: fix the cause, then run the week by hand (job:governance-weekly-report, which
-      // runs this function with the deployment's key into a working archive), for the week the
-      // alert names.
-      const done = await runWeeklyReport(
-        {
-          database: h.t.tdb.database,
-          eventStore: h.t.service.infra.store,
-          archive: new FilesystemEvidenceStore(join(dir, 'archive')),
-          key: h.t.service.infra.secrets.sealKey,
-          version: 'test',
-        },
-        { week, rotationPolicyDays: h.t.config.governance.keyRotationPolicyDays, actor: { type: 'operator', id: 'cli:oncall' }, trigger: 'cli' },
-      );
-      expect(done.bundle.id).toBeTruthy();
+      // The runbook: fix the cause, then run the week the alert names by hand, into a working
+      // archive, signed with the deployment's key. On PostgreSQL with the runbook's own command
+      // (job:governance-weekly-report, a separate process); the embedded database has one
+      // connection, so there the test runs what that command runs, in this process.
+      const archive = join(dir, 'archive');
+      if (usingPostgres()) {
+        const cli = spawnSync(
+          process.execPath,
+          ['-r', join(ROOT, 'test/support/swc-register.cjs'), join(ROOT, 'src/ops/cli/governance-weekly-report.ts'), '--week', fired.numbers.week as string, '--json'],
+          { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', DATABASE_URL: h.t.tdb.url!, DATA_DIR: h.t.config.dataDir, ARCHIVE_DIR: archive } },
+        );
+        expect(`${cli.status} ${cli.stderr}`).toMatch(/^[02] /); // 2: a check of the report failed (it is archived all the same)
+        expect(JSON.parse(cli.stdout)).toMatchObject({ week: week.label, bundle_id: expect.any(String) });
+      } else {
+        const done = await runWeeklyReport(
+          { database: h.t.tdb.database, eventStore: h.t.service.infra.store, archive: new FilesystemEvidenceStore(archive), key: h.t.service.infra.secrets.sealKey, version: 'test' },
+          { week, rotationPolicyDays: h.t.config.governance.keyRotationPolicyDays, actor: { type: 'operator', id: 'cli:oncall' }, trigger: 'cli' },
+        );
+        expect(done.bundle.id).toBeTruthy();
+      }
       const resolved = await c.resolves('governance-schedule-missed', alert.alert_id as string);
       expect(resolved.numbers).toMatchObject({ last_fire: fire.toISOString(), week: week.label, scheduled_run: 'failed', completed: 'yes' });
     }, 60_000);
