@@ -17,7 +17,7 @@ import { isoWeekOf } from '../../src/governance/reports/iso-week';
 import { runWeeklyReport } from '../../src/governance/reports/weekly-report.job';
 import { ProjectionsService } from '../../src/platform/projections/projections.service';
 import { startTestService, type TestService } from '../support/service';
-import { onlyIf, pgOnly } from '../support/skips';
+import { onlyIf } from '../support/skips';
 import { usingPostgres } from '../support/test-db';
 
 const ROOT = join(__dirname, '../..');
@@ -170,39 +170,45 @@ describe('alerting: platform alert projection-lag (a projector stopped for real)
   }, 60_000);
 });
 
-pgOnly.describe('alerting: platform alert oldest-write-transaction (a real open transaction on a second connection)', () => {
-  const c = platformAlertCase({ env: { ALERT_OPEN_TRANSACTION_MS: '1000' } });
+// PostgreSQL only: the embedded database is one connection inside this process (no second
+// transaction can be held open beside the service's), and the evaluator does not read open
+// transactions there (PlatformSignalsRepository reports null, never a breach).
+onlyIf(usingPostgres(), 'PGlite is one connection in this process: no second write transaction can be held open beside the service, and the evaluator does not read open transactions there').describe(
+  'alerting: platform alert oldest-write-transaction (a real open transaction on a second connection)',
+  () => {
+    const c = platformAlertCase({ env: { ALERT_OPEN_TRANSACTION_MS: '1000' } });
 
-  it('fires while another connection holds a write transaction open; its delivery goes out, the read model waits for the commit; resolves after it', async () => {
-    const { h } = c;
-    const other = new pg.Client({ connectionString: h.t.tdb.url });
-    await other.connect();
-    let pid = 0;
-    try {
-      await other.query('BEGIN');
-      pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      await other.query('SELECT pg_current_xact_id()'); // takes a transaction id, as any write does
-      await sleep(1300);
-      const fired = await c.fires('oldest-write-transaction');
-      expect(fired.numbers).toMatchObject({ pid, threshold_ms: 1000 });
-      expect(Number(fired.numbers.age_ms)).toBeGreaterThan(1000);
-      // The delivery goes through the outbox, which does not wait for older transactions...
-      const body = await c.delivered('oldest-write-transaction', 'alert.fired');
-      expect(body.numbers).toMatchObject({ pid });
-      // ...but the alerts read model is a gap-safe reader: it waits behind the open transaction
-      // (runbooks/alerts.md says so: the webhook or Slack message comes first).
-      await sleep(1000);
-      expect((await h.api.get('/v1/admin/control/alerts').query({ rule: 'oldest-write-transaction' }).set(h.t.auth).expect(200)).body.items).toEqual([]);
-      await other.query('COMMIT');
-    } finally {
-      await other.query('ROLLBACK').catch(() => undefined);
-      await other.end();
-    }
-    const alert = await c.listedFiring('oldest-write-transaction', { pid, threshold_ms: 1000 });
-    const resolved = await c.resolves('oldest-write-transaction', alert.alert_id as string);
-    expect(resolved.numbers).toMatchObject({ age_ms: null, pid: null });
-  }, 60_000);
-});
+    it('fires while another connection holds a write transaction open; its delivery goes out, the read model waits for the commit; resolves after it', async () => {
+      const { h } = c;
+      const other = new pg.Client({ connectionString: h.t.tdb.url });
+      await other.connect();
+      let pid = 0;
+      try {
+        await other.query('BEGIN');
+        pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+        await other.query('SELECT pg_current_xact_id()'); // takes a transaction id, as any write does
+        await sleep(1300);
+        const fired = await c.fires('oldest-write-transaction');
+        expect(fired.numbers).toMatchObject({ pid, threshold_ms: 1000 });
+        expect(Number(fired.numbers.age_ms)).toBeGreaterThan(1000);
+        // The delivery goes through the outbox, which does not wait for older transactions...
+        const body = await c.delivered('oldest-write-transaction', 'alert.fired');
+        expect(body.numbers).toMatchObject({ pid });
+        // ...but the alerts read model is a gap-safe reader: it waits behind the open transaction
+        // (runbooks/alerts.md says so: the webhook or Slack message comes first).
+        await sleep(1000);
+        expect((await h.api.get('/v1/admin/control/alerts').query({ rule: 'oldest-write-transaction' }).set(h.t.auth).expect(200)).body.items).toEqual([]);
+        await other.query('COMMIT');
+      } finally {
+        await other.query('ROLLBACK').catch(() => undefined);
+        await other.end();
+      }
+      const alert = await c.listedFiring('oldest-write-transaction', { pid, threshold_ms: 1000 });
+      const resolved = await c.resolves('oldest-write-transaction', alert.alert_id as string);
+      expect(resolved.numbers).toMatchObject({ age_ms: null, pid: null });
+    }, 60_000);
+  },
+);
 
 describe('alerting: platform alert outbox-backlog-age (an embedding provider failing retryably)', () => {
   const local = new LocalEmbeddingProvider(1536);
