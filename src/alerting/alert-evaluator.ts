@@ -124,16 +124,21 @@ export class AlertEvaluator implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** The weekly report's last fire more than an hour ago: was a run due (a tenant to report on, as the scheduler decides) and did it complete? */
+  /**
+   * The weekly report's last fire more than an hour ago: was a run due (a tenant to report on, as
+   * the scheduler decides), and is it done (the scheduled run completed, or the week was run by
+   * hand since, as runbooks/alerts.md says)?
+   */
   private async governance(): Promise<PlatformSignals['governance']> {
     const cron = this.config.governance.weeklyReportCron;
-    if (cron === 'off') return { schedule: 'off', lastFire: null, due: false, completed: false };
+    const none = { lastFire: null, week: null, due: false, scheduledRun: 'none', weekArchivedSinceFire: false } as const;
+    if (cron === 'off') return { schedule: 'off', ...none };
     const grace = 3_600_000;
     const fire = lastFireAtOrBefore(parseCron(cron), new Date(Date.now() - grace), 8);
-    if (!fire) return { schedule: cron, lastFire: null, due: false, completed: false };
+    if (!fire) return { schedule: cron, ...none };
     const period = fire.toISOString();
     const week = this.config.governance.weeklyReportWeek === 'current' ? isoWeekOf(fire) : previousIsoWeek(fire);
-    const p = await this.signals.governancePeriod(governanceScheduleStreamId(period), week.end);
-    return { schedule: cron, lastFire: period, due: p.tenantsBefore, completed: p.completed };
+    const p = await this.signals.governancePeriod({ streamId: governanceScheduleStreamId(period), fireAt: period, week: week.label, weekEnd: week.end });
+    return { schedule: cron, lastFire: period, week: week.label, due: p.tenantsBefore, scheduledRun: p.scheduledRun, weekArchivedSinceFire: p.weekArchivedSinceFire };
   }
 }

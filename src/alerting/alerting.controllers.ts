@@ -51,6 +51,7 @@ const AlertsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: cursorParam.optional(),
 });
+const AlertParams = z.strictObject({ alert_id: z.uuid() });
 const alertsCursor = cursorCodec({ at: z.iso.datetime().refine((s) => !s.startsWith('0000'), { message: 'year out of range' }), id: cursorText });
 
 @ApiTags('alerts')
@@ -79,6 +80,22 @@ export class AlertsController {
     const items = rows.slice(0, limit);
     const last = items.at(-1);
     return { items, next_cursor: rows.length > limit && last ? alertsCursor.encode({ at: last.fired_at, id: last.alert_id }) : null };
+  }
+
+  /** The page an alert's console_url opens (`<PUBLIC_URL>/console/alerts/<alert_id>`) reads this. */
+  @Get(':alert_id')
+  @ApiContract({
+    summary: 'One alert: rule, tenant, state, the numbers that fired (and resolved) it, runbook and console links',
+    auth: 'operator',
+    params: AlertParams,
+    response: { status: 200, description: 'The alert', schema: AlertSchema },
+    example: { params: { alert_id: '00000000-0000-4000-8000-0000000a1e27' } },
+  })
+  async get(@Param() params: unknown): Promise<AlertView> {
+    const { alert_id } = parseInput(AlertParams, params, 'params');
+    const alert = await this.alerts.get(alert_id);
+    if (!alert) throw new AppError('alert_not_found', `alert ${alert_id} does not exist`, { alert_id });
+    return alert;
   }
 }
 

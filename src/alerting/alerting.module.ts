@@ -32,6 +32,6 @@ import { TenantSlosRepository } from './tenant-slos.repository';
     AlertEvaluator,
     AlertMetrics,
   ],
-  exports: [AlertEvaluator, AlertRecorder],
+  exports: [AlertEvaluator, AlertRecorder, AlertsRepository],
 })
 export class AlertingModule {}

@@ -91,6 +91,13 @@ export class AlertsRepository {
     return r.rows.map((x) => ({ rule: x.rule, severity: x.severity, firing: Number(x.n) }));
   }
 
+  /** How many alerts are firing per tenant (platform alerts have none), all of them: the console overview's column. */
+  async firingByTenant(): Promise<{ tenant_id: string; firing: number }[]> {
+    const r = await sql<{ tenant_id: string; firing: number }>`
+      SELECT tenant_id, count(*)::int AS firing FROM rm_alerts WHERE state = 'firing' AND tenant_id <> '' GROUP BY tenant_id`.execute(this.database.db);
+    return r.rows.map((x) => ({ tenant_id: x.tenant_id, firing: Number(x.firing) }));
+  }
+
   /** The last resolution of each rule and subject resolved since `since`. */
   async resolvedSince(since: string): Promise<{ rule: string; tenant_id: string | null; resolved_at: string }[]> {
     const r = await sql<{ rule: string; tenant_id: string; resolved_at: Date | string }>`

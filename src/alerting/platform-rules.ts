@@ -14,9 +14,27 @@ export interface PlatformSignals {
   readonly deadLetters: readonly { readonly tenant_id: string; readonly type: string; readonly n: number }[];
   /** Age of the oldest event no seal covers; null when all are sealed (or not observed here). */
   readonly oldestUnsealedEventMs: number | null;
-  /** The weekly report's last fire before the grace period, and whether its run was due and completed. */
-  readonly governance: { readonly schedule: string; readonly lastFire: string | null; readonly due: boolean; readonly completed: boolean };
+  /**
+   * The weekly report's last fire before the grace period: the week it reports on, whether a run
+   * was due (a tenant existed before the week's end), how the scheduled run of that fire ended
+   * (its claim stream's last event), and whether a report of that week was archived since the
+   * fire by any trigger (the runbook's run by hand: the CLI or the API).
+   */
+  readonly governance: {
+    readonly schedule: string;
+    readonly lastFire: string | null;
+    readonly week: string | null;
+    readonly due: boolean;
+    readonly scheduledRun: GovernanceRunOutcome;
+    readonly weekArchivedSinceFire: boolean;
+  };
 }
+
+/** The last event of a scheduled period's claim stream: none (never claimed), claimed (running, or its instance died), completed, failed. */
+export type GovernanceRunOutcome = 'none' | 'claimed' | 'completed' | 'failed';
+
+/** A period is done when its scheduled run completed or a report of its week was archived after the fire (run by hand). */
+export const governancePeriodDone = (g: PlatformSignals['governance']): boolean => g.scheduledRun === 'completed' || g.weekArchivedSinceFire;
 
 export interface PlatformThresholds {
   readonly projectionLagMs: number;
@@ -52,10 +70,12 @@ export function platformObservations(s: PlatformSignals, t: PlatformThresholds):
       types: [...new Set(s.deadLetters.map((d) => d.type))].sort().join(',') || null,
     }),
     observation('seal-schedule-missed', (s.oldestUnsealedEventMs ?? 0) > t.sealLimitMs, { oldest_unsealed_event_ms: s.oldestUnsealedEventMs, threshold_ms: t.sealLimitMs }),
-    observation('governance-schedule-missed', s.governance.due && !s.governance.completed, {
+    observation('governance-schedule-missed', s.governance.due && !governancePeriodDone(s.governance), {
       schedule: s.governance.schedule,
       last_fire: s.governance.lastFire,
-      completed: s.governance.completed ? 'yes' : 'no',
+      week: s.governance.week,
+      scheduled_run: s.governance.scheduledRun,
+      completed: governancePeriodDone(s.governance) ? 'yes' : 'no',
     }),
   ];
 }

@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { DATABASE, type Database } from '../platform/db/database';
+import type { GovernanceRunOutcome } from './platform-rules';
 
 /**
  * The platform facts the platform alerts read that no other repository owns: pg_stat_activity
- * (open write transactions), es_seals with es_events (unsealed events), and es_streams / es_events
- * for the governance schedule's claim streams. SQL only, read-only.
+ * (open write transactions), es_seals with es_events (unsealed events), and es_events for the
+ * governance schedule's claim streams and the archived weekly reports. SQL only, read-only.
  */
 @Injectable()
 export class PlatformSignalsRepository {
@@ -34,11 +35,20 @@ export class PlatformSignalsRepository {
     return v === null || v === undefined ? null : Number(v);
   }
 
-  /** Whether a governance schedule period completed, and whether a tenant existed before `before`. */
-  async governancePeriod(streamId: string, before: string): Promise<{ completed: boolean; tenantsBefore: boolean }> {
-    const r = await sql<{ completed: boolean; tenants: boolean }>`
-      SELECT EXISTS (SELECT 1 FROM es_events WHERE stream_id = ${streamId} AND type = 'GovernanceReportRunCompleted') AS completed,
-             EXISTS (SELECT 1 FROM es_events WHERE type = 'TenantCreated' AND recorded_at < ${before}::timestamptz) AS tenants`.execute(this.database.db);
-    return { completed: Boolean(r.rows[0]?.completed), tenantsBefore: Boolean(r.rows[0]?.tenants) };
+  /**
+   * One weekly-report period (the fire at `fireAt`, claim stream `streamId`, reporting on `week`
+   * which ends at `weekEnd`): whether a tenant existed before the week's end, how the scheduled
+   * run ended (the claim stream's last event), and whether a governance-weekly bundle of that week
+   * was archived at or after the fire by any trigger (the schedule, the CLI or the API).
+   */
+  async governancePeriod(p: { streamId: string; fireAt: string; week: string; weekEnd: string }): Promise<{ tenantsBefore: boolean; scheduledRun: GovernanceRunOutcome; weekArchivedSinceFire: boolean }> {
+    const r = await sql<{ last: string | null; tenants: boolean; archived: boolean }>`
+      SELECT (SELECT type FROM es_events WHERE stream_id = ${p.streamId} ORDER BY stream_position DESC LIMIT 1) AS last,
+             EXISTS (SELECT 1 FROM es_events WHERE type = 'TenantCreated' AND recorded_at < ${p.weekEnd}::timestamptz) AS tenants,
+             EXISTS (SELECT 1 FROM es_events WHERE stream_id = 'evidence-governance-weekly' AND type = 'EvidenceBundleArchived'
+                     AND data->'labels'->>'week' = ${p.week} AND recorded_at >= ${p.fireAt}::timestamptz) AS archived`.execute(this.database.db);
+    const row = r.rows[0];
+    const outcomes: Record<string, GovernanceRunOutcome> = { GovernanceReportRunClaimed: 'claimed', GovernanceReportRunCompleted: 'completed', GovernanceReportRunFailed: 'failed' };
+    return { tenantsBefore: Boolean(row?.tenants), scheduledRun: (row?.last && outcomes[row.last]) || 'none', weekArchivedSinceFire: Boolean(row?.archived) };
   }
 }

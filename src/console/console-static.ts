@@ -64,7 +64,9 @@ export function consoleMiddleware(): (req: Request, res: Response, next: NextFun
       res.status(405).setHeader('Allow', 'GET, HEAD').type('text/plain').send('method not allowed');
       return;
     }
-    if (req.path === '/console' || req.path === '/console/') {
+    // The shell also answers an alert's console_url (`<PUBLIC_URL>/console/alerts/<alert_id>`, in
+    // every alert delivery); the page turns the path into its hash route.
+    if (req.path === '/console' || req.path === '/console/' || /^\/console\/alerts\/[0-9a-f-]{36}$/.test(req.path)) {
       send(res, join(source, 'index.html'), TYPES['.html']!);
       return;
     }

@@ -27,7 +27,6 @@ import { QuotaEnforcer } from './quotas/quota-enforcer';
 import { QuotaUsageController } from './quotas/quota-usage.controller';
 import { UsageRepository } from './quotas/usage.repository';
 import { DashboardController } from './telemetry/dashboard.controller';
-import { OverviewController } from './telemetry/overview.controller';
 import { TelemetryRecorder } from './telemetry/telemetry-recorder';
 import { TelemetryRepository } from './telemetry/telemetry.repository';
 import { VectorSupport } from './vector-support';
@@ -35,7 +34,7 @@ import { VectorSupport } from './vector-support';
 /** The data plane: the hosted memory API (the open core's contract), authenticated by API key (guard and verifier come from the control plane). */
 @Module({
   imports: [ControlPlaneModule, QuotasModule],
-  controllers: [MemoryController, DecisionsController, DeadLettersController, QuotaUsageController, DashboardController, OverviewController],
+  controllers: [MemoryController, DecisionsController, DeadLettersController, QuotaUsageController, DashboardController],
   providers: [
     MemoryRepository,
     MemorySettingsRepository,

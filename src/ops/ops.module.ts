@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AlertingModule } from '../alerting/alerting.module';
 import { ControlPlaneModule } from '../control-plane/control-plane.module';
 import { PerfTeardownController } from '../control-plane/tenants/perf-teardown.controller';
 import { PENDING_WRITES, type PendingWrites, TearDownPerfTenantHandler, TENANT_ROWS, type TenantRows } from '../control-plane/tenants/perf-teardown';
@@ -7,17 +8,19 @@ import { TenantDataRepository } from '../data-plane/memory/tenant-data.repositor
 import { KeyVerifier } from '../control-plane/api-keys/key-verifier';
 import { DataPlaneModule } from '../data-plane/data-plane.module';
 import { TelemetryRecorder } from '../data-plane/telemetry/telemetry-recorder';
+import { OverviewController } from './overview.controller';
 import { ProjectionsController } from './projections.controller';
 import { RuntimeController } from './runtime.controller';
 
 /**
- * Operations endpoints that need both planes: the runtime facts preflight reads, and the perf
+ * Operations endpoints that need both planes: the runtime facts preflight reads, the console's
+ * tenant overview (telemetry, quotas, outbox and firing alerts side by side), and the perf
  * tenant teardown (a tenant command that also removes the tenant's data-plane rows, after flushing
  * this instance's buffered telemetry and key-usage rows).
  */
 @Module({
-  imports: [ControlPlaneModule, DataPlaneModule],
-  controllers: [RuntimeController, ProjectionsController, PerfTeardownController],
+  imports: [ControlPlaneModule, DataPlaneModule, AlertingModule],
+  controllers: [RuntimeController, ProjectionsController, PerfTeardownController, OverviewController],
   providers: [
     TearDownPerfTenantHandler,
     ApiKeyUsageRepository,

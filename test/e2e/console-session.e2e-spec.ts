@@ -153,6 +153,12 @@ describe('console sessions (real server)', () => {
     expect(css.headers['content-security-policy']).toBe(csp);
     expect((await api.get('/console/assets/../../package.json')).status).toBe(404);
     expect((await api.post('/console').send({})).status).toBe(405);
+    // An alert's console_url gets the same shell (with the same headers); other paths do not.
+    const alertPage = await api.get('/console/alerts/0b9e6a52-3c1d-4f7e-9a8b-1c2d3e4f5a6b');
+    expect(alertPage.status).toBe(200);
+    expect(alertPage.text).toBe(page.text);
+    expect(alertPage.headers['content-security-policy']).toBe(csp);
+    expect((await api.get('/console/alerts/not-an-alert')).status).toBe(404);
   });
 });
 

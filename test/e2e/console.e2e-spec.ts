@@ -1,8 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import request from 'supertest';
+import { AlertEvaluator } from '../../src/alerting/alert-evaluator';
+import { emptyRollup } from '../../src/data-plane/telemetry/telemetry';
+import { TelemetryRepository } from '../../src/data-plane/telemetry/telemetry.repository';
 import { type EmbeddingProvider, EmbeddingError } from '../../src/data-plane/embeddings/embedding-provider';
 import { LocalEmbeddingProvider } from '../../src/data-plane/embeddings/local-provider';
 import { startTestService, TEST_ADMIN_TOKEN, type TestService } from '../support/service';
@@ -40,6 +45,8 @@ browserTests.describe('operator console in a real browser', () => {
   let browser: Browser;
   let auditorToken: string;
   let broken = true;
+  // Where RUNBOOK_BASE_URL points: this repository's runbooks, served as a Git host would.
+  let runbooks: Server;
   const local = new LocalEmbeddingProvider(1536);
   const provider: EmbeddingProvider = {
     model: local.model,
@@ -64,7 +71,25 @@ browserTests.describe('operator console in a real browser', () => {
     // The console's modules, compiled as `npm run build` does (CI builds first; this keeps a local run current).
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'src/console/web/tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
     if (tsc.status !== 0) throw new Error(`console build failed:\n${tsc.stdout}${tsc.stderr}`);
-    t = await startTestService({ env: { OUTBOX_MAX_ATTEMPTS: '1', OUTBOX_POLL_INTERVAL_MS: '50' }, embeddingProvider: provider });
+    runbooks = createServer((req, res) => {
+      const file = /^\/repo\/(runbooks\/[a-z-]+\.md)$/.exec(req.url ?? '');
+      if (!file) return void res.writeHead(404).end();
+      res.writeHead(200, { 'Content-Type': 'text/markdown; charset=utf-8' }).end(readFileSync(join(ROOT, file[1]!)));
+    });
+    await new Promise<void>((r) => runbooks.listen(0, '127.0.0.1', r));
+    t = await startTestService({
+      env: {
+        OUTBOX_MAX_ATTEMPTS: '1',
+        OUTBOX_POLL_INTERVAL_MS: '50',
+        // Alerts evaluate when the test says (tick), fire and resolve at once.
+        RUNBOOK_BASE_URL: `http://127.0.0.1:${(runbooks.address() as AddressInfo).port}/repo`,
+        ALERT_MIN_REQUESTS: '5',
+        ALERT_MIN_FIRING_MS: '0',
+        ALERT_RESOLVE_DELAY_MS: '0',
+        ALERT_REFIRE_HOLD_MS: '0',
+      },
+      embeddingProvider: provider,
+    });
     api = request(t.url);
     for (const [id, tier] of [['acme-co', 'growth'], ['beta-co', 'starter'], ['gamma-co', 'enterprise']] as const) {
       await api.post('/v1/admin/control/tenants').set(t.auth).set(json).send({ tenant_id: id, display_name: id.toUpperCase(), tier }).expect(201);
@@ -88,6 +113,7 @@ browserTests.describe('operator console in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await t?.stop();
+    await new Promise<void>((r) => (runbooks ? runbooks.close(() => r()) : r()));
   });
 
   it('signs in with a token, shows the seeded tenants on the overview, a tenant chart with data, and replays a dead letter', async () => {
@@ -178,6 +204,81 @@ browserTests.describe('operator console in a real browser', () => {
     expect(violations).toEqual([]);
     await context.close();
   }, 120_000);
+
+  it('a firing burn-rate alert: the Alerts page lists it with its runbook and console links, the overview counts it on its tenant, and it shows resolved after recovery', async () => {
+    const minute = () => new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    const traffic = (tenant: string, total: number, errors: number) =>
+      t.service.app.get(TelemetryRepository).addRollup({ tenant, project: '', key: 'k', endpoint: 'write', minute: minute(), rollup: { ...emptyRollup(), total, status_2xx: total - errors, status_5xx: errors, latency_sum_ms: total, buckets: [total, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] } });
+    const tick = () => t.service.app.get(AlertEvaluator).tick();
+    const ofBeta = (ds: Awaited<ReturnType<typeof tick>>) => ds.filter((d) => d.tenant_id === 'beta-co').map((d) => `${d.kind} ${d.rule}`).sort();
+    const listed = async (state: string) => (await api.get('/v1/admin/control/alerts').query({ state, tenant_id: 'beta-co' }).set(t.auth).expect(200)).body.items as { alert_id: string; rule: string; runbook_url: string; console_url: string }[];
+    const waitFor = async (what: string, check: () => Promise<boolean>) => {
+      const end = Date.now() + 15_000;
+      while (!(await check())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await sleep(50);
+      }
+    };
+    await traffic('beta-co', 100, 60);
+    const rules = ['slo-availability-fast-burn', 'slo-availability-medium-burn', 'slo-availability-slow-burn'];
+    expect(ofBeta(await tick())).toEqual(rules.map((r) => `fire ${r}`));
+    await waitFor('the alerts read model', async () => (await listed('firing')).length === 3);
+    const fast = (await listed('firing')).find((a) => a.rule === 'slo-availability-fast-burn')!;
+    // The runbook link works: the Git host (here, a local one) serves the section it names.
+    expect(fast.runbook_url).toMatch(/\/repo\/runbooks\/alerts\.md#slo-availability-fast-burn$/);
+    const runbook = await fetch(fast.runbook_url);
+    expect(runbook.status).toBe(200);
+    expect(await runbook.text()).toContain('slo-availability-fast-burn');
+
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    context.setDefaultTimeout(10_000);
+    const page = await context.newPage();
+    await signIn(page, TEST_ADMIN_TOKEN);
+    await page.goto(`${t.url}/console#/alerts`);
+    const firingTable = page.getByTestId('alerts-firing');
+    await firingTable.waitFor();
+    const row = firingTable.locator('tr', { hasText: 'slo-availability-fast-burn' });
+    expect(await row.count()).toBe(1);
+    expect(await row.locator('td').nth(1).textContent()).toBe('beta-co');
+    expect(await row.locator('td').nth(3).textContent()).toBe('firing');
+    expect(await row.getByTestId('runbook-link').getAttribute('href')).toBe(fast.runbook_url);
+    await shot(page, 'alerts');
+    // The console link: the alert's own page, which is also what console_url (in each delivery) opens.
+    await row.getByTestId('alert-link').click();
+    const detail = page.getByTestId('alert-detail');
+    await detail.waitFor();
+    expect(await detail.getAttribute('data-state')).toBe('firing');
+    expect(await detail.getByTestId('runbook-link').getAttribute('href')).toBe(fast.runbook_url);
+    expect(fast.console_url).toMatch(new RegExp(`/console/alerts/${fast.alert_id}$`));
+    await page.goto(`${t.url}${new URL(fast.console_url).pathname}`);
+    await page.getByTestId('alert-detail').waitFor();
+    expect(page.url()).toBe(`${t.url}/console#/alerts/${fast.alert_id}`);
+    expect(await page.locator('h1').textContent()).toBe('Alert slo-availability-fast-burn');
+
+    // The overview counts the tenant's firing alerts.
+    await page.goto(`${t.url}/console#/overview`);
+    const table = page.getByTestId('overview-table');
+    await table.waitFor();
+    const firingOf = (tenant: string) => table.locator('tr', { has: page.getByRole('link', { name: tenant }) }).getByTestId('firing-alerts').textContent();
+    expect(await firingOf('beta-co')).toBe('3');
+    expect(await firingOf('gamma-co')).toBe('0');
+
+    // Recovery: the alerts resolve, and the page shows them resolved.
+    await traffic('beta-co', 200_000, 0);
+    expect(ofBeta(await tick())).toEqual(rules.map((r) => `resolve ${r}`));
+    await waitFor('the resolutions in the read model', async () => (await listed('resolved')).length === 3);
+    await page.goto(`${t.url}/console#/alerts`);
+    const resolvedRow = page.getByTestId('alerts-resolved').locator('tr', { hasText: 'slo-availability-fast-burn' });
+    await resolvedRow.waitFor();
+    expect(await resolvedRow.locator('td').nth(3).textContent()).toBe('resolved');
+    expect(await page.getByTestId('alerts-firing').locator('tr', { hasText: 'beta-co' }).count()).toBe(0);
+    await page.goto(`${t.url}/console#/alerts/${fast.alert_id}`);
+    await page.locator('[data-testid=alert-detail][data-state=resolved]').waitFor();
+    await page.goto(`${t.url}/console#/overview`);
+    await page.getByTestId('overview-table').waitFor();
+    expect(await firingOf('beta-co')).toBe('0');
+    await context.close();
+  }, 60_000);
 
   it('refuses a change made with the session cookie but without (or with a wrong) CSRF token', async () => {
     const context = await browser.newContext();

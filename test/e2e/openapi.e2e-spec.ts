@@ -1,4 +1,7 @@
 import request from 'supertest';
+import { AlertEvaluator } from '../../src/alerting/alert-evaluator';
+import { emptyRollup } from '../../src/data-plane/telemetry/telemetry';
+import { TelemetryRepository } from '../../src/data-plane/telemetry/telemetry.repository';
 import { authOf, fillPath, label, type OpenApiDocument, operationsOf, responseChecker, successStatus, unresolvedRefs, validateDocument } from '../support/openapi';
 import { startTestService, type TestService } from '../support/service';
 
@@ -17,6 +20,7 @@ const PLACEHOLDERS = {
   report: 'a'.repeat(64),
   /** The SLO statement examples' month: this month (a fixed one would leave the telemetry retention). */
   month: '2026-11',
+  alert: '00000000-0000-4000-8000-0000000a1e27',
 } as const;
 /** Operations whose example cannot be written out in the document (the reason is in the test name). */
 const WITHOUT_EXAMPLE = new Set(['POST /v1/memory/recall']);
@@ -143,9 +147,25 @@ async function seed(api: ReturnType<typeof request>): Promise<{ apiKey: string; 
   const select = await mem('/v1/memory/tools/select', { scope: 'travel-desk', context: { intent: 'book_flight' }, candidates: ['search_flights', 'call_agent'] }).expect(200);
   const decisionId = (select.body as { decision?: { decision_id: string }; decision_id?: string }).decision?.decision_id ?? (select.body as { decision_id: string }).decision_id;
   const report = await admin(api.post('/v1/admin/control/governance/reports')).send({}).expect(201);
+  // A real alert (acme's error budget burning), for the example that reads one alert.
+  const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+  await t.service.app.get(TelemetryRepository).addRollup({ tenant: 'acme', project: '', key: 'k', endpoint: 'write', minute, rollup: { ...emptyRollup(), total: 100, status_2xx: 40, status_5xx: 60, latency_sum_ms: 100, buckets: [100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] } });
+  await t.service.app.get(AlertEvaluator).tick();
+  let alertId = '';
+  for (const end = Date.now() + 15_000; !alertId && Date.now() < end; await new Promise((r) => setTimeout(r, 50))) {
+    alertId = ((await admin(api.get('/v1/admin/control/alerts')).expect(200)).body as { items: { alert_id: string }[] }).items[0]?.alert_id ?? '';
+  }
   return {
     apiKey: key.api_key,
-    ids: { [PLACEHOLDERS.key]: key.key.key_id, [PLACEHOLDERS.revokedKey]: other.key.key_id, [PLACEHOLDERS.rule]: ruleId, [PLACEHOLDERS.decision]: decisionId, [PLACEHOLDERS.report]: (report.body as { id: string }).id, [PLACEHOLDERS.month]: new Date().toISOString().slice(0, 7) },
+    ids: {
+      [PLACEHOLDERS.key]: key.key.key_id,
+      [PLACEHOLDERS.revokedKey]: other.key.key_id,
+      [PLACEHOLDERS.rule]: ruleId,
+      [PLACEHOLDERS.decision]: decisionId,
+      [PLACEHOLDERS.report]: (report.body as { id: string }).id,
+      [PLACEHOLDERS.month]: new Date().toISOString().slice(0, 7),
+      [PLACEHOLDERS.alert]: alertId,
+    },
   };
 }
 

@@ -12,6 +12,7 @@ describe('console overview page', () => {
     p95_ms: null,
     outbox_backlog: 0,
     dead_letters: 0,
+    firing_alerts: 0,
     ...over,
   });
   const rows = Array.from({ length: 2500 }, (_, i) => row(`t-${String(i).padStart(4, '0')}`, { requests: i % 7, error_rate: (i % 13) / 100, errors: i % 13, tier: i % 2 ? 'growth' : 'starter' }));
@@ -27,6 +28,10 @@ describe('console overview page', () => {
     expect(seen).toHaveLength(2500);
     expect(new Set(seen).size).toBe(2500);
   });
+  it('sorts by firing alerts, most first', () => {
+    const p = overviewPage([row('a', { firing_alerts: 1 }), row('b'), row('c', { firing_alerts: 3 })], { ...base, sort: 'firing_alerts', order: 'desc' });
+    expect(p.items.map((r) => [r.tenant_id, r.firing_alerts])).toEqual([['c', 3], ['a', 1], ['b', 0]]);
+  });
   it('sorts by a metric with ties in tenant id order, nulls last when descending', () => {
     const p = overviewPage([row('b', { p95_ms: 100 }), row('a', { p95_ms: 100 }), row('c'), row('d', { p95_ms: 500 })], { ...base, sort: 'p95_ms', order: 'desc' });
     expect(p.items.map((r) => r.tenant_id)).toEqual(['d', 'a', 'b', 'c']);
@@ -36,5 +41,7 @@ describe('console overview page', () => {
     expect(overviewPage(rows, { ...base, tier: 'growth' }).total).toBe(1250);
     expect(overviewPage([row('x', { status: 'suspended' }), row('y')], { ...base, status: 'suspended' }).items.map((r) => r.tenant_id)).toEqual(['x']);
     expect(overviewPage([row('x', { dead_letters: 1 }), row('y'), row('z', { errors: 2 })], { ...base, attention: true }).items.map((r) => r.tenant_id)).toEqual(['x', 'z']);
+    // A tenant with a firing alert needs attention even with no errors in the last hour (a slow burn).
+    expect(overviewPage([row('a'), row('b', { firing_alerts: 2 })], { ...base, attention: true }).items.map((r) => r.tenant_id)).toEqual(['b']);
   });
 });

@@ -11,7 +11,7 @@ const HEALTHY: PlatformSignals = {
   outbox: { overdueJobs: 0, oldestOpenJobMs: 1000 },
   deadLetters: [],
   oldestUnsealedEventMs: 5_000,
-  governance: { schedule: '0 4 * * 1', lastFire: '2026-11-30T04:00:00.000Z', due: true, completed: true },
+  governance: { schedule: '0 4 * * 1', lastFire: '2026-11-30T04:00:00.000Z', week: '2026-W48', due: true, scheduledRun: 'completed', weekArchivedSinceFire: true },
 };
 const T: PlatformThresholds = { projectionLagMs: 300_000, openTransactionMs: 120_000, outboxMaxAgeMs: 900_000, sealLimitMs: 180_000 };
 const given = (changes: Partial<PlatformSignals>) => ({
@@ -52,7 +52,25 @@ describe('platform alert conditions', () => {
     expect(given({ oldestUnsealedEventMs: null }).breaching()).toEqual([]);
   });
   it('governance-schedule-missed: a due run that did not complete; a run that was not due (no tenant yet) is not missed', () => {
-    expect(given({ governance: { ...HEALTHY.governance, completed: false } }).breaching()).toEqual(['governance-schedule-missed']);
-    expect(given({ governance: { ...HEALTHY.governance, due: false, completed: false } }).breaching()).toEqual([]);
+    const notDone = { ...HEALTHY.governance, scheduledRun: 'none', weekArchivedSinceFire: false } as const;
+    expect(given({ governance: notDone }).breaching()).toEqual(['governance-schedule-missed']);
+    expect(given({ governance: { ...notDone, scheduledRun: 'claimed' } }).breaching()).toEqual(['governance-schedule-missed']);
+    expect(given({ governance: { ...notDone, due: false } }).breaching()).toEqual([]);
+  });
+  it('governance-schedule-missed: the scheduled run failed, then the week run by hand (CLI or API, as the runbook says) clears it', () => {
+    const failed = { ...HEALTHY.governance, scheduledRun: 'failed', weekArchivedSinceFire: false } as const;
+    expect(given({ governance: failed }).breaching()).toEqual(['governance-schedule-missed']);
+    // The numbers name the week to run by hand and how the scheduled run ended.
+    expect(given({ governance: failed }).numbers('governance-schedule-missed')).toEqual({
+      schedule: '0 4 * * 1',
+      last_fire: '2026-11-30T04:00:00.000Z',
+      week: '2026-W48',
+      scheduled_run: 'failed',
+      completed: 'no',
+    });
+    const byHand = { ...failed, weekArchivedSinceFire: true };
+    expect(given({ governance: byHand }).breaching()).toEqual([]);
+    expect(given({ governance: byHand }).numbers('governance-schedule-missed')).toMatchObject({ scheduled_run: 'failed', completed: 'yes' });
+    expect(given({ governance: { ...failed, scheduledRun: 'completed' } }).breaching()).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { ApiError, type Me, setSignedOutHandler, signIn, signOut, whoAmI } from './api.js';
 import { h, replace } from './dom.js';
-import { alertsPage, auditPage, deadLettersPage, governancePage, overviewPage, projectionsPage, tenantPage } from './pages.js';
+import { alertPage, alertsPage, auditPage, deadLettersPage, governancePage, overviewPage, projectionsPage, tenantPage } from './pages.js';
 
 /**
  * The console shell: sign-in, navigation (hash routes, so the server serves one page), and the
@@ -69,6 +69,7 @@ async function route(): Promise<void> {
   const path = location.hash.replace(/^#/, '') || '/overview';
   for (const a of nav.querySelectorAll('a')) a.classList.toggle('active', path.startsWith(a.getAttribute('href')!.slice(1)));
   const tenant = /^\/tenants\/([a-z0-9_-]{3,63})$/.exec(path);
+  const alert = /^\/alerts\/([0-9a-f-]{36})$/.exec(path);
   const write = canWrite();
   // Each navigation renders into a view of its own: a slower page still loading from before draws
   // into its detached view, never over the page now shown.
@@ -80,6 +81,7 @@ async function route(): Promise<void> {
     else if (path.startsWith('/projections')) await projectionsPage(view);
     else if (path.startsWith('/audit')) await auditPage(view);
     else if (path.startsWith('/governance')) await governancePage(view);
+    else if (alert) await alertPage(view, alert[1]!);
     else if (path.startsWith('/alerts')) await alertsPage(view);
     else await overviewPage(view);
   } catch (err) {
@@ -87,6 +89,10 @@ async function route(): Promise<void> {
     replace(view, h('div', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err)));
   }
 }
+
+// An alert's console_url (`/console/alerts/<alert_id>`, in every delivery) is the alert's hash route.
+const alertPath = /^\/console\/alerts\/([0-9a-f-]{36})$/.exec(location.pathname);
+if (alertPath) history.replaceState(null, '', `/console#/alerts/${alertPath[1]!}`);
 
 setSignedOutHandler(() => {
   if (me) showSignIn('Your session ended (signed out or expired). Sign in again.');

@@ -18,6 +18,8 @@ interface OverviewItem {
   p95_ms: number | null;
   outbox_backlog: number;
   dead_letters: number;
+  /** Every alert firing for the tenant (the endpoint counts them all, not a page of them). */
+  firing_alerts: number;
   quota: { operations_used: number; operations_limit: number; ratio: number } | null;
 }
 interface OverviewPage {
@@ -35,7 +37,9 @@ interface Alert {
   fired_at: string;
   resolved_at: string | null;
   runbook_url: string | null;
+  console_url: string;
   numbers?: Record<string, unknown>;
+  resolved_numbers?: Record<string, unknown> | null;
 }
 
 /** The alerts the service evaluated (GET /v1/admin/control/alerts: docs/alerting.md). */
@@ -44,12 +48,7 @@ const alerts = (query: Record<string, string | undefined>): Promise<{ items: Ale
 const state = { q: '', status: '', tier: '', attention: '', sort: 'tenant_id', order: 'asc', cursors: [] as string[], cursor: '' };
 
 export async function overviewPage(main: HTMLElement): Promise<void> {
-  const [page, firing] = await Promise.all([
-    get<OverviewPage>(`${A}/overview/tenants`, { q: state.q || undefined, status: state.status || undefined, tier: state.tier || undefined, attention: state.attention || undefined, sort: state.sort, order: state.order, limit: '50', cursor: state.cursor || undefined }),
-    alerts({ state: 'firing' }),
-  ]);
-  const firingBy = new Map<string, number>();
-  for (const a of firing.items) if (a.tenant_id) firingBy.set(a.tenant_id, (firingBy.get(a.tenant_id) ?? 0) + 1);
+  const page = await get<OverviewPage>(`${A}/overview/tenants`, { q: state.q || undefined, status: state.status || undefined, tier: state.tier || undefined, attention: state.attention || undefined, sort: state.sort, order: state.order, limit: '50', cursor: state.cursor || undefined });
   const reload = () => void overviewPage(main).catch((e: unknown) => replace(main, errorBox(e)));
   const q = h('input', { name: 'q', value: state.q, placeholder: 'tenant id or name' });
   const select = (name: string, value: string, options: string[]) => h('select', { name }, options.map((o) => h('option', { value: o, selected: o === value }, o || 'any')));
@@ -100,7 +99,7 @@ export async function overviewPage(main: HTMLElement): Promise<void> {
     t.quota ? fmtPct(t.quota.ratio, 1) : '–',
     fmtInt(t.outbox_backlog),
     h('span', { class: t.dead_letters > 0 ? 'bad' : '' }, fmtInt(t.dead_letters)),
-    firing === null ? '–' : h('span', { class: firingBy.get(t.tenant_id) ? 'bad' : '' }, fmtInt(firingBy.get(t.tenant_id) ?? 0)),
+    h('span', { class: t.firing_alerts > 0 ? 'bad' : '', 'data-testid': 'firing-alerts' }, fmtInt(t.firing_alerts)),
   ]);
   const pager = h(
     'div',
@@ -117,7 +116,7 @@ export async function overviewPage(main: HTMLElement): Promise<void> {
     page.items.length === 0
       ? empty('No tenants match these filters.')
       : table(
-          [sortButton('Tenant', 'tenant_id'), 'Status', 'Tier', sortButton('Requests (1 h)', 'requests'), sortButton('Error rate', 'error_rate'), sortButton('p95', 'p95_ms'), 'Quota use', sortButton('Outbox backlog', 'outbox_backlog'), sortButton('Dead letters', 'dead_letters'), 'Firing alerts'],
+          [sortButton('Tenant', 'tenant_id'), 'Status', 'Tier', sortButton('Requests (1 h)', 'requests'), sortButton('Error rate', 'error_rate'), sortButton('p95', 'p95_ms'), 'Quota use', sortButton('Outbox backlog', 'outbox_backlog'), sortButton('Dead letters', 'dead_letters'), sortButton('Firing alerts', 'firing_alerts')],
           rows,
           { numeric: [3, 4, 5, 6, 7, 8, 9], testid: 'overview-table' },
         ),
@@ -510,11 +509,13 @@ const statusPill = (s: string): HTMLElement => h('span', { class: /^(ok|pass|pas
 
 // ---- alerts -----------------------------------------------------------------------------------
 
+const runbookLink = (a: Alert): Child => (a.runbook_url ? h('a', { href: a.runbook_url, target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'runbook-link' }, 'runbook') : '–');
+
 export async function alertsPage(main: HTMLElement): Promise<void> {
   const [firing, resolved] = await Promise.all([alerts({ state: 'firing' }), alerts({ state: 'resolved' })]);
-  const rows = (items: Alert[]) =>
+  const rows = (items: Alert[], testid: string) =>
     table(
-      ['Rule', 'Tenant', 'Severity', 'State', 'Fired', 'Resolved', 'Numbers', 'Runbook'],
+      ['Rule', 'Tenant', 'Severity', 'State', 'Fired', 'Resolved', 'Numbers', 'Runbook', 'Alert'],
       items.map((a) => [
         a.rule,
         a.tenant_id ? h('a', { href: `#/tenants/${a.tenant_id}` }, a.tenant_id) : 'platform',
@@ -523,15 +524,42 @@ export async function alertsPage(main: HTMLElement): Promise<void> {
         fmtTime(a.fired_at),
         fmtTime(a.resolved_at),
         h('code', {}, JSON.stringify(a.numbers ?? {})),
-        a.runbook_url ? h('a', { href: a.runbook_url, target: '_blank', rel: 'noopener noreferrer' }, 'runbook') : '–',
+        runbookLink(a),
+        // The alert's own page, the one its console_url (in every delivery) opens.
+        h('a', { href: `#/alerts/${a.alert_id}`, 'data-testid': 'alert-link', 'data-alert-id': a.alert_id }, 'details'),
       ]),
+      { testid },
     );
   replace(
     main,
     h('h1', {}, 'Alerts'),
     h('h2', {}, 'Firing'),
-    firing.items.length === 0 ? empty('Nothing is firing.', 'alerts-none-firing') : rows(firing.items),
+    firing.items.length === 0 ? empty('Nothing is firing.', 'alerts-none-firing') : rows(firing.items, 'alerts-firing'),
     h('h2', {}, 'Resolved'),
-    resolved.items.length === 0 ? empty('No resolved alerts.') : rows(resolved.items),
+    resolved.items.length === 0 ? empty('No resolved alerts.') : rows(resolved.items, 'alerts-resolved'),
+  );
+}
+
+/** One alert (GET /v1/admin/control/alerts/:alert_id): what a delivery's console_url opens. */
+export async function alertPage(main: HTMLElement, alertId: string): Promise<void> {
+  const a = await get<Alert>(`${A}/alerts/${alertId}`);
+  const field = (name: string, value: Child) => [h('dt', {}, name), h('dd', {}, value)];
+  replace(
+    main,
+    h('h1', {}, `Alert ${a.rule}`),
+    h(
+      'dl',
+      { 'data-testid': 'alert-detail', 'data-state': a.state },
+      ...field('Rule', a.rule),
+      ...field('Tenant', a.tenant_id ? h('a', { href: `#/tenants/${a.tenant_id}` }, a.tenant_id) : 'platform'),
+      ...field('Severity', a.severity),
+      ...field('State', h('span', { class: a.state === 'firing' ? 'pill bad' : 'pill ok', 'data-testid': 'alert-state' }, a.state)),
+      ...field('Fired', fmtTime(a.fired_at)),
+      ...field('Resolved', fmtTime(a.resolved_at)),
+      ...field('Numbers when fired', h('code', {}, JSON.stringify(a.numbers ?? {}))),
+      ...field('Numbers when resolved', a.resolved_numbers ? h('code', {}, JSON.stringify(a.resolved_numbers)) : '–'),
+      ...field('Runbook', runbookLink(a)),
+    ),
+    h('p', {}, h('a', { href: '#/alerts' }, '← All alerts')),
   );
 }

@@ -2,7 +2,7 @@
  * The console overview (docs/console.md): every tenant's health over the last hour, filtered,
  * sorted and paged in one pass. Pure; the controller gathers the rows.
  */
-export const OVERVIEW_SORTS = ['tenant_id', 'requests', 'error_rate', 'p95_ms', 'outbox_backlog', 'dead_letters'] as const;
+export const OVERVIEW_SORTS = ['tenant_id', 'requests', 'error_rate', 'p95_ms', 'outbox_backlog', 'dead_letters', 'firing_alerts'] as const;
 export type OverviewSort = (typeof OVERVIEW_SORTS)[number];
 
 export interface OverviewRow {
@@ -17,13 +17,15 @@ export interface OverviewRow {
   readonly p95_ms: number | null;
   readonly outbox_backlog: number;
   readonly dead_letters: number;
+  /** Alerts firing for the tenant now (every one, not a page of them). */
+  readonly firing_alerts: number;
 }
 
 export interface OverviewFilter {
   readonly q?: string;
   readonly status?: string;
   readonly tier?: string;
-  /** Only tenants with dead letters, errors in the last hour, or either. */
+  /** Only tenants with dead letters, errors in the last hour, a firing alert, or not active. */
   readonly attention?: boolean;
   readonly sort: OverviewSort;
   readonly order: 'asc' | 'desc';
@@ -32,7 +34,7 @@ export interface OverviewFilter {
 }
 
 export function needsAttention(r: OverviewRow): boolean {
-  return r.dead_letters > 0 || r.errors > 0 || r.status !== 'active';
+  return r.dead_letters > 0 || r.errors > 0 || r.firing_alerts > 0 || r.status !== 'active';
 }
 
 export function overviewPage(rows: readonly OverviewRow[], f: OverviewFilter): { items: OverviewRow[]; total: number; next_offset: number | null } {

@@ -33,6 +33,7 @@ export const ERROR_CODES = [
   'operator_already_exists',
   'operator_disabled',
   'last_owner',
+  'alert_not_found',
   'alert_route_not_found',
   'alert_route_already_exists',
   'slo_statement_not_computable',

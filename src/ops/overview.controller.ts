@@ -2,24 +2,25 @@ import { Controller, Get, Query, Res, UseGuards } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { AdminAuthGuard } from '../../control-plane/operators/admin-auth.guard';
-import { TIERS } from '../../control-plane/tenants/tenant.domain';
-import { TenantsRepository } from '../../control-plane/tenants/tenant.queries';
-import { cursorCodec, cursorParam, cursorPosition } from '../../platform/http/cursor';
-import { ApiContract, named } from '../../platform/http/openapi';
-import { parseInput } from '../../platform/http/validation';
-import { OutboxRepository } from '../outbox/outbox.repository';
-import { QuotaEnforcer } from '../quotas/quota-enforcer';
-import { OVERVIEW_SORTS, type OverviewRow, overviewPage } from './overview';
-import { BUCKETS, percentile } from './telemetry';
-import { TelemetryRecorder } from './telemetry-recorder';
-import { TelemetryRepository } from './telemetry.repository';
+import { AlertsRepository } from '../alerting/alerts.repository';
+import { AdminAuthGuard } from '../control-plane/operators/admin-auth.guard';
+import { TIERS } from '../control-plane/tenants/tenant.domain';
+import { TenantsRepository } from '../control-plane/tenants/tenant.queries';
+import { cursorCodec, cursorParam, cursorPosition } from '../platform/http/cursor';
+import { ApiContract, named } from '../platform/http/openapi';
+import { parseInput } from '../platform/http/validation';
+import { OutboxRepository } from '../data-plane/outbox/outbox.repository';
+import { QuotaEnforcer } from '../data-plane/quotas/quota-enforcer';
+import { OVERVIEW_SORTS, type OverviewRow, overviewPage } from '../data-plane/telemetry/overview';
+import { BUCKETS, percentile } from '../data-plane/telemetry/telemetry';
+import { TelemetryRecorder } from '../data-plane/telemetry/telemetry-recorder';
+import { TelemetryRepository } from '../data-plane/telemetry/telemetry.repository';
 
 const OverviewQuery = z.strictObject({
   q: z.string().trim().min(1).max(100).optional().describe('substring of the tenant id or display name'),
   status: z.enum(['active', 'suspended']).optional(),
   tier: z.enum(TIERS).optional(),
-  attention: z.enum(['true', 'false']).optional().describe('true: only tenants with errors or dead letters in view, or not active'),
+  attention: z.enum(['true', 'false']).optional().describe('true: only tenants with errors, dead letters or a firing alert, or not active'),
   sort: z.enum(OVERVIEW_SORTS).optional().describe('default tenant_id'),
   order: z.enum(['asc', 'desc']).optional().describe('default asc for tenant_id, desc otherwise'),
   limit: z.coerce.number().int().min(1).max(200).optional(),
@@ -40,6 +41,7 @@ const OverviewItem = named(
     p95_ms: z.number().nullable().describe('95th percentile latency (histogram bucket bound, ms); 5001 = over 5000; null without traffic'),
     outbox_backlog: z.number().int().describe('outbox jobs pending or processing'),
     dead_letters: z.number().int(),
+    firing_alerts: z.number().int().describe('alerts firing for this tenant now (all of them, counted from the alerts read model)'),
     quota: z.object({ period: z.string(), operations_used: z.number().int(), operations_limit: z.number(), ratio: z.number() }).nullable(),
   }),
 );
@@ -56,11 +58,12 @@ export class OverviewController {
     private readonly recorder: TelemetryRecorder,
     private readonly outbox: OutboxRepository,
     private readonly quotas: QuotaEnforcer,
+    private readonly alerts: AlertsRepository,
   ) {}
 
   @Get('tenants')
   @ApiContract({
-    summary: 'Every tenant with status, tier, last-hour requests, error rate and p95, outbox backlog, dead letters and quota use; filtered, sorted, paged',
+    summary: 'Every tenant with status, tier, last-hour requests, error rate and p95, outbox backlog, dead letters, firing alerts and quota use; filtered, sorted, paged',
     auth: 'operator',
     query: OverviewQuery,
     response: { status: 200, description: 'A page of tenants (total = all that match)', schema: OverviewPage },
@@ -69,9 +72,10 @@ export class OverviewController {
   async tenantsOverview(@Query() query: unknown, @Res({ passthrough: true }) res: Response) {
     const q = parseInput(OverviewQuery, query, 'query');
     await this.recorder.flush();
-    const [tenants, traffic, backlog] = await Promise.all([this.tenants.summaries(), this.telemetry.totalsByTenant(3600), this.outbox.backlogByTenant()]);
+    const [tenants, traffic, backlog, firing] = await Promise.all([this.tenants.summaries(), this.telemetry.totalsByTenant(3600), this.outbox.backlogByTenant(), this.alerts.firingByTenant()]);
     const byTenant = new Map(traffic.map((t) => [t.tenant_id, t]));
     const jobs = new Map(backlog.map((b) => [b.tenant_id, b]));
+    const alerts = new Map(firing.map((f) => [f.tenant_id, f.firing]));
     const rows: OverviewRow[] = tenants.map((t) => {
       const r = byTenant.get(t.tenant_id);
       const requests = Number(r?.total ?? 0);
@@ -89,6 +93,7 @@ export class OverviewController {
         p95_ms: p95 === null ? null : Number.isFinite(p95) ? p95 : 5001,
         outbox_backlog: jobs.get(t.tenant_id)?.backlog ?? 0,
         dead_letters: jobs.get(t.tenant_id)?.dead_letter ?? 0,
+        firing_alerts: alerts.get(t.tenant_id) ?? 0,
       };
     });
     const sort = q.sort ?? 'tenant_id';
