@@ -1,3 +1,4 @@
+import { isSealedRouteUrl, routeUrlOrigin } from '../src/alerting/route-url';
 import type { RecordedEvent } from '../src/platform/event-store/event-store';
 import type { ProjectionDefinition } from '../src/platform/projections/projection';
 
@@ -15,22 +16,15 @@ export function redact(value: unknown): unknown {
 }
 
 /**
- * A Slack incoming-webhook URL is its own credential: the audit trail shows its origin only (the
- * alert-routes API does the same). The event itself keeps the URL: the route cannot deliver without it.
+ * An alert route's URL is a credential: the audit trail shows its origin only (the event holds it
+ * sealed, src/alerting/route-url.ts; routes of an earlier release hold it in the clear, and a Slack
+ * one is then shown by its origin too, as the alert-routes API does).
  */
 function redactEvent(type: string, data: unknown): unknown {
   const d = redact(data);
   if ((type === 'AlertRouteCreated' || type === 'AlertRouteUpdated') && d !== null && typeof d === 'object') {
     const route = d as Record<string, unknown>;
-    if (route.kind === 'slack' && typeof route.url === 'string') {
-      let origin = '';
-      try {
-        origin = new URL(route.url).origin;
-      } catch {
-        origin = '';
-      }
-      return { ...route, url: `${origin}/…` };
-    }
+    if (typeof route.url === 'string' && (route.kind === 'slack' || isSealedRouteUrl(route.url))) return { ...route, url: routeUrlOrigin(route.url) };
   }
   return d;
 }

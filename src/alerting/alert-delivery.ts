@@ -7,6 +7,7 @@ import { OutboxHandlers } from '../data-plane/outbox/outbox-handlers';
 import { slackPayload } from './alert-message';
 import { ALERT_DELIVERY_JOB, type AlertDeliveryPayload } from './alert-recorder';
 import { AlertRoutesRepository } from './alert-routes.repository';
+import { openRouteUrl, routeUrlKey } from './route-url';
 import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature';
 
 /**
@@ -48,7 +49,7 @@ export class AlertDelivery {
     }
     const body = JSON.stringify(route.kind === 'slack' ? slackPayload(payload.message) : { delivery_id: job.job_id, ...payload.message });
     const unix = Math.floor(Date.now() / 1000);
-    const res = await fetch(route.url, {
+    const res = await fetch(openRouteUrl(routeUrlKey(this.secrets.keyPepper), route.url), {
       method: 'POST',
       headers: {
         'Content-Type': 'application/json',

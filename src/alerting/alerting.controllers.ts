@@ -15,6 +15,7 @@ import { isTier } from '../control-plane/quotas/tiers';
 import { routeSigningSecret } from './alert-delivery';
 import { type AlertRoute, type AlertRouteCommand, ROUTE_KINDS } from './alert-route.domain';
 import { AlertRoutesRepository } from './alert-routes.repository';
+import { openRouteUrl, routeUrlKey, routeUrlOrigin, SealedUrlError, sealRouteUrl } from './route-url';
 import { AlertsRepository, type AlertView } from './alerts.repository';
 import { ExecuteAlertRouteCommand, ExecuteSloCommand, type SloRequest } from './alerting.commands';
 import { SEVERITIES } from './burn-rate';
@@ -200,7 +201,16 @@ const CreatedRouteSchema = named('CreatedAlertRoute', z.object({ route: RouteSch
 const SecretSchema = named('AlertRouteSigningSecret', z.object({ route_id: z.string(), signing_secret: z.string() }));
 
 type RouteView = AlertRoute & { revision: number };
-const routeView = (r: RouteView): RouteView => ({ ...r, url: r.kind === 'slack' ? `${new URL(r.url).origin}/…` : r.url });
+/** A Slack URL is its own credential: shown as its origin only; a webhook URL in full (to owners and operators who manage it). */
+function routeView(r: RouteView, key: Buffer): RouteView {
+  if (r.kind === 'slack') return { ...r, url: routeUrlOrigin(r.url) };
+  try {
+    return { ...r, url: openRouteUrl(key, r.url) };
+  } catch (err) {
+    if (err instanceof SealedUrlError) return { ...r, url: `${routeUrlOrigin(r.url)} (sealed under another KEY_PEPPER: set the URL again)` };
+    throw err;
+  }
+}
 
 @ApiTags('alert-routes')
 @Controller('v1/admin/control/alert-routes')
@@ -212,13 +222,17 @@ export class AlertRoutesController {
     @Inject(SECRETS) private readonly secrets: Secrets,
   ) {}
 
+  private get urlKey(): Buffer {
+    return routeUrlKey(this.secrets.keyPepper);
+  }
+
   private async run(req: Request, res: Response, command: AlertRouteCommand): Promise<RouteView> {
     const r = await this.commands.execute(new ExecuteAlertRouteCommand(command, commandContext(req)));
     if (!r.state.exists) throw new Error('alert route command left no route');
     res.setHeader('ETag', `"${r.revision}"`);
     if (!r.readModelCurrent) res.setHeader('X-Aionis-Read-Model', 'stale');
     const { exists: _e, ...route } = r.state;
-    return routeView({ ...route, revision: r.revision });
+    return routeView({ ...route, revision: r.revision }, this.urlKey);
   }
 
   @Post()
@@ -237,7 +251,7 @@ export class AlertRoutesController {
       type: 'CreateAlertRoute',
       route_id: b.route_id,
       kind: b.kind as AlertRoute['kind'],
-      url: b.url,
+      url: sealRouteUrl(this.urlKey, b.url),
       severities: (b.severities ?? []) as AlertRoute['severities'],
       tenant_ids: b.tenant_ids ?? [],
       include_platform: b.include_platform ?? true,
@@ -252,7 +266,7 @@ export class AlertRoutesController {
     const limit = q.limit ?? 100;
     const after = q.cursor ? afterIdCursor.decode(q.cursor).after : undefined;
     const rows = await this.routes.list(after, limit + 1);
-    const items = rows.slice(0, limit).map(routeView);
+    const items = rows.slice(0, limit).map((r) => routeView(r, this.urlKey));
     const last = items.at(-1);
     return { items, next_cursor: rows.length > limit && last ? afterIdCursor.encode({ after: last.route_id }) : null };
   }
@@ -264,7 +278,7 @@ export class AlertRoutesController {
     const r = await this.routes.get(route_id);
     if (!r) throw new AppError('alert_route_not_found', `alert route ${route_id} does not exist`, { route_id });
     res.setHeader('ETag', `"${r.revision}"`);
-    return routeView(r);
+    return routeView(r, this.urlKey);
   }
 
   @Patch(':route_id')
@@ -274,7 +288,7 @@ export class AlertRoutesController {
     const { route_id } = parseInput(RouteParams, params, 'params');
     const b = parseInput(UpdateRouteBody, body, 'body');
     const changes: Partial<AlertRoute> = {
-      ...(b.url !== undefined ? { url: b.url } : {}),
+      ...(b.url !== undefined ? { url: sealRouteUrl(this.urlKey, b.url) } : {}),
       ...(b.severities !== undefined ? { severities: b.severities as AlertRoute['severities'] } : {}),
       ...(b.tenant_ids !== undefined ? { tenant_ids: b.tenant_ids } : {}),
       ...(b.include_platform !== undefined ? { include_platform: b.include_platform } : {}),

@@ -228,4 +228,25 @@ describe('alerting: burn-rate alerts delivered through the outbox (real receiver
     const types = await sql<{ type: string }>`SELECT DISTINCT type FROM es_events WHERE type LIKE 'AlertRoute%' OR type LIKE 'TenantSlo%' ORDER BY type`.execute(t.tdb.database.db);
     expect(types.rows.map((r) => r.type)).toEqual(['AlertRouteCreated', 'AlertRouteDisabled', 'AlertRouteUpdated', 'TenantSloOverridesCleared', 'TenantSloOverridesSet']);
   });
+
+  it('never keeps a route URL in the clear in the log, the read model or the audit trail; the API shows a webhook URL in full and a Slack URL by its origin', async () => {
+    const raw = await sql<{ url: string }>`SELECT data->>'url' AS url FROM es_events WHERE type IN ('AlertRouteCreated', 'AlertRouteUpdated')`.execute(t.tdb.database.db);
+    expect(raw.rows.length).toBeGreaterThanOrEqual(4);
+    for (const r of raw.rows) {
+      expect(r.url).toMatch(/^aionis-sealed:v1:/);
+      expect(r.url).not.toContain('/slack');
+      expect(r.url).not.toContain('/flaky');
+    }
+    const rm = await sql<{ url: string }>`SELECT url FROM rm_alert_routes`.execute(t.tdb.database.db);
+    expect(rm.rows.every((r) => r.url.startsWith('aionis-sealed:v1:'))).toBe(true);
+    const audit = await api.get('/v1/admin/control/audit-events?type=AlertRouteCreated').set(t.auth).expect(200);
+    expect((audit.body.items as { data: { url: string } }[]).map((e) => e.data.url)).toEqual(expect.arrayContaining([`${base}/…`]));
+    expect(JSON.stringify(audit.body)).not.toMatch(/\/(slack|flaky|dead|only-b)\b/);
+    expect((await api.get('/v1/admin/control/alert-routes/dead').set(t.auth).expect(200)).body.url).toBe(`${base}/dead`);
+    expect((await api.get('/v1/admin/control/alert-routes/slack').set(t.auth).expect(200)).body.url).toBe(`${base}/…`);
+    // An unchanged URL seals to the same string: no event.
+    const before = await api.get('/v1/admin/control/alert-routes/dead').set(t.auth).expect(200);
+    const again = await api.patch('/v1/admin/control/alert-routes/dead').set(t.auth).set(json).send({ url: `${base}/dead` }).expect(200);
+    expect(again.headers.etag).toBe(before.headers.etag);
+  });
 });
