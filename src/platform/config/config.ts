@@ -514,7 +514,7 @@ function networkConfig(e: Env, late: string[]): AppConfig['network'] {
     if (e.ADMIN_HOST !== undefined) late.push('ADMIN_HOST: only with ADMIN_PORT (the admin listener)');
     if (ownAdminTls) late.push('ADMIN_TLS_*: only with ADMIN_PORT (the admin listener)');
   } else if (e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) late.push(`ADMIN_PORT: must differ from PORT (${e.PORT})`);
-  const adminTls = ownAdminTls ? listenerTls('ADMIN_', { cert: e.ADMIN_TLS_CERT_FILE, key: e.ADMIN_TLS_KEY_FILE, ca: e.ADMIN_TLS_CLIENT_CA_FILE, auth: e.ADMIN_TLS_CLIENT_AUTH }, late) : tls;
+  const adminTls = ownAdminTls && e.ADMIN_PORT !== undefined ? listenerTls('ADMIN_', { cert: e.ADMIN_TLS_CERT_FILE, key: e.ADMIN_TLS_KEY_FILE, ca: e.ADMIN_TLS_CLIENT_CA_FILE, auth: e.ADMIN_TLS_CLIENT_AUTH }, late) : tls;
   const admin = e.ADMIN_PORT === undefined ? undefined : { host: e.ADMIN_HOST ?? e.HOST, port: e.ADMIN_PORT, tls: adminTls };
   const ports = new Map<number, string>([[e.PORT, 'PORT']]);
   if (e.ADMIN_PORT !== undefined) ports.set(e.ADMIN_PORT, 'ADMIN_PORT');
