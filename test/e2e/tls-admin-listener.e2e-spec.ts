@@ -113,3 +113,30 @@ describe('without ADMIN_PORT', () => {
     expect(String(signIn.headers['set-cookie'])).not.toMatch(/Secure/);
   }, 60_000);
 });
+
+describe('an admin listener with TLS settings of its own', () => {
+  const pki = new TestPki();
+  let t: TestService;
+  afterAll(async () => {
+    await t?.stop();
+    pki.dispose();
+  });
+
+  it('is HTTPS with mutual TLS required while the public listener stays plain HTTP', async () => {
+    const ca = pki.ca('ops-ca');
+    const server = pki.issue(ca, 'admin-server', { kind: 'server', cn: 'admin.test' });
+    const operator = pki.issue(ca, 'operator', { kind: 'client', cn: 'alice' });
+    t = await startTestService({
+      env: { ADMIN_PORT: '0', ADMIN_TLS_CERT_FILE: server.cert, ADMIN_TLS_KEY_FILE: server.key, ADMIN_TLS_CLIENT_CA_FILE: ca.cert, ADMIN_TLS_CLIENT_AUTH: 'require' },
+    });
+    expect(t.url).toMatch(/^http:\/\//);
+    expect(t.service.adminUrl).toMatch(/^https:\/\//);
+    const api = request(t.url);
+    expect((await api.get('/health')).status).toBe(200);
+    expect((await api.get('/v1/admin/control/tenants').set(admin)).status).toBe(404);
+    const r = await tlsRequest(`${t.service.adminUrl}/v1/admin/control/tenants`, { ca: ca.cert, client: operator, headers: admin });
+    expect(r.status).toBe(200);
+    expect(r.serverSerial).toBe(server.serial);
+    await expect(tlsRequest(`${t.service.adminUrl}/v1/admin/control/tenants`, { ca: ca.cert, headers: admin })).rejects.toThrow(/certificate|socket hang up|ECONNRESET/i);
+  }, 60_000);
+});

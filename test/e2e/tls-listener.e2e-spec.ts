@@ -1,4 +1,5 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
+import { spawnService } from '../support/process';
 import { startTestService, type TestService } from '../support/service';
 import { type Issued, type TestCa, TestPki, tlsRequest } from '../support/test-pki';
 
@@ -108,4 +109,46 @@ describe('TLS certificate files watched for changes', () => {
     }
     expect(seen).toBe(second.serial);
   }, 60_000);
+});
+
+describe('TLS in the real process', () => {
+  const pki = new TestPki();
+  afterAll(() => pki.dispose());
+
+  it('refuses to boot on bad TLS files, listing every problem, before touching the database', async () => {
+    const ca = pki.ca('boot-ca');
+    const a = pki.issue(ca, 'boot-a', { kind: 'server', cn: 'a.test' });
+    const b = pki.issue(ca, 'boot-b', { kind: 'server', cn: 'b.test' });
+    const svc = spawnService({ PORT: '0', TLS_CERT_FILE: a.cert, TLS_KEY_FILE: b.key, TLS_CLIENT_AUTH: 'require', TLS_CLIENT_CA_FILE: `${pki.dir}/nope.pem`, LOG_FORMAT: 'json' });
+    await expect(svc.url(30_000)).rejects.toThrow(/exited \(1\)/);
+    expect(svc.stderr()).toContain('Invalid configuration');
+    expect(svc.stderr()).toMatch(/TLS_CLIENT_CA_FILE: cannot read .*nope\.pem \(ENOENT\)/);
+    expect(svc.stderr()).toMatch(/TLS_KEY_FILE: the key in .*boot-b\.key does not match the certificate in .*boot-a\.pem/);
+  }, 60_000);
+
+  it('reloads its certificate on SIGHUP without a restart', async () => {
+    const ca = pki.ca('hup-ca');
+    const first = pki.issue(ca, 'hup', { kind: 'server', cn: 'aionis.test' });
+    const svc = spawnService({ PORT: '0', TLS_CERT_FILE: first.cert, TLS_KEY_FILE: first.key, TLS_RELOAD_INTERVAL_MS: '0', LOG_FORMAT: 'json' });
+    try {
+      const url = await svc.url(110_000);
+      expect(url).toMatch(/^https:/);
+      expect((await tlsRequest(`${url}/health/live`, { ca: ca.cert })).serverSerial).toBe(first.serial);
+      const second = pki.issue(ca, 'hup', { kind: 'server', cn: 'aionis.test' });
+      // Watching is off (TLS_RELOAD_INTERVAL_MS=0): only the signal reloads.
+      expect((await tlsRequest(`${url}/health/live`, { ca: ca.cert })).serverSerial).toBe(first.serial);
+      svc.child.kill('SIGHUP');
+      const deadline = Date.now() + 10_000;
+      let seen = first.serial;
+      while (seen !== second.serial && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = (await tlsRequest(`${url}/health/live`, { ca: ca.cert })).serverSerial;
+      }
+      expect(seen).toBe(second.serial);
+      expect(svc.child.exitCode).toBeNull();
+      expect(svc.out()).toContain('TLS certificate reloaded');
+    } finally {
+      await svc.stop();
+    }
+  }, 150_000);
 });
