@@ -120,6 +120,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const opened = options.database ? { database: options.database, release: () => Promise.resolve() } : await openDatabase(config);
   const { database } = opened;
   let app: NestExpressApplication | undefined;
+  let listeners: Listeners | undefined;
   const logging = createLogging(options.logger === false ? { ...config, logLevel: 'silent' } : config);
   const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint, otlpIntervalMs: config.otlpMetricIntervalMs, gaugeCacheMs: config.metricsGaugeCacheMs });
   const store = new PostgresEventStore(database, {
@@ -176,7 +177,6 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     }
     // Take traffic once the projector has started, so readiness does not flap at boot.
     await app.get(ProjectionsService).started(15_000);
-    let listeners: Listeners | undefined;
     if (options.listen !== false) {
       // Our own servers (not app.listen): one per listener, HTTP or HTTPS, each tagged for listenerScopeMiddleware.
       listeners = Listeners.create(config, app.getHttpAdapter().getInstance(), metrics, new Logger('Listeners'));
@@ -213,6 +213,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       },
     };
   } catch (err) {
+    await listeners?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await store.close();
     await metrics.shutdown();
