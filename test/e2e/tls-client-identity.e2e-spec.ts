@@ -135,9 +135,18 @@ describe('client-certificate identities and private endpoints', () => {
     const pl = () => t.service.privateEndpointUrls['acme-pl']!;
     const plCall = (path: string, opts: Omit<Parameters<typeof tlsRequest>[1], 'ca'>) => tlsRequest(`${pl()}${path}`, { ca: ca.cert, ...opts });
 
-    it('listens on its own HTTPS port', () => {
+    it('listens on its own HTTPS port, and GET /v1/admin/ops/runtime reports the listeners as configured', async () => {
       expect(pl()).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       expect(pl()).not.toBe(t.url);
+      const runtime = await adminCall('GET', '/v1/admin/ops/runtime');
+      expect((runtime.body as { network: unknown }).network).toStrictEqual({
+        tls: { client_auth: 'optional' },
+        admin_listener: null,
+        private_endpoints: [
+          { name: 'acme-pl', tenant_id: 'acme', host: '127.0.0.1', port: 0, allowed_cidrs: ['127.0.0.0/8'] },
+          { name: 'acme-vpc-only', tenant_id: 'acme', host: '127.0.0.1', port: 0, allowed_cidrs: ['10.0.0.0/8'] },
+        ],
+      });
     });
 
     it('serves its tenant’s key to a client with a certificate of the endpoint’s CA', async () => {
