@@ -10,10 +10,8 @@ import { digestsEqual } from '../operators/credentials';
 import { keyUnusableReason, type Scope } from './api-key.domain';
 import { hashSecret, parseApiKey } from './key-format';
 import type { ClientCertificateIdentity } from '../../platform/http/client-certificate';
-import { clientIdentityAllows } from './client-identities';
 import { cidrAllows } from '../../platform/http/cidr';
-
-export { cidrAllows };
+import { clientIdentityAllows } from './client-identities';
 
 /** Who a valid key speaks for. */
 export interface KeyPrincipal {
@@ -227,7 +225,7 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     if (k.project_id !== null && k.project_status !== 'active') return { ok: false, reason: 'project_archived', keyId };
     if (connection.endpointTenantId !== null && k.tenant_id !== connection.endpointTenantId) return { ok: false, reason: 'endpoint_tenant_denied', keyId };
     if (k.allowed_cidrs.length > 0 && !cidrAllows(k.allowed_cidrs, sourceIp)) return { ok: false, reason: 'cidr_denied', keyId };
-    if (!clientIdentityAllows(k.allowed_client_identities ?? [], connection.clientCertificate)) return { ok: false, reason: 'client_identity_denied', keyId };
+    if (!clientIdentityAllows(k.allowed_client_identities, connection.clientCertificate)) return { ok: false, reason: 'client_identity_denied', keyId };
     this.lastUsed.set(keyId, now.toISOString());
     return {
       ok: true,
