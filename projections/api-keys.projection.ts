@@ -6,11 +6,12 @@ export type ApiKeyRow = ApiKey & { readonly revision: number };
 
 /**
  * rm_api_keys: one row per key, read by the admin API and by the key verifier (by key id).
- * Version 3 added agent_id and team_id (null for keys created before bindings existed).
+ * Version 3 added agent_id and team_id (null for keys created before bindings existed); version 4
+ * allowed_client_identities ([] for keys created before client-certificate restrictions existed).
  */
 export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
   name: 'api_keys',
-  version: 3,
+  version: 4,
   table: 'rm_api_keys',
   primaryKey: 'key_id',
   columns: {
@@ -23,6 +24,7 @@ export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
     scopes: 'jsonb',
     expires_at: 'timestamptz',
     allowed_cidrs: 'jsonb',
+    allowed_client_identities: 'jsonb',
     metadata: 'jsonb',
     secret_hash: 'text',
     display: 'text',
@@ -49,6 +51,7 @@ export const apiKeysProjection: ProjectionDefinition<ApiKeyRow> = {
       scopes jsonb NOT NULL,
       expires_at timestamptz,
       allowed_cidrs jsonb NOT NULL DEFAULT '[]'::jsonb,
+      allowed_client_identities jsonb NOT NULL DEFAULT '[]'::jsonb,
       metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
       secret_hash text NOT NULL,
       display text NOT NULL,

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `  Aionis Hosted is running at ${svc.url}`,
+    ...(svc.adminUrl ? [`  admin listener:  ${svc.adminUrl} (the admin API, console, /metrics and /docs live here only)`] : []),
+    ...Object.entries(svc.privateEndpointUrls).map(([name, u]) => `  private endpoint ${name}: ${u}`),
     `  database:        ${svc.infra.database.target}`,
     `  roles:           ${[...config.roles].join(', ')}`,
     `  admin token:     ${admin}`,
@@ -74,6 +76,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Re-read TLS certificates (docs/deployment-topologies.md#certificate-reload); a bad one keeps the old.
+  process.on('SIGHUP', () => {
+    svc.reloadTls();
+  });
 }
 
 main().catch((err: unknown) => {

@@ -27,6 +27,7 @@ import { consoleMiddleware } from './console/console-static';
 import { corsMiddleware } from './platform/http/cors';
 import { buildOpenApiDocument, UndeclaredQueryInterceptor } from './platform/http/openapi';
 import { httpMetricsMiddleware } from './platform/http/http-metrics';
+import { Listeners, listenerScopeMiddleware, type TlsReloadOutcome } from './platform/http/listeners';
 import { requestContextMiddleware } from './platform/http/request-context';
 import type { Infrastructure } from './platform/platform.module';
 import type { AnyProjection } from './platform/projections/projection';
@@ -42,7 +43,16 @@ export function createLogger(config: AppConfig): LoggerService {
 
 export interface RunningService {
   readonly app: NestExpressApplication;
+  /** The main listener (PORT): every route, or only the data plane when ADMIN_PORT is set. */
   readonly url: string;
+  /** The admin listener (ADMIN_PORT), when configured. */
+  readonly adminUrl: string | undefined;
+  /** Each private endpoint's URL by name (PRIVATE_ENDPOINTS). */
+  readonly privateEndpointUrls: Readonly<Record<string, string>>;
+  /** The listeners (undefined with listen: false). */
+  readonly listeners: Listeners | undefined;
+  /** Re-read every listener's certificate files now (SIGHUP); a bad new certificate keeps the old. */
+  reloadTls(): Record<string, TlsReloadOutcome>;
   readonly infra: Infrastructure;
   readonly bootstrap: BootstrapResult;
   close(): Promise<void>;
@@ -110,6 +120,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const opened = options.database ? { database: options.database, release: () => Promise.resolve() } : await openDatabase(config);
   const { database } = opened;
   let app: NestExpressApplication | undefined;
+  let listeners: Listeners | undefined;
   const logging = createLogging(options.logger === false ? { ...config, logLevel: 'silent' } : config);
   const metrics = new Metrics({ serviceName: config.serviceName, otlpEndpoint: config.otlpEndpoint, otlpIntervalMs: config.otlpMetricIntervalMs, gaugeCacheMs: config.metricsGaugeCacheMs });
   const store = new PostgresEventStore(database, {
@@ -144,6 +155,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     app.use(requestContextMiddleware);
     app.use(accessLogMiddleware(logging.root));
     app.use(httpMetricsMiddleware(metrics));
+    // With an admin listener, the public one and private endpoints serve the data plane only (404 otherwise).
+    app.use(listenerScopeMiddleware);
     app.use(corsMiddleware(config.memory.corsAllowOrigins));
     app.use(urlGuardMiddleware);
     // The operator console (docs/console.md): static files with a strict CSP; it calls the admin API like any client.
@@ -164,14 +177,14 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     }
     // Take traffic once the projector has started, so readiness does not flap at boot.
     await app.get(ProjectionsService).started(15_000);
-    let url = '';
     if (options.listen !== false) {
-      await app.listen(config.port, config.host);
-      answerMalformedRequests(app.getHttpServer() as import('node:http').Server);
-      const address = app.getHttpServer().address() as { port: number } | string | null;
-      const port = typeof address === 'object' && address ? address.port : config.port;
-      url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      // Our own servers (not app.listen): one per listener, HTTP or HTTPS, each tagged for listenerScopeMiddleware.
+      listeners = Listeners.create(config, app.getHttpAdapter().getInstance(), metrics, new Logger('Listeners'));
+      await listeners.listen(config.network.tlsReloadIntervalMs);
+      for (const l of listeners.all) answerMalformedRequests(l.server);
     }
+    const served = listeners;
+    const url = listeners?.main.url ?? '';
     // Worker role: a signed global seal over the new events every AUDIT_SEAL_INTERVAL_MS (docs/audit-seals.md).
     const sealer = config.roles.has('worker')
       ? new Sealer(database, secrets.sealKey, { intervalMs: config.audit.sealIntervalMs, metrics, logger: new Logger('Sealer') })
@@ -182,12 +195,17 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     return {
       app: started,
       url,
+      adminUrl: listeners?.byName('admin')?.url,
+      privateEndpointUrls: Object.fromEntries((listeners?.all ?? []).filter((l) => l.info.kind === 'private').map((l) => [l.info.name.slice('private:'.length), l.url])),
+      listeners,
       infra,
       bootstrap,
+      reloadTls: () => served?.reloadTls(true) ?? {},
       close: async () => {
         if (closed) return;
         closed = true;
         await sealer?.stop();
+        await served?.close();
         await started.close();
         await store.close();
         await metrics.shutdown();
@@ -195,6 +213,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       },
     };
   } catch (err) {
+    await listeners?.close().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await store.close();
     await metrics.shutdown();

@@ -38,6 +38,7 @@ export class RuntimeController {
     const verdict = pepperPolicy(this.secrets.keyPepper);
     const model = this.embeddings?.model ?? 'none';
     const provider = this.config.embeddings.provider;
+    const n = this.config.network;
     return {
       version: serviceVersion(),
       commit: serviceCommit(),
@@ -50,6 +51,11 @@ export class RuntimeController {
       // The local provider hashes n-grams and the fake one is the open core's test embedder: placeholders with no
       // semantic recall; without a provider recall_text is refused.
       embeddings: { provider, model, placeholder: provider !== 'openai', dimension: this.config.embeddings.dimension },
+      network: {
+        tls: n.tls ? { client_auth: n.tls.clientAuth } : null,
+        admin_listener: n.admin ? { host: n.admin.host, port: n.admin.port, tls: n.admin.tls ? { client_auth: n.admin.tls.clientAuth } : null } : null,
+        private_endpoints: n.privateEndpoints.map((p) => ({ name: p.name, tenant_id: p.tenantId, host: p.host, port: p.port, allowed_cidrs: p.allowedCidrs })),
+      },
       owners: { active_owner_ids: owners.map((o) => o.operator_id), only_bootstrap: owners.length > 0 && owners.every((o) => o.bootstrap) },
       server_time: new Date().toISOString(),
     };

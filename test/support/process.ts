@@ -58,7 +58,7 @@ export function spawnService(env: Record<string, string>): ServiceProcess {
     url: async (timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const m = /running at (http:\/\/\S+)/.exec(out);
+        const m = /running at (https?:\/\/\S+)/.exec(out);
         if (m) return m[1]!;
         if (child.exitCode !== null) throw new Error(`service exited (${child.exitCode}):\n${out}`);
         if (Date.now() > deadline) throw new Error(`service did not start:\n${out}`);

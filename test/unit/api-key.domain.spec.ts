@@ -42,6 +42,7 @@ const create: CreateApiKey = {
   scopes: ['memory:read', 'memory:write'],
   expires_at: EXPIRES,
   allowed_cidrs: ['10.0.0.0/8'],
+  allowed_client_identities: [],
   metadata: { team: 'ml', limits: { rps: 5 } },
   rotated_from: null,
   now: NOW,
@@ -59,6 +60,7 @@ const created: ApiKeyCreated = {
     scopes: ['memory:read', 'memory:write'],
     expires_at: EXPIRES,
     allowed_cidrs: ['10.0.0.0/8'],
+    allowed_client_identities: [],
     metadata: { team: 'ml', limits: { rps: 5 } },
     secret_hash: 'ab'.repeat(32),
     display: `aio_live_${KEY_ID}_…9f2a`,
@@ -178,6 +180,40 @@ describe('api key decider', () => {
 
     it('rejects creating a key id that already exists with concurrency_conflict', () => {
       given([created]).when(create).thenThrows('concurrency_conflict');
+    });
+  });
+
+  describe('allowed client identities', () => {
+    const FP = 'AB:'.repeat(31) + 'AB';
+    it('stores them normalised (sha256 lowercase without colons, dns lowercase), de-duplicated and sorted', () => {
+      given([])
+        .when({ ...create, allowed_client_identities: ['uri:spiffe://acme/booker', `sha256:${FP}`, 'dns:Booker.Agents.Example', 'dns:booker.agents.example', 'cn:Booker Bot'] })
+        .then([{ type: 'ApiKeyCreated', data: { ...created.data, allowed_client_identities: ['cn:Booker Bot', 'dns:booker.agents.example', `sha256:${'ab'.repeat(32)}`, 'uri:spiffe://acme/booker'] } }]);
+    });
+
+    it('refuses an entry of no known kind with validation_failed naming it', () => {
+      const err = given([]).when({ ...create, allowed_client_identities: ['cn:ok', 'email:bot@example.com'] }).thenThrows('validation_failed');
+      expect(err.details).toMatchObject({ errors: [{ field: 'body.allowed_client_identities.1' }] });
+      given([]).when({ ...create, allowed_client_identities: ['sha256:abc'] }).thenThrows('validation_failed');
+    });
+
+    it('reads an ApiKeyCreated written before identities existed as no restriction', () => {
+      const { allowed_client_identities: _a, ...old } = created.data;
+      expect(keyOf(given([{ type: 'ApiKeyCreated', data: old }]).state).allowed_client_identities).toStrictEqual([]);
+    });
+
+    it('changes them with UpdateApiKey, and only when they differ', () => {
+      const restricted: ApiKeyCreated = { type: 'ApiKeyCreated', data: { ...created.data, allowed_client_identities: ['cn:a'] } };
+      given([restricted])
+        .when({ type: 'UpdateApiKey', key_id: KEY_ID, allowed_client_identities: ['dns:B.example', 'cn:a'] })
+        .then([{ type: 'ApiKeyUpdated', data: { key_id: KEY_ID, tenant_id: 'acme', allowed_client_identities: ['cn:a', 'dns:b.example'] } }]);
+      given([restricted]).when({ type: 'UpdateApiKey', key_id: KEY_ID, allowed_client_identities: ['cn:a', 'cn:a'] }).then([]);
+      expect(keyOf(given([restricted, { type: 'ApiKeyUpdated', data: { key_id: KEY_ID, tenant_id: 'acme', allowed_client_identities: [] } }]).state).allowed_client_identities).toStrictEqual([]);
+    });
+
+    it('passes them to a rotation successor', () => {
+      const restricted: ApiKeyCreated = { type: 'ApiKeyCreated', data: { ...created.data, allowed_client_identities: ['cn:a'] } };
+      expect(successorTerms(keyOf(given([restricted]).state)).allowed_client_identities).toStrictEqual(['cn:a']);
     });
   });
 
@@ -385,6 +421,7 @@ describe('api key bindings (agent_id, team_id)', () => {
         scopes: ['memory:read', 'memory:write'],
         expires_at: EXPIRES,
         allowed_cidrs: ['10.0.0.0/8'],
+        allowed_client_identities: [],
         metadata: { team: 'ml', limits: { rps: 5 } },
         rotated_from: KEY_ID,
       });
@@ -513,6 +550,7 @@ describe('api key evolve', () => {
       scopes: ['memory:read', 'memory:write'],
       expires_at: EXPIRES,
       allowed_cidrs: ['10.0.0.0/8'],
+      allowed_client_identities: [],
       metadata: { team: 'ml', limits: { rps: 5 } },
       secret_hash: 'ab'.repeat(32),
       display: `aio_live_${KEY_ID}_…9f2a`,

@@ -1,4 +1,4 @@
-import { cidrAllows } from '../../src/control-plane/api-keys/key-verifier';
+import { cidrAllows } from '../../src/platform/http/cidr';
 
 describe('cidrAllows', () => {
   describe('IPv4', () => {

@@ -3,6 +3,8 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AppError } from '../../platform/errors/app-error';
 import { AuthThrottle } from '../../platform/http/auth-throttle';
+import { clientCertificateOf } from '../../platform/http/client-certificate';
+import { listenerOf } from '../../platform/http/listeners';
 import { contextOf } from '../../platform/http/request-context';
 import type { Scope } from './api-key.domain';
 import { type KeyPrincipal, KeyVerifier } from './key-verifier';
@@ -37,7 +39,10 @@ export class ApiKeyAuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<KeyRequest>();
     const ctx = contextOf(req);
-    const v = await this.verifier.verify(presentedKey(req), ctx.sourceIp);
+    const v = await this.verifier.verify(presentedKey(req), ctx.sourceIp, new Date(), {
+      clientCertificate: clientCertificateOf(req.socket),
+      endpointTenantId: listenerOf(req).tenantId,
+    });
     // A valid key is served whatever its address did before; a failure counts against the address.
     const throttled = v.ok ? undefined : this.throttle.refusal(ctx.sourceIp, 'api_key');
     this.verifier.recordOutcome(v, ctx.sourceIp, { log: throttled === undefined });

@@ -27,10 +27,11 @@ export type ApiKeyRequest =
       scopes: Scope[];
       expires_at: string | null;
       allowed_cidrs: string[];
+      allowed_client_identities: string[];
       metadata: Metadata;
     }
-  /** Label and metadata only: a key's tenant, project, agent, team, scopes, expiry and CIDRs are fixed. */
-  | { type: 'update'; key_id: string; label?: string; metadata?: Metadata }
+  /** Label, metadata and allowed client identities: a key's tenant, project, agent, team, scopes, expiry and CIDRs are fixed. */
+  | { type: 'update'; key_id: string; label?: string; metadata?: Metadata; allowed_client_identities?: string[] }
   | { type: 'rotate'; key_id: string; grace_seconds: number; label?: string }
   | { type: 'revoke'; key_id: string; reason: string | null };
 
@@ -105,6 +106,7 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
         scopes: terms.scopes,
         expires_at: terms.expires_at,
         allowed_cidrs: terms.allowed_cidrs,
+        allowed_client_identities: terms.allowed_client_identities,
         metadata: terms.metadata,
         rotated_from: terms.rotated_from,
         now: context.now().toISOString(),

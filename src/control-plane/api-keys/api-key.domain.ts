@@ -3,6 +3,7 @@ import { canonicalJson } from '../../platform/event-store/canonical-json';
 import type { Decider, DomainEvent, EventContext } from '../shared/decider';
 import { requireActiveTenant, type TenantSnapshot } from '../projects/project.domain';
 import type { Metadata } from '../tenants/tenant.domain';
+import { CLIENT_IDENTITY_RULE, normaliseClientIdentity } from './client-identities';
 
 /**
  * API keys: the credential agents use on the memory API. The secret itself never enters an event:
@@ -50,13 +51,15 @@ export type ApiKeyCreated = DomainEvent<
     scopes: Scope[];
     expires_at: string | null;
     allowed_cidrs: string[];
+    /** Absent in events written before keys could be restricted to client certificates: read as [] (additive, schema version 1). */
+    allowed_client_identities?: string[];
     metadata: Metadata;
     secret_hash: string;
     display: string;
     rotated_from: string | null;
   }
 >;
-export type ApiKeyUpdated = DomainEvent<'ApiKeyUpdated', { key_id: string; tenant_id: string; label?: string; metadata?: Metadata }>;
+export type ApiKeyUpdated = DomainEvent<'ApiKeyUpdated', { key_id: string; tenant_id: string; label?: string; metadata?: Metadata; allowed_client_identities?: string[] }>;
 export type ApiKeyRotated = DomainEvent<'ApiKeyRotated', { key_id: string; tenant_id: string; successor_key_id: string; grace_until: string }>;
 export type ApiKeyRevoked = DomainEvent<'ApiKeyRevoked', { key_id: string; tenant_id: string; reason: string | null; cascade_from: string | null }>;
 export type ApiKeyEvent = ApiKeyCreated | ApiKeyUpdated | ApiKeyRotated | ApiKeyRevoked;
@@ -74,12 +77,13 @@ export type CreateApiKey = {
   scopes: Scope[];
   expires_at: string | null;
   allowed_cidrs: string[];
+  allowed_client_identities: string[];
   metadata: Metadata;
   /** Set when this key is the successor of a rotation. */
   rotated_from: string | null;
   now: string;
 };
-export type UpdateApiKey = { type: 'UpdateApiKey'; key_id: string; label?: string; metadata?: Metadata };
+export type UpdateApiKey = { type: 'UpdateApiKey'; key_id: string; label?: string; metadata?: Metadata; allowed_client_identities?: string[] };
 export type RotateApiKey = { type: 'RotateApiKey'; key_id: string; successor_key_id: string; grace_seconds: number; now: string };
 export type RevokeApiKey = { type: 'RevokeApiKey'; key_id: string; reason: string | null; cascade_from: string | null };
 export type ApiKeyCommand = CreateApiKey | UpdateApiKey | RotateApiKey | RevokeApiKey;
@@ -95,6 +99,8 @@ export interface ApiKey {
   readonly scopes: readonly Scope[];
   readonly expires_at: string | null;
   readonly allowed_cidrs: readonly string[];
+  /** Client-certificate identities the key may be used with (client-identities.ts); empty: any connection. */
+  readonly allowed_client_identities: readonly string[];
   readonly metadata: Metadata;
   readonly secret_hash: string;
   readonly display: string;
@@ -136,13 +142,14 @@ export interface KeyTerms {
   readonly scopes: Scope[];
   readonly expires_at: string | null;
   readonly allowed_cidrs: string[];
+  readonly allowed_client_identities: string[];
   readonly metadata: Metadata;
   readonly rotated_from: string | null;
 }
 
 /**
  * The terms of a rotation's successor: the same tenant, project, agent, team, scopes, expiry,
- * allowed CIDRs and metadata as the key it replaces (a rotation never changes who a key speaks
+ * allowed CIDRs, allowed client identities and metadata as the key it replaces (a rotation never changes who a key speaks
  * for, nor extends its lifetime); only the label may be given anew.
  */
 export function successorTerms(old: ApiKey, label?: string): KeyTerms {
@@ -155,6 +162,7 @@ export function successorTerms(old: ApiKey, label?: string): KeyTerms {
     scopes: [...old.scopes],
     expires_at: old.expires_at,
     allowed_cidrs: [...old.allowed_cidrs],
+    allowed_client_identities: [...old.allowed_client_identities],
     metadata: old.metadata,
     rotated_from: old.key_id,
   };
@@ -164,6 +172,21 @@ function requireBindingId(field: 'agent_id' | 'team_id', value: string | null): 
   if (value !== null && !BINDING_ID_PATTERN.test(value)) {
     throw new AppError('validation_failed', `${field} must be ${BINDING_ID_RULE}`, { errors: [{ field: `body.${field}`, message: `must be ${BINDING_ID_RULE}` }] });
   }
+}
+
+/** The stored form of a key's allowed client identities: each normalised, deduplicated, sorted; a bad entry is a validation error. */
+function clientIdentities(entries: readonly string[]): string[] {
+  const out = new Set<string>();
+  entries.forEach((e, i) => {
+    const n = normaliseClientIdentity(e);
+    if (n === null) {
+      throw new AppError('validation_failed', `allowed_client_identities[${i}] must be ${CLIENT_IDENTITY_RULE}`, {
+        errors: [{ field: `body.allowed_client_identities.${i}`, message: `must be ${CLIENT_IDENTITY_RULE}` }],
+      });
+    }
+    out.add(n);
+  });
+  return [...out].sort();
 }
 
 function existing(state: ApiKeyState, keyId: string): ApiKey {
@@ -202,6 +225,7 @@ export function decide(command: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[
             scopes: [...new Set(command.scopes)].sort(),
             expires_at: command.expires_at,
             allowed_cidrs: command.allowed_cidrs,
+            allowed_client_identities: clientIdentities(command.allowed_client_identities),
             metadata: command.metadata,
             secret_hash: command.key.secret_hash,
             display: command.key.display,
@@ -222,6 +246,13 @@ export function decide(command: ApiKeyCommand, state: ApiKeyState): ApiKeyEvent[
       if (command.metadata !== undefined && canonicalJson(command.metadata) !== canonicalJson(k.metadata)) {
         data.metadata = command.metadata;
         changed = true;
+      }
+      if (command.allowed_client_identities !== undefined) {
+        const ids = clientIdentities(command.allowed_client_identities);
+        if (canonicalJson(ids) !== canonicalJson(k.allowed_client_identities)) {
+          data.allowed_client_identities = ids;
+          changed = true;
+        }
       }
       return changed ? [{ type: 'ApiKeyUpdated', data }] : [];
     }
@@ -263,6 +294,7 @@ export function evolve(state: ApiKeyState, event: ApiKeyEvent, ctx: EventContext
         scopes: d.scopes,
         expires_at: d.expires_at,
         allowed_cidrs: d.allowed_cidrs,
+        allowed_client_identities: d.allowed_client_identities ?? [],
         metadata: d.metadata,
         secret_hash: d.secret_hash,
         display: d.display,
@@ -284,6 +316,7 @@ export function evolve(state: ApiKeyState, event: ApiKeyEvent, ctx: EventContext
         ...state,
         ...(event.data.label !== undefined ? { label: event.data.label } : {}),
         ...(event.data.metadata !== undefined ? { metadata: event.data.metadata } : {}),
+        ...(event.data.allowed_client_identities !== undefined ? { allowed_client_identities: event.data.allowed_client_identities } : {}),
         updated_at: ctx.occurredAt,
       };
     case 'ApiKeyRotated':

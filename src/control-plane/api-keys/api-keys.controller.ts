@@ -25,6 +25,8 @@ export const ApiKeySchema = named(
     team_id: z.string().nullable(),
     label: z.string(),
     scopes: z.array(z.string()),
+    allowed_cidrs: z.array(z.string()),
+    allowed_client_identities: z.array(z.string()).describe('client-certificate identities the key is restricted to (cn:, dns:, uri:, sha256:); [] = none'),
     status: z.enum(['active', 'revoked']),
     state: z.string().describe('active, in_grace, or why the key is unusable'),
     expires_at: z.string().nullable(),
@@ -77,7 +79,7 @@ export class ApiKeysController {
   @Post()
   @AdminWrite()
   @HttpCode(201)
-  @ApiContract({ summary: 'Create an API key, optionally bound to an agent_id and/or team_id; the plaintext key is in this response only', auth: 'operator', body: CreateApiKeyBody, response: { status: 201, description: 'The key and its plaintext (once)', schema: IssuedKeySchema }, example: { body: { tenant_id: 'acme', label: 'booking bot', agent_id: 'agent-booker', scopes: ['memory:read', 'memory:write'] } } })
+  @ApiContract({ summary: 'Create an API key, optionally bound to an agent_id and/or team_id; the plaintext key is in this response only', auth: 'operator', body: CreateApiKeyBody, response: { status: 201, description: 'The key and its plaintext (once)', schema: IssuedKeySchema }, example: { body: { tenant_id: 'acme', label: 'booking bot', agent_id: 'agent-booker', scopes: ['memory:read', 'memory:write'], allowed_client_identities: ['dns:booker.agents.acme.example', 'uri:spiffe://acme.example/agent/booker'] } } })
   async create(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Body() body: unknown) {
     const b = parseInput(CreateApiKeyBody, body, 'body');
     const r = await this.run(req, res, {
@@ -90,6 +92,7 @@ export class ApiKeysController {
       scopes: b.scopes ?? [...SCOPES],
       expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null,
       allowed_cidrs: b.allowed_cidrs ?? [],
+      allowed_client_identities: b.allowed_client_identities ?? [],
       metadata: b.metadata ?? {},
     });
     const key = present(r.key, r.revision);
@@ -129,11 +132,17 @@ export class ApiKeysController {
 
   @Patch(':key_id')
   @AdminWrite()
-  @ApiContract({ summary: 'Update label and/or metadata (agent_id, team_id and the other terms are fixed at creation)', auth: 'operator', params: ApiKeyParams, body: UpdateApiKeyBody, response: { status: 200, description: 'The key (ETag)', schema: ApiKeySchema }, example: { params: { key_id: 'key_0123456789abcdef' }, body: { label: 'booking bot (prod)' } } })
+  @ApiContract({ summary: 'Update label, metadata and/or allowed_client_identities (agent_id, team_id and the other terms are fixed at creation)', auth: 'operator', params: ApiKeyParams, body: UpdateApiKeyBody, response: { status: 200, description: 'The key (ETag)', schema: ApiKeySchema }, example: { params: { key_id: 'key_0123456789abcdef' }, body: { label: 'booking bot (prod)', allowed_client_identities: [] } } })
   async update(@Req() req: Request, @Res({ passthrough: true }) res: Response, @Param() params: unknown, @Body() body: unknown) {
     const { key_id } = parseInput(ApiKeyParams, params, 'params');
     const b = parseInput(UpdateApiKeyBody, body, 'body');
-    const r = await this.run(req, res, { type: 'update', key_id, ...(b.label !== undefined ? { label: b.label } : {}), ...(b.metadata !== undefined ? { metadata: b.metadata } : {}) });
+    const r = await this.run(req, res, {
+      type: 'update',
+      key_id,
+      ...(b.label !== undefined ? { label: b.label } : {}),
+      ...(b.metadata !== undefined ? { metadata: b.metadata } : {}),
+      ...(b.allowed_client_identities !== undefined ? { allowed_client_identities: b.allowed_client_identities } : {}),
+    });
     return present(r.key, r.revision);
   }
 

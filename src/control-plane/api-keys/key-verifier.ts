@@ -1,4 +1,3 @@
-import { BlockList, isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from '@opentelemetry/api';
@@ -10,6 +9,9 @@ import { METRICS, type Metrics } from '../../platform/telemetry/metrics';
 import { digestsEqual } from '../operators/credentials';
 import { keyUnusableReason, type Scope } from './api-key.domain';
 import { hashSecret, parseApiKey } from './key-format';
+import type { ClientCertificateIdentity } from '../../platform/http/client-certificate';
+import { cidrAllows } from '../../platform/http/cidr';
+import { clientIdentityAllows } from './client-identities';
 
 /** Who a valid key speaks for. */
 export interface KeyPrincipal {
@@ -36,7 +38,17 @@ export type RejectReason =
   | 'tenant_suspended'
   | 'tenant_missing'
   | 'project_archived'
-  | 'cidr_denied';
+  | 'cidr_denied'
+  | 'client_identity_denied'
+  | 'endpoint_tenant_denied';
+
+/** What the connection says besides the key: its verified client certificate and, on a private endpoint, the endpoint's tenant. */
+export interface ConnectionFacts {
+  readonly clientCertificate: ClientCertificateIdentity | null;
+  /** Set on a tenant-dedicated private endpoint: only keys of this tenant are served there. */
+  readonly endpointTenantId: string | null;
+}
+const NO_CONNECTION_FACTS: ConnectionFacts = { clientCertificate: null, endpointTenantId: null };
 
 export type Verification = { readonly ok: true; readonly principal: KeyPrincipal } | { readonly ok: false; readonly reason: RejectReason; readonly keyId: string | null };
 
@@ -48,6 +60,7 @@ interface KeyRecord {
   team_id: string | null;
   scopes: Scope[];
   allowed_cidrs: string[];
+  allowed_client_identities: string[];
   secret_hash: string;
   display: string;
   status: 'active' | 'revoked';
@@ -177,7 +190,7 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     if (hit && Date.now() - hit.at < KEY_CACHE_TTL_MS) return hit.record;
     const generation = this.generation;
     const r = await sql<Omit<KeyRecord, 'expires_at' | 'grace_until'> & { expires_at: Date | null; grace_until: Date | null }>`
-      SELECT k.key_id, k.tenant_id, k.project_id, k.agent_id, k.team_id, k.scopes, k.allowed_cidrs, k.secret_hash, k.display, k.status,
+      SELECT k.key_id, k.tenant_id, k.project_id, k.agent_id, k.team_id, k.scopes, k.allowed_cidrs, k.allowed_client_identities, k.secret_hash, k.display, k.status,
              k.expires_at, k.grace_until, t.status AS tenant_status, p.status AS project_status
       FROM rm_api_keys k
       LEFT JOIN rm_tenants t ON t.tenant_id = k.tenant_id
@@ -192,7 +205,7 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     return record;
   }
 
-  async verify(token: string | undefined, sourceIp: string | null, now: Date = new Date()): Promise<Verification> {
+  async verify(token: string | undefined, sourceIp: string | null, now: Date = new Date(), connection: ConnectionFacts = NO_CONNECTION_FACTS): Promise<Verification> {
     if (!token) return { ok: false, reason: 'missing', keyId: null };
     const parsed = parseApiKey(token);
     if (!parsed) return { ok: false, reason: 'malformed', keyId: null };
@@ -210,7 +223,9 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
     if (k.tenant_status === null) return { ok: false, reason: 'tenant_missing', keyId };
     if (k.tenant_status !== 'active') return { ok: false, reason: 'tenant_suspended', keyId };
     if (k.project_id !== null && k.project_status !== 'active') return { ok: false, reason: 'project_archived', keyId };
+    if (connection.endpointTenantId !== null && k.tenant_id !== connection.endpointTenantId) return { ok: false, reason: 'endpoint_tenant_denied', keyId };
     if (k.allowed_cidrs.length > 0 && !cidrAllows(k.allowed_cidrs, sourceIp)) return { ok: false, reason: 'cidr_denied', keyId };
+    if (!clientIdentityAllows(k.allowed_client_identities, connection.clientCertificate)) return { ok: false, reason: 'client_identity_denied', keyId };
     this.lastUsed.set(keyId, now.toISOString());
     return {
       ok: true,
@@ -242,24 +257,4 @@ export class KeyVerifier implements OnModuleInit, OnModuleDestroy {
       this.logger.warn({ msg: 'could not record key usage', err });
     }
   }
-}
-
-/** Is `ip` inside one of the CIDRs? An unknown source address is outside all of them. */
-export function cidrAllows(cidrs: readonly string[], ip: string | null): boolean {
-  if (!ip) return false;
-  const addr = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-  const family = isIP(addr);
-  if (family === 0) return false;
-  const list = new BlockList();
-  for (const c of cidrs) {
-    // Malformed entries are skipped, never widened: "10.0.0.0/" must not read as /0.
-    const parts = c.split('/');
-    const [net, bits] = parts;
-    if (parts.length !== 2 || !net || bits === undefined || !/^\d{1,3}$/.test(bits)) continue;
-    const f = isIP(net);
-    const prefix = Number(bits);
-    if (f === 0 || prefix > (f === 4 ? 32 : 128)) continue;
-    list.addSubnet(net, prefix, f === 4 ? 'ipv4' : 'ipv6');
-  }
-  return list.check(addr, family === 4 ? 'ipv4' : 'ipv6');
 }

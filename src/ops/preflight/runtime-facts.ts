@@ -26,7 +26,17 @@ export interface RuntimeFacts {
   readonly rate_limits: { readonly enforced: boolean; readonly store: 'database'; readonly endpoint_classes: readonly string[] };
   readonly embeddings: { readonly provider: string; readonly model: string; readonly placeholder: boolean; readonly dimension: number };
   readonly owners: { readonly active_owner_ids: readonly string[]; readonly only_bootstrap: boolean };
+  /** The listeners as configured (docs/deployment-topologies.md); absent from servers older than this field. */
+  readonly network?: NetworkFacts;
   readonly server_time: string;
+}
+
+export interface NetworkFacts {
+  /** The main listener's TLS (null: plain HTTP). */
+  readonly tls: { readonly client_auth: 'none' | 'optional' | 'require' } | null;
+  /** Set when the admin API has its own listener; the main one then serves the data plane only. */
+  readonly admin_listener: { readonly host: string; readonly port: number; readonly tls: { readonly client_auth: 'none' | 'optional' | 'require' } | null } | null;
+  readonly private_endpoints: readonly { readonly name: string; readonly tenant_id: string; readonly host: string; readonly port: number; readonly allowed_cidrs: readonly string[] }[];
 }
 
 /**

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { cronProblem } from './cron';
 import { parseSealPrivateKey } from './seal-key';
+import { loadTlsMaterial, type PrivateEndpointConfig, privateEndpointSchema, type TlsClientAuth, type TlsFiles, TlsMaterialError } from './tls';
 
 /**
  * The typed configuration, parsed once at boot from the environment.
@@ -112,6 +113,16 @@ export interface AppConfig {
     readonly openTransactionMs: number;
     readonly outboxMaxAgeMs: number;
   };
+  /** Listeners, TLS and private endpoints (docs/deployment-topologies.md). */
+  readonly network: {
+    /** TLS of the main listener (PORT/HOST); absent: plain HTTP. */
+    readonly tls: TlsFiles | undefined;
+    /** How often certificate files are checked for changes, ms (0: only on SIGHUP). */
+    readonly tlsReloadIntervalMs: number;
+    /** Set (ADMIN_PORT): the admin API, console, /metrics and /docs move to this listener; the main one serves only the data plane. */
+    readonly admin: { readonly host: string; readonly port: number; readonly tls: TlsFiles | undefined } | undefined;
+    readonly privateEndpoints: readonly PrivateEndpointConfig[];
+  };
   readonly audit: {
     /** PKCS#8 PEM of the Ed25519 seal-signing key; absent means read or create `dataDir/audit-seal-key.pem`. */
     readonly sealPrivateKeyPem: string | undefined;
@@ -154,6 +165,10 @@ const recallProfile = z
   .enum(['legacy', 'strict_edges', 'quality_first'], { message: 'must be legacy, strict_edges or quality_first' })
   .optional()
   .transform((v) => v ?? 'strict_edges');
+
+const clientAuth = z
+  .enum(['none', 'optional', 'require'], { message: 'must be none, optional or require' })
+  .optional();
 
 const roleList = z
   .string()
@@ -296,6 +311,33 @@ const envSchema = z.object({
   ALERT_PROJECTION_LAG_MS: intIn(1000, 86_400_000, 300_000),
   ALERT_OPEN_TRANSACTION_MS: intIn(1000, 86_400_000, 120_000),
   ALERT_OUTBOX_MAX_AGE_MS: intIn(1000, 604_800_000, 900_000),
+  TLS_CERT_FILE: optionalNonEmpty,
+  TLS_KEY_FILE: optionalNonEmpty,
+  TLS_CLIENT_CA_FILE: optionalNonEmpty,
+  TLS_CLIENT_AUTH: clientAuth,
+  TLS_RELOAD_INTERVAL_MS: intIn(0, 86_400_000, 60_000).refine((v) => v === 0 || v >= 100, { message: 'must be 0 (SIGHUP only) or >= 100' }),
+  ADMIN_HOST: optionalNonEmpty,
+  ADMIN_PORT: optionalNonEmpty.pipe(intIn(0, 65535, -1)).transform((v) => (v === -1 ? undefined : v)),
+  ADMIN_TLS_CERT_FILE: optionalNonEmpty,
+  ADMIN_TLS_KEY_FILE: optionalNonEmpty,
+  ADMIN_TLS_CLIENT_CA_FILE: optionalNonEmpty,
+  ADMIN_TLS_CLIENT_AUTH: clientAuth,
+  PRIVATE_ENDPOINTS: optionalNonEmpty.transform((v, ctx) => {
+    if (v === undefined) return [];
+    let raw: unknown;
+    try {
+      raw = JSON.parse(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON array of endpoints (docs/deployment-topologies.md)' });
+      return z.NEVER;
+    }
+    const parsed = z.array(privateEndpointSchema).max(64).safeParse(raw);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message: parsed.error.issues.map((i) => `[${i.path.join('.')}] ${i.message}`).join('; ') });
+      return z.NEVER;
+    }
+    return parsed.data;
+  }),
   GOVERNANCE_WEEKLY_REPORT_WEEK: z.enum(['previous', 'current'], { message: 'must be previous or current' }).optional().transform((v) => v ?? 'previous'),
 });
 
@@ -328,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     for (const v of keyPair.filter((x) => e[x] === undefined)) late.push(`${v}: required with ${keyPair.find((x) => x !== v)} (static keys go in pairs; leave both unset for the default AWS credential chain)`);
   }
   if (e.ARCHIVE_S3_SESSION_TOKEN !== undefined && e.ARCHIVE_S3_ACCESS_KEY_ID === undefined) late.push('ARCHIVE_S3_SESSION_TOKEN: only with ARCHIVE_S3_ACCESS_KEY_ID and ARCHIVE_S3_SECRET_ACCESS_KEY');
+  const network = networkConfig(e, late);
   if (late.length > 0) throw new ConfigError(late);
   return {
     port: e.PORT,
@@ -408,7 +451,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       schedulerTickMs: e.GOVERNANCE_SCHEDULER_TICK_MS,
       weeklyReportWeek: e.GOVERNANCE_WEEKLY_REPORT_WEEK,
     },
-    publicUrl: (e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
+    network,
+    publicUrl: (e.PUBLIC_URL ?? `${network.tls ? 'https' : 'http'}://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
     alerting: {
       enabled: e.ALERTS_ENABLED,
       evaluationIntervalMs: e.ALERT_EVALUATION_INTERVAL_MS,
@@ -428,6 +472,68 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       sealIntervalMs: e.AUDIT_SEAL_INTERVAL_MS,
     },
   };
+}
+
+type Env = z.infer<typeof envSchema>;
+
+/**
+ * One listener's TLS files from its four variables (prefix `TLS_` or `ADMIN_TLS_`), checked on
+ * disk now: every problem (missing pair, unreadable file, key not matching, expired) goes to `late`.
+ */
+function listenerTls(prefix: '' | 'ADMIN_', v: { cert?: string | undefined; key?: string | undefined; ca?: string | undefined; auth?: TlsClientAuth | undefined }, late: string[]): TlsFiles | undefined {
+  const name = (s: string) => `${prefix}TLS_${s}`;
+  if (v.cert === undefined && v.key === undefined) {
+    for (const [val, s] of [[v.ca, 'CLIENT_CA_FILE'], [v.auth, 'CLIENT_AUTH']] as const) if (val !== undefined) late.push(`${name(s)}: only with ${name('CERT_FILE')} and ${name('KEY_FILE')}`);
+    return undefined;
+  }
+  if (v.cert === undefined || v.key === undefined) {
+    late.push(`${name(v.cert === undefined ? 'CERT_FILE' : 'KEY_FILE')}: required with ${name(v.cert === undefined ? 'KEY_FILE' : 'CERT_FILE')} (certificate and key go in pairs)`);
+    return undefined;
+  }
+  const clientAuth = v.auth ?? 'none';
+  if (clientAuth !== 'none' && v.ca === undefined) late.push(`${name('CLIENT_CA_FILE')}: required with ${name('CLIENT_AUTH')}=${clientAuth} (the CAs whose client certificates are accepted)`);
+  if (clientAuth === 'none' && v.ca !== undefined) late.push(`${name('CLIENT_AUTH')}: set it to optional or require to use ${name('CLIENT_CA_FILE')}`);
+  const files: TlsFiles = { certFile: path.resolve(v.cert), keyFile: path.resolve(v.key), clientCaFile: v.ca === undefined ? undefined : path.resolve(v.ca), clientAuth };
+  checkTlsFiles(files, { cert: name('CERT_FILE'), key: name('KEY_FILE'), ca: name('CLIENT_CA_FILE') }, late);
+  return files;
+}
+
+function checkTlsFiles(files: TlsFiles, names: { cert: string; key: string; ca: string }, late: string[]): void {
+  try {
+    loadTlsMaterial(files, names);
+  } catch (err) {
+    if (!(err instanceof TlsMaterialError)) throw err;
+    late.push(...err.problems);
+  }
+}
+
+function networkConfig(e: Env, late: string[]): AppConfig['network'] {
+  const tls = listenerTls('', { cert: e.TLS_CERT_FILE, key: e.TLS_KEY_FILE, ca: e.TLS_CLIENT_CA_FILE, auth: e.TLS_CLIENT_AUTH }, late);
+  const ownAdminTls = [e.ADMIN_TLS_CERT_FILE, e.ADMIN_TLS_KEY_FILE, e.ADMIN_TLS_CLIENT_CA_FILE, e.ADMIN_TLS_CLIENT_AUTH].some((x) => x !== undefined);
+  if (e.ADMIN_PORT === undefined) {
+    if (e.ADMIN_HOST !== undefined) late.push('ADMIN_HOST: only with ADMIN_PORT (the admin listener)');
+    if (ownAdminTls) late.push('ADMIN_TLS_*: only with ADMIN_PORT (the admin listener)');
+  } else if (e.ADMIN_PORT !== 0 && e.ADMIN_PORT === e.PORT) late.push(`ADMIN_PORT: must differ from PORT (${e.PORT})`);
+  const adminTls = ownAdminTls && e.ADMIN_PORT !== undefined ? listenerTls('ADMIN_', { cert: e.ADMIN_TLS_CERT_FILE, key: e.ADMIN_TLS_KEY_FILE, ca: e.ADMIN_TLS_CLIENT_CA_FILE, auth: e.ADMIN_TLS_CLIENT_AUTH }, late) : tls;
+  const admin = e.ADMIN_PORT === undefined ? undefined : { host: e.ADMIN_HOST ?? e.HOST, port: e.ADMIN_PORT, tls: adminTls };
+  const ports = new Map<number, string>([[e.PORT, 'PORT']]);
+  if (e.ADMIN_PORT !== undefined) ports.set(e.ADMIN_PORT, 'ADMIN_PORT');
+  const names = new Set<string>();
+  const privateEndpoints = e.PRIVATE_ENDPOINTS.map((p, i): PrivateEndpointConfig => {
+    const at = `PRIVATE_ENDPOINTS[${i}] (${p.name})`;
+    if (names.has(p.name)) late.push(`${at}: the name is used twice`);
+    names.add(p.name);
+    const taken = p.port === 0 ? undefined : ports.get(p.port);
+    if (taken) late.push(`${at}: port ${p.port} is already ${taken}'s`);
+    if (p.port !== 0) ports.set(p.port, at);
+    const cert = p.cert_file ?? e.TLS_CERT_FILE;
+    const key = p.key_file ?? e.TLS_KEY_FILE;
+    if (cert === undefined || key === undefined) late.push(`${at}: cert_file and key_file are required when TLS_CERT_FILE and TLS_KEY_FILE are unset`);
+    const files: TlsFiles = { certFile: path.resolve(cert ?? ''), keyFile: path.resolve(key ?? ''), clientCaFile: path.resolve(p.client_ca_file), clientAuth: 'require' };
+    if (cert !== undefined && key !== undefined) checkTlsFiles(files, { cert: `${at}.cert_file`, key: `${at}.key_file`, ca: `${at}.client_ca_file` }, late);
+    return { name: p.name, host: p.host, port: p.port, tenantId: p.tenant_id, allowedCidrs: p.allowed_cidrs, tls: files };
+  });
+  return { tls, tlsReloadIntervalMs: e.TLS_RELOAD_INTERVAL_MS, admin, privateEndpoints };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

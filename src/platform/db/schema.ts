@@ -141,6 +141,7 @@ export interface RmApiKeysTable {
   scopes: ColumnType<unknown, string, string>;
   expires_at: ColumnType<Date | null, string | null, string | null>;
   allowed_cidrs: ColumnType<unknown, string, string>;
+  allowed_client_identities: ColumnType<unknown, string, string>;
   metadata: ColumnType<unknown, string, string>;
   secret_hash: string;
   display: string;
