@@ -97,6 +97,15 @@ export interface CommandOptions<C, E extends DomainEvent, S> {
   readonly maxAttempts?: number;
 }
 
+/** handleCommand's arguments after the event store. */
+export type CommandArguments<C, E extends DomainEvent, S> = [
+  decider: Decider<C, E, S>,
+  target: { streamId: string; tenantId: string | null },
+  command: C,
+  ctx: CommandContext,
+  options?: CommandOptions<C, E, S>,
+];
+
 /**
  * The command-handler shell: load the stream, fold, decide, append with the expected revision.
  * Without If-Match a concurrent change is retried on fresh state (bounded); with If-Match it is a 412.
@@ -215,15 +224,9 @@ export class CommandPath {
     return loadAggregate(this.store, decider, streamId);
   }
 
-  async handle<C extends { type: string }, E extends DomainEvent, S>(
-    readModel: string,
-    decider: Decider<C, E, S>,
-    target: { streamId: string; tenantId: string | null },
-    command: C,
-    ctx: CommandContext,
-    options: CommandOptions<C, E, S> = {},
-  ): Promise<SettledOutcome<S>> {
-    const outcome = await handleCommand(this.store, decider, target, command, ctx, options);
+  /** handleCommand on the event store, answered once `readModel` has the outcome (bounded). */
+  async handle<C extends { type: string }, E extends DomainEvent, S>(readModel: string, ...command: CommandArguments<C, E, S>): Promise<SettledOutcome<S>> {
+    const outcome = await handleCommand(this.store, ...command);
     return { ...outcome, readModelCurrent: await this.settled(readModel, outcome) };
   }
 
