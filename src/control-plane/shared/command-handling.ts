@@ -202,7 +202,7 @@ export async function handleCommand<C extends { type: string }, E extends Domain
 
 /** A command's outcome, and whether its read model (and the audit trail) had caught up when answered. */
 export interface SettledOutcome<State> extends CommandOutcome<State> {
-  /** False when the read model had not caught up within the wait budget (HTTP_COMMAND_WAIT_MS). */
+  /** False when the read model had not caught up within the wait budget (COMMAND_WAIT_FOR_PROJECTION_MS). */
   readonly readModelCurrent: boolean;
 }
 
@@ -214,7 +214,7 @@ export interface SettledOutcome<State> extends CommandOutcome<State> {
 @Injectable()
 export class CommandPath {
   constructor(
-    @Inject(EVENT_STORE) readonly store: EventStore,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
     private readonly projections: ProjectionsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
