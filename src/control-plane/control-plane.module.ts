@@ -19,6 +19,7 @@ import { SessionController } from './operators/session.controller';
 import { ProjectCommandHandler } from './projects/project.commands';
 import { GetProjectHandler, ListProjectsHandler, ProjectsRepository } from './projects/project.queries';
 import { ProjectsController } from './projects/projects.controller';
+import { CommandPath } from './shared/command-handling';
 import { TenantCommandHandler } from './tenants/tenant.commands';
 import { GetTenantHandler, ListTenantsHandler, TenantsRepository } from './tenants/tenant.queries';
 import { TenantsController } from './tenants/tenants.controller';
@@ -31,6 +32,7 @@ import { TenantsController } from './tenants/tenants.controller';
   imports: [CqrsModule.forRoot()],
   controllers: [TenantsController, ProjectsController, ApiKeysController, WhoamiController, OperatorsController, SessionController, AuditController, SealsController, AuditPublicKeyController],
   providers: [
+    CommandPath,
     TenantCommandHandler,
     GetTenantHandler,
     ListTenantsHandler,
@@ -52,6 +54,6 @@ import { TenantsController } from './tenants/tenants.controller';
     SessionCommandHandler,
     AdminAuthGuard,
   ],
-  exports: [KeyVerifier, ApiKeyAuthGuard, AdminAuthGuard, OperatorsRepository, OperatorSessionsRepository, TenantsRepository],
+  exports: [CommandPath, KeyVerifier, ApiKeyAuthGuard, AdminAuthGuard, OperatorsRepository, OperatorSessionsRepository, TenantsRepository],
 })
 export class ControlPlaneModule {}

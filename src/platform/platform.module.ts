@@ -2,12 +2,15 @@ import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from './config/config';
 import { SECRETS, type Secrets } from './config/secrets';
 import { DATABASE, type Database } from './db/database';
+import { MigrationsRepository } from './db/migrations.repository';
+import { OpsIncidentsRepository } from './db/ops-incidents.repository';
 import { PgStatActivityRepository } from './db/pg-stat-activity.repository';
 import { EVENT_STORE } from './event-store/event-store';
 import type { PostgresEventStore } from './event-store/postgres-event-store';
 import { HealthController } from './health/health.controller';
 import { AuthThrottle } from './http/auth-throttle';
 import type { AnyProjection } from './projections/projection';
+import { ProjectionCheckpointsRepository } from './projections/projection-checkpoints.repository';
 import type { RunnerHooks } from './projections/projection-runner';
 import { PROJECTION_DEFINITIONS, PROJECTOR_HOOKS, ProjectionsService } from './projections/projections.service';
 import { DatabaseMetrics } from './telemetry/database-metrics';
@@ -45,6 +48,9 @@ export class PlatformModule {
         ...(infra.projections ? [{ provide: PROJECTION_DEFINITIONS, useValue: infra.projections }] : []),
         ...(infra.projectorHooks ? [{ provide: PROJECTOR_HOOKS, useValue: infra.projectorHooks }] : []),
         ...(infra.embeddingProvider ? [{ provide: EMBEDDING_PROVIDER_OVERRIDE_TOKEN, useValue: infra.embeddingProvider }] : []),
+        ProjectionCheckpointsRepository,
+        OpsIncidentsRepository,
+        MigrationsRepository,
         ProjectionsService,
         AuthThrottle,
         PgStatActivityRepository,

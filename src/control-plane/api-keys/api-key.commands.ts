@@ -1,12 +1,10 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { AppError } from '../../platform/errors/app-error';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
-import { ProjectionsService } from '../../platform/projections/projections.service';
 import { projectDecider, type TenantSnapshot } from '../projects/project.domain';
-import { type CommandContext, type CommandOutcome, handleCommand, loadAggregate } from '../shared/command-handling';
+import { type CommandContext, type CommandOutcome, CommandPath, handleCommand, loadAggregate } from '../shared/command-handling';
 import { apiKeyStreamId, projectStreamId, tenantStreamId } from '../shared/ids';
 import { tenantDecider, type Metadata } from '../tenants/tenant.domain';
 import { apiKeyDecider, type ApiKeyState, type KeyTerms, type ProjectSnapshot, type Scope, successorTerms } from './api-key.domain';
@@ -67,8 +65,7 @@ export class ExecuteApiKeyCommand extends Command<ApiKeyCommandResult> {
 export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyCommand, ApiKeyCommandResult> {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly projections: ProjectionsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandPath,
     @Inject(SECRETS) private readonly secrets: Secrets,
     private readonly verifier: KeyVerifier,
   ) {}
@@ -84,7 +81,7 @@ export class ApiKeyCommandHandler implements ICommandHandler<ExecuteApiKeyComman
   }
 
   private async settle(outcome: CommandOutcome<ApiKeyState>): Promise<boolean> {
-    return outcome.position ? this.projections.waitForWrite('api_keys', outcome.position, this.config.http.commandWaitMs) : true;
+    return this.commands.settled('api_keys', outcome);
   }
 
   private async mint(terms: KeyTerms, context: CommandContext): Promise<{ outcome: CommandOutcome<ApiKeyState>; plaintext: string }> {

@@ -1,11 +1,9 @@
 import { Inject } from '@nestjs/common';
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import { randomBytes } from 'node:crypto';
-import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
-import { ProjectionsService } from '../../platform/projections/projections.service';
-import { type CommandContext, type CommandOutcome, type ConsistencyBoundary, handleCommand, loadAggregate } from '../shared/command-handling';
+import { type CommandContext, type CommandOutcome, CommandPath, type ConsistencyBoundary, handleCommand, loadAggregate } from '../shared/command-handling';
 import { OPERATOR_STREAM_PREFIX, operatorStreamId, OWNER_ROSTER_STREAM_ID } from '../shared/ids';
 import { generateOperatorToken, hashToken, tokenHint } from './credentials';
 import { activeOwnerIds, type OperatorCommand, operatorDecider, type OperatorEvent, type OperatorRole, type OperatorState, ownerRosterRecord } from './operator.domain';
@@ -42,8 +40,7 @@ export function newOperatorId(): string {
 export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCommand, OperatorCommandResult> {
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
-    private readonly projections: ProjectionsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly commands: CommandPath,
     @Inject(SECRETS) private readonly secrets: Secrets,
   ) {}
 
@@ -81,7 +78,7 @@ export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCo
       }
       case 'update': {
         const { type: _t, ...rest } = request;
-        outcome = await handleCommand(this.store, operatorDecider, { streamId: operatorStreamId(request.operator_id), tenantId: null }, { type: 'UpdateOperator', ...rest, active_owner_ids: [] }, context, this.ownerRoster);
+        outcome = await handleCommand(this.store, operatorDecider, { streamId: operatorStreamId(request.operator_id), tenantId: null }, { type: 'UpdateOperator', ...rest, active_owner_ids: [] }, context, { boundary: this.ownerRoster });
         break;
       }
       case 'rotate-token': {
@@ -102,11 +99,11 @@ export class OperatorCommandHandler implements ICommandHandler<ExecuteOperatorCo
           { streamId: operatorStreamId(request.operator_id), tenantId: null },
           { type: 'DisableOperator', operator_id: request.operator_id, reason: request.reason, active_owner_ids: [] },
           context,
-          this.ownerRoster,
+          { boundary: this.ownerRoster },
         );
         break;
     }
-    const readModelCurrent = outcome.position ? await this.projections.waitForWrite('operators', outcome.position, this.config.http.commandWaitMs) : true;
+    const readModelCurrent = await this.commands.settled('operators', outcome);
     // A replayed request (same Idempotency-Key) never shows a token again.
     return { ...outcome, token: outcome.events.length > 0 ? token : null, readModelCurrent };
   }

@@ -493,6 +493,17 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX operator_sessions_operator ON operator_sessions (operator_id) WHERE ended_at IS NULL`.execute(db);
     },
   },
+  '0013_outbox_open_jobs': {
+    async up(db: Kysely<unknown>) {
+      // The outbox gauges (OutboxRepository.backlogByType, read on every /metrics scrape) count the
+      // open jobs by type. Done jobs pile up and open ones stay few: without this index the count
+      // scans the whole table; with it, an index-only scan of the open jobs. It also serves the
+      // dead-letter listings (status = 'dead_letter').
+      await sql`
+        CREATE INDEX memory_outbox_open ON memory_outbox (type, status, attempts, created_at)
+        WHERE status IN ('pending', 'processing', 'dead_letter')`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

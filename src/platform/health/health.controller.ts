@@ -2,11 +2,10 @@ import { z } from 'zod';
 import { Controller, Get, Inject, Req, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DATABASE, type Database } from '../db/database';
-import { pendingMigrations } from '../db/migrations';
+import { MigrationsRepository } from '../db/migrations.repository';
 import { ProjectionsService, type ProjectionHealth } from '../projections/projections.service';
 import { METRICS, type Metrics } from '../telemetry/metrics';
 import { ApiContract } from '../http/openapi';
@@ -36,6 +35,7 @@ interface Check {
 export class HealthController {
   constructor(
     @Inject(DATABASE) private readonly database: Database,
+    private readonly migrations: MigrationsRepository,
     private readonly projections: ProjectionsService,
     @Inject(METRICS) private readonly metrics: Metrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -69,9 +69,9 @@ export class HealthController {
     const checks: Check[] = [];
     let projections: ProjectionHealth[] = [];
     try {
-      await sql`SELECT 1`.execute(this.database.db);
+      await this.migrations.ping();
       checks.push({ name: 'database', ok: true, detail: this.database.kind });
-      const pending = await pendingMigrations(this.database.db);
+      const pending = await this.migrations.pending();
       checks.push({ name: 'migrations', ok: pending.length === 0, detail: pending.length === 0 ? 'current' : `pending: ${pending.join(', ')}` });
       projections = await this.projections.health();
       const bad = projections.filter((p) => !p.ok);

@@ -1,19 +1,20 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit, Optional } from '@nestjs/common';
-import { sql } from 'kysely';
 import { hostname } from 'node:os';
 import { PROJECTIONS } from '../../../projections';
 import { APP_CONFIG, type AppConfig } from '../config/config';
 import { DATABASE, type Database } from '../db/database';
+import { OpsIncidentsRepository } from '../db/ops-incidents.repository';
 import { type Checkpoint, compareCheckpoints, EVENT_STORE } from '../event-store/event-store';
 import type { PostgresEventStore } from '../event-store/postgres-event-store';
 import { METRICS, type Metrics } from '../telemetry/metrics';
 import type { AnyProjection } from './projection';
 import { ProjectionRunner, type RunnerHooks } from './projection-runner';
-import { readCheckpoint } from './projection-store';
+import { ProjectionCheckpointsRepository } from './projection-checkpoints.repository';
 
 export const PROJECTION_DEFINITIONS = Symbol('PROJECTION_DEFINITIONS');
 export const PROJECTOR_HOOKS = Symbol('PROJECTOR_HOOKS');
 const AUDIT_PROJECTION = 'audit';
+const LAG_INCIDENT = 'projection_lag';
 
 export interface ProjectionHealth {
   readonly projection: string;
@@ -41,6 +42,8 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
     @Inject(EVENT_STORE) private readonly store: PostgresEventStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(METRICS) private readonly metrics: Metrics,
+    private readonly checkpoints: ProjectionCheckpointsRepository,
+    private readonly incidents: OpsIncidentsRepository,
     @Optional() @Inject(PROJECTION_DEFINITIONS) private readonly definitions: readonly AnyProjection[] = PROJECTIONS,
     @Optional() @Inject(PROJECTOR_HOOKS) private readonly hooks?: RunnerHooks,
   ) {}
@@ -93,15 +96,8 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
       if (runner.state !== 'active') continue;
       const lag = runner.lag.ms;
       try {
-        if (lag > limit) {
-          await sql`
-            INSERT INTO ops_incidents (kind, subject, started_at, peak_value, instance_id)
-            VALUES ('projection_lag', ${runner.name}, clock_timestamp() - make_interval(secs => ${lag / 1000}), ${lag}, ${this.owner})
-            ON CONFLICT (kind, subject) WHERE ended_at IS NULL DO UPDATE SET peak_value = greatest(ops_incidents.peak_value, EXCLUDED.peak_value)`.execute(this.database.db);
-        } else {
-          await sql`UPDATE ops_incidents SET ended_at = clock_timestamp()
-            WHERE kind = 'projection_lag' AND subject = ${runner.name} AND ended_at IS NULL`.execute(this.database.db);
-        }
+        if (lag > limit) await this.incidents.openOrRaisePeak(LAG_INCIDENT, runner.name, lag, this.owner);
+        else await this.incidents.close(LAG_INCIDENT, runner.name);
       } catch {
         /* measurement only */
       }
@@ -132,7 +128,7 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
     if (local && local.state === 'active') return local.waitFor(position, timeoutMs);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const cp = await readCheckpoint(this.database.db, projection);
+      const cp = await this.checkpoints.read(projection);
       if (cp && compareCheckpoints(cp.position, position) >= 0) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 20));
@@ -152,10 +148,8 @@ export class ProjectionsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async health(): Promise<ProjectionHealth[]> {
-    const r = await sql<{ projection: string; heartbeat_at: Date | null; now: Date; tx: string; gp: number }>`
-      SELECT projection, heartbeat_at, clock_timestamp() AS now, last_transaction_id::text AS tx, last_global_position AS gp
-      FROM proj_checkpoints`.execute(this.database.db);
-    const stored = new Map(r.rows.map((row) => [row.projection, row]));
+    const rows = await this.checkpoints.heartbeats();
+    const stored = new Map(rows.map((row) => [row.projection, row]));
     return this.definitions.map((def): ProjectionHealth => {
       const row = stored.get(def.name);
       const heartbeatAge = row?.heartbeat_at ? new Date(row.now).getTime() - new Date(row.heartbeat_at).getTime() : null;
