@@ -248,6 +248,7 @@ browserTests.describe('operator console in a real browser', () => {
     const detail = page.getByTestId('alert-detail');
     await detail.waitFor();
     expect(await detail.getAttribute('data-state')).toBe('firing');
+    await shot(page, 'alert');
     expect(await detail.getByTestId('runbook-link').getAttribute('href')).toBe(fast.runbook_url);
     expect(fast.console_url).toMatch(new RegExp(`/console/alerts/${fast.alert_id}$`));
     await page.goto(`${t.url}${new URL(fast.console_url).pathname}`);
