@@ -211,7 +211,7 @@ browserTests.describe('operator console in a real browser', () => {
       t.service.app.get(TelemetryRepository).addRollup({ tenant, project: '', key: 'k', endpoint: 'write', minute: minute(), rollup: { ...emptyRollup(), total, status_2xx: total - errors, status_5xx: errors, latency_sum_ms: total, buckets: [total, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] } });
     const tick = () => t.service.app.get(AlertEvaluator).tick();
     const ofBeta = (ds: Awaited<ReturnType<typeof tick>>) => ds.filter((d) => d.tenant_id === 'beta-co').map((d) => `${d.kind} ${d.rule}`).sort();
-    const listed = async (state: string) => (await api.get('/v1/admin/control/alerts').query({ state, tenant_id: 'beta-co' }).set(t.auth).expect(200)).body.items as { alert_id: string; rule: string; runbook_url: string; console_url: string }[];
+    const listed = async (state: string) => (await api.get('/v1/admin/control/alerts').query({ state, tenant_id: 'beta-co' }).set(t.auth).expect(200)).body.items as { alert_id: string; rule: string; runbook_url: string; console_url: string; numbers: Record<string, unknown> }[];
     const waitFor = async (what: string, check: () => Promise<boolean>) => {
       const end = Date.now() + 15_000;
       while (!(await check())) {
@@ -248,6 +248,7 @@ browserTests.describe('operator console in a real browser', () => {
     const detail = page.getByTestId('alert-detail');
     await detail.waitFor();
     expect(await detail.getAttribute('data-state')).toBe('firing');
+    expect(await detail.getByTestId('numbers-fired').locator('tr', { hasText: 'burn_rate_long' }).locator('td').textContent()).toBe(String(fast.numbers.burn_rate_long));
     await shot(page, 'alert');
     expect(await detail.getByTestId('runbook-link').getAttribute('href')).toBe(fast.runbook_url);
     expect(fast.console_url).toMatch(new RegExp(`/console/alerts/${fast.alert_id}$`));

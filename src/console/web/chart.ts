@@ -15,7 +15,7 @@ function el(tag: string, attrs: Record<string, string | number>, text?: string):
 
 const COLOURS = ['#0a58ca', '#b54708', '#7a2ecc', '#b42318'];
 
-export function lineChart(title: string, series: readonly Series[], opts: { unit?: (v: number) => string; testid?: string } = {}): HTMLElement {
+export function lineChart(title: string, series: readonly Series[], opts: { unit?: (v: number) => string; testid?: string; integer?: boolean } = {}): HTMLElement {
   const W = 600;
   const H = 180;
   const L = 56;
@@ -36,7 +36,9 @@ export function lineChart(title: string, series: readonly Series[], opts: { unit
     card.setAttribute('data-points', '0');
     return card;
   }
-  const max = Math.max(...values, 0) || 1;
+  const top = Math.max(...values, 0) || 1;
+  // Counts: a top that is a multiple of 4, so the 4 grid lines fall on whole numbers.
+  const max = opts.integer ? Math.max(4, Math.ceil(top / 4) * 4) : top;
   const t0 = times[0]!;
   const t1 = times.at(-1)! === t0 ? t0 + 60_000 : times.at(-1)!;
   const x = (t: number) => L + ((t - t0) / (t1 - t0)) * (W - L - 8);

@@ -216,14 +216,14 @@ export async function tenantPage(main: HTMLElement, tenantId: string): Promise<v
         { label: '4xx', points: pts((x) => x.status['4xx']) },
         { label: '429', points: pts((x) => x.status['429']) },
         { label: '5xx', points: pts((x) => x.status['5xx']) },
-      ], { testid: 'chart-requests' }),
+      ], { testid: 'chart-requests', integer: true }),
       lineChart('Error rate', [{ label: 'error rate (5xx + 429)', points: pts((x) => x.error_rate) }], { unit: (v) => `${(v * 100).toFixed(1)}%`, testid: 'chart-errors' }),
       lineChart('Latency (histogram bucket bounds)', [
         { label: 'p50', points: pts((x) => ms(x.latency_ms.p50)) },
         { label: 'p95', points: pts((x) => ms(x.latency_ms.p95)) },
         { label: 'p99', points: pts((x) => ms(x.latency_ms.p99)) },
       ], { unit: (v) => `${Math.round(v)} ms`, testid: 'chart-latency' }),
-      lineChart('Outbox backlog (jobs open at the end of each bucket)', [{ label: 'backlog', points: pts((x) => x.outbox_backlog) }], { unit: (v) => fmtInt(Math.round(v)), testid: 'chart-backlog' }),
+      lineChart('Outbox backlog (jobs open at the end of each bucket)', [{ label: 'backlog', points: pts((x) => x.outbox_backlog) }], { unit: (v) => fmtInt(v), testid: 'chart-backlog', integer: true }),
       lineChart(
         `Error-budget burn (1 = spending exactly the budget; SLO ${(burn.targets.availability_target * 100).toFixed(2)}% available, ${(burn.targets.latency_target * 100).toFixed(1)}% within ${burn.targets.latency_threshold_ms} ms)`,
         [
@@ -540,6 +540,10 @@ export async function alertsPage(main: HTMLElement): Promise<void> {
   );
 }
 
+/** An alert's numbers, one per row (the SLO's target, the factor, each window's requests, bad ones and burn rate, ...). */
+const numbersTable = (numbers: Record<string, unknown>, testid: string): HTMLElement =>
+  h('table', { class: 'numbers', 'data-testid': testid }, h('tbody', {}, ...Object.entries(numbers).map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v === null ? '–' : String(v))))));
+
 /** One alert (GET /v1/admin/control/alerts/:alert_id): what a delivery's console_url opens. */
 export async function alertPage(main: HTMLElement, alertId: string): Promise<void> {
   const a = await get<Alert>(`${A}/alerts/${alertId}`);
@@ -556,8 +560,8 @@ export async function alertPage(main: HTMLElement, alertId: string): Promise<voi
       ...field('State', h('span', { class: a.state === 'firing' ? 'pill bad' : 'pill ok', 'data-testid': 'alert-state' }, a.state)),
       ...field('Fired', fmtTime(a.fired_at)),
       ...field('Resolved', fmtTime(a.resolved_at)),
-      ...field('Numbers when fired', h('code', {}, JSON.stringify(a.numbers ?? {}))),
-      ...field('Numbers when resolved', a.resolved_numbers ? h('code', {}, JSON.stringify(a.resolved_numbers)) : '–'),
+      ...field('Numbers when fired', numbersTable(a.numbers ?? {}, 'numbers-fired')),
+      ...field('Numbers when resolved', a.resolved_numbers ? numbersTable(a.resolved_numbers, 'numbers-resolved') : '–'),
       ...field('Runbook', runbookLink(a)),
     ),
     h('p', {}, h('a', { href: '#/alerts' }, '← All alerts')),
