@@ -3,7 +3,6 @@ import { CommandBus } from '@nestjs/cqrs';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { ShardRow } from '../../../projections/shards.projection';
 import { AppError } from '../../platform/errors/app-error';
 import { afterIdCursor, cursorParam } from '../../platform/http/cursor';
 import { ApiContract, named, pageOf } from '../../platform/http/openapi';
