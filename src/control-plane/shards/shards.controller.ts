@@ -103,11 +103,12 @@ export class ShardsController {
     const q = parseInput(ListQuery, query, 'query');
     const limit = q.limit ?? 100;
     const after = q.cursor ? afterIdCursor.decode(q.cursor).after : undefined;
-    const rows: ShardView[] = await this.shards.list(after, limit + 1);
+    // The shared shard comes first; a cursor after it ("shared") starts the registered ones from the beginning.
+    const rows: ShardView[] = await this.shards.list(after === SHARED_SHARD_ID ? undefined : after, limit + 1);
     const all = after === undefined ? [SHARED_VIEW, ...rows] : rows;
     const items = all.slice(0, limit);
     const last = items.at(-1);
-    return { items, next_cursor: all.length > limit && last ? afterIdCursor.encode({ after: last.shard_id === SHARED_SHARD_ID ? '' : last.shard_id }) : null };
+    return { items, next_cursor: all.length > limit && last ? afterIdCursor.encode({ after: last.shard_id }) : null };
   }
 
   @Get(':shard_id')
