@@ -119,7 +119,40 @@ pgOnly.describe('shards on PostgreSQL: a real second database', () => {
     const placementTrail = await admin(api.get('/v1/admin/control/audit-events').query({ resource_type: 'tenant_placement', resource_id: 'acme' })).expect(200);
     expect(placementTrail.body.items.map((e: { type: string; tenant_id: string }) => `${e.type}:${e.tenant_id}`)).toEqual(['TenantPlacementChanged:acme', 'TenantPlacementChanged:acme']);
     const roster = await admin(api.get('/v1/admin/control/audit-events').query({ resource_type: 'shard_roster' })).expect(200);
-    expect(roster.body.items.map((e: { data: { change: string } }) => e.data.change)).toEqual(['tenant_placed', 'draining', 'tenant_placed', 'retired']);
+    expect(roster.body.items.map((e: { data: { change: string } }) => e.data.change)).toEqual(['registered', 'tenant_placed', 'draining', 'tenant_placed', 'retired']);
+  });
+
+  it('one database, one shard: a reference in use is refused; a retired shard frees it', async () => {
+    await admin(api.post(SHARDS)).send({ shard_id: 'race-0', url_ref: 'dedicated-1' }).expect(201);
+    const taken = await admin(api.post(SHARDS)).send({ shard_id: 'race-x', url_ref: 'dedicated-1' }).expect(409);
+    expect(taken.body).toMatchObject({ code: 'shard_ref_in_use', shard_ids: ['race-0'] });
+    await admin(api.post(`${SHARDS}/race-0/retire`)).send({}).expect(200);
+  });
+
+  it('a placement racing a retirement of its shard: never both (the roster serialises them)', async () => {
+    const outcomes: string[] = [];
+    for (let round = 1; round <= 5; round++) {
+      const shardId = `race-${round}`;
+      await admin(api.post(SHARDS)).send({ shard_id: shardId, url_ref: 'dedicated-1' }).expect(201);
+      const [placed, retiredRes] = await Promise.all([
+        place({ type: 'ChangeTenantPlacement', tenant_id: 'globex', shard_id: shardId, expected_generation: null, reason: 'race' }).then(
+          () => 'placed',
+          (err: AppError) => err.code,
+        ),
+        admin(api.post(`${SHARDS}/${shardId}/retire`)).send({}),
+      ]);
+      const retiredOk = retiredRes.status === 200;
+      outcomes.push(`${placed}/${retiredOk ? 'retired' : String(retiredRes.body.code)}`);
+      // Exactly one wins, and the loser says why.
+      expect([`placed/shard_in_use`, `shard_not_active/retired`]).toContain(outcomes.at(-1));
+      const placement = (await admin(api.get('/v1/admin/control/tenants/globex/placement')).expect(200)).body as { shard_id: string };
+      expect(placement.shard_id).toBe(placed === 'placed' ? shardId : 'shared');
+      if (placed === 'placed') {
+        await place({ type: 'ChangeTenantPlacement', tenant_id: 'globex', shard_id: 'shared', expected_generation: null, reason: 'race cleanup' });
+        await admin(api.post(`${SHARDS}/${shardId}/retire`)).send({}).expect(200);
+      }
+    }
+    expect(outcomes).toHaveLength(5);
   });
 });
 

@@ -8,7 +8,7 @@ import { recorded } from './support/recorded-events';
 const shards: (events: readonly ShardEvent[]) => Given<ShardCommand, ShardEvent, ShardState> = deciderSpec(shardDecider);
 const placements: (events: readonly PlacementEvent[]) => Given<PlacementCommand, PlacementEvent, PlacementState> = deciderSpec(placementDecider);
 
-const register = (over: Partial<RegisterShard> = {}): RegisterShard => ({ type: 'RegisterShard', shard_id: 'dedicated-1', url_ref: 'dedicated-1', capacity_note: '500 GB', shards_supported: true, ref_configured: true, ...over });
+const register = (over: Partial<RegisterShard> = {}): RegisterShard => ({ type: 'RegisterShard', shard_id: 'dedicated-1', url_ref: 'dedicated-1', capacity_note: '500 GB', shards_supported: true, ref_configured: true, ref_used_by: [], ...over });
 const registered: ShardEvent = { type: 'ShardRegistered', data: { shard_id: 'dedicated-1', url_ref: 'dedicated-1', capacity_note: '500 GB' } };
 const draining: ShardEvent = { type: 'ShardDrainStarted', data: { shard_id: 'dedicated-1', reason: null } };
 const retired: ShardEvent = { type: 'ShardRetired', data: { shard_id: 'dedicated-1', reason: null } };
@@ -22,6 +22,10 @@ describe('shards: register', () => {
   it('refuses a reference SHARD_URLS does not name, and says which', () => {
     const err = shards([]).when(register({ url_ref: 'nowhere', ref_configured: false })).thenThrows('shard_ref_not_configured');
     expect(err.message).toContain('nowhere');
+  });
+  it('refuses a reference another shard (not retired) already uses: one database, one shard', () => {
+    const err = shards([]).when(register({ shard_id: 'dedicated-2', ref_used_by: ['dedicated-1'] })).thenThrows('shard_ref_in_use');
+    expect(err.details).toMatchObject({ url_ref: 'dedicated-1', shard_ids: ['dedicated-1'] });
   });
   it('refuses a second registration of the same id', () => {
     shards([registered]).when(register()).thenThrows('shard_already_exists');
@@ -53,9 +57,10 @@ describe('shards: drain and retire', () => {
     const err = shards([registered, draining]).when(retire(['globex', 'acme'])).thenThrows('shard_in_use');
     expect(err.details).toMatchObject({ tenant_ids: ['acme', 'globex'] });
   });
-  it('a drain or a retirement is recorded on the roster; a registration is not', () => {
+  it('registrations, drains and retirements are recorded on the roster; a command that decided nothing is not', () => {
     expect(shardRosterRecord(retire(), shards([registered]).state, [draining, retired]).map((e) => e.data.change)).toEqual(['draining', 'retired']);
-    expect(shardRosterRecord(register(), shards([]).state, [registered])).toEqual([]);
+    expect(shardRosterRecord(register(), shards([]).state, [registered]).map((e) => e.data)).toEqual([{ shard_id: 'dedicated-1', change: 'registered', tenant_id: null }]);
+    expect(shardRosterRecord(retire(), shards([registered, retired]).state, [])).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import { ShardDatabases } from '../../platform/db/shard-databases';
 import { EVENT_STORE, type EventStore } from '../../platform/event-store/event-store';
 import { ProjectionsService } from '../../platform/projections/projections.service';
 import { type CommandContext, type CommandOutcome, type ConsistencyBoundary, handleCommand, loadAggregate } from '../shared/command-handling';
-import { PLACEMENT_STREAM_PREFIX, placementStreamId, SHARD_ROSTER_STREAM_ID, shardStreamId, tenantStreamId } from '../shared/ids';
+import { PLACEMENT_STREAM_PREFIX, placementStreamId, SHARD_ROSTER_STREAM_ID, SHARD_STREAM_PREFIX, shardStreamId, tenantStreamId } from '../shared/ids';
 import { tenantDecider } from '../tenants/tenant.domain';
 import { type ChangeTenantPlacement, placementDecider, type PlacementCommand, type PlacementEvent, placementRosterRecord, type PlacementState } from './placement.domain';
 import { type RegisterShard, type RetireShard, SHARED_SHARD_ID, type ShardCommand, shardDecider, type ShardEvent, shardRosterRecord, type ShardState } from './shard.domain';
@@ -18,7 +18,7 @@ export interface ShardCommandResult extends CommandOutcome<ShardState> {
 }
 
 /** A shard command as the edge knows it: the facts read at decision time are filled in by the handler. */
-export type ShardRequest = Omit<RegisterShard, 'shards_supported' | 'ref_configured'> | Extract<ShardCommand, { type: 'DrainShard' }> | Omit<RetireShard, 'placed_tenant_ids'>;
+export type ShardRequest = Omit<RegisterShard, 'shards_supported' | 'ref_configured' | 'ref_used_by'> | Extract<ShardCommand, { type: 'DrainShard' }> | Omit<RetireShard, 'placed_tenant_ids'>;
 
 export class ExecuteShardCommand extends Command<ShardCommandResult> {
   constructor(
@@ -39,13 +39,22 @@ export class ShardCommandHandler implements ICommandHandler<ExecuteShardCommand,
   ) {}
 
   /**
-   * Drain and retire against placements: the tenants on the shard are folded from every placement
-   * stream (the event store, not the lagging read model) after the roster's revision is read, and
-   * the decision appends to the roster with that revision (shard.domain.ts, shardRosterRecord).
+   * Registration, drain and retire against each other and placements: the facts (the tenants on
+   * the shard, the shards using a reference) are folded from streams (the event store, not the
+   * lagging read models) after the roster's revision is read, and the decision appends to the
+   * roster with that revision (shard.domain.ts, shardRosterRecord).
    */
   private readonly roster: ConsistencyBoundary<ShardCommand, ShardEvent, ShardState> = {
     streamId: SHARD_ROSTER_STREAM_ID,
     refresh: async (command) => {
+      if (command.type === 'RegisterShard') {
+        const used: string[] = [];
+        for (const id of await this.store.streamIds(SHARD_STREAM_PREFIX)) {
+          const { state } = await loadAggregate(this.store, shardDecider, id);
+          if (state.exists && state.state !== 'retired' && state.url_ref === command.url_ref) used.push(state.shard_id);
+        }
+        return { ...command, ref_used_by: used };
+      }
       if (command.type !== 'RetireShard') return command;
       const streams = await this.store.streamIds(PLACEMENT_STREAM_PREFIX);
       const placed: string[] = [];
@@ -63,12 +72,13 @@ export class ShardCommandHandler implements ICommandHandler<ExecuteShardCommand,
     let outcome: CommandOutcome<ShardState>;
     let migrationsApplied: readonly string[] = [];
     if (request.type === 'RegisterShard') {
-      const command: RegisterShard = { ...request, shards_supported: this.shards.supported, ref_configured: this.shards.isConfigured(request.url_ref) };
+      const draft: RegisterShard = { ...request, shards_supported: this.shards.supported, ref_configured: this.shards.isConfigured(request.url_ref), ref_used_by: [] };
       // Provision before recording: a shard is registered only once its database answers and holds
-      // the schema. Only when the decision would register it (the same pure decide, on the stream).
+      // the schema. Only when the decision would register it (the same pure decide, on the streams;
+      // decided again, under the roster, by handleCommand).
       const { state } = await loadAggregate(this.store, shardDecider, target.streamId);
-      if (shardDecider.decide(command, state).length > 0) migrationsApplied = (await this.shards.provision(request.url_ref)).applied;
-      outcome = await handleCommand(this.store, shardDecider, target, command, context);
+      if (shardDecider.decide(await this.roster.refresh(draft), state).length > 0) migrationsApplied = (await this.shards.provision(request.url_ref)).applied;
+      outcome = await handleCommand(this.store, shardDecider, target, draft, context, this.roster);
     } else {
       const command: ShardCommand = request.type === 'RetireShard' ? { ...request, placed_tenant_ids: [] } : request;
       outcome = await handleCommand(this.store, shardDecider, target, command, context, this.roster);

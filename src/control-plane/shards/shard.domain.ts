@@ -35,6 +35,8 @@ export type RegisterShard = {
   shards_supported: boolean;
   /** Whether SHARD_URLS names `url_ref` (checked at boot for syntax, here for presence). */
   ref_configured: boolean;
+  /** Shards not retired that already use `url_ref` (read from the shard streams): one database, one shard. */
+  ref_used_by: readonly string[];
 };
 export type DrainShard = { type: 'DrainShard'; shard_id: string; reason: string | null };
 /** `placed_tenant_ids`: the tenants whose placement (their placement streams) is this shard when decided. */
@@ -76,6 +78,9 @@ export function decide(command: ShardCommand, state: ShardState): ShardEvent[] {
       if (state.exists) throw new AppError('shard_already_exists', `shard ${command.shard_id} already exists`, { shard_id: command.shard_id });
       if (!command.ref_configured) {
         throw new AppError('shard_ref_not_configured', `SHARD_URLS has no entry named ${command.url_ref}`, { shard_id: command.shard_id, url_ref: command.url_ref });
+      }
+      if (command.ref_used_by.length > 0) {
+        throw new AppError('shard_ref_in_use', `the database of ${command.url_ref} is already shard ${command.ref_used_by[0]}`, { url_ref: command.url_ref, shard_ids: [...command.ref_used_by] });
       }
       return [{ type: 'ShardRegistered', data: { shard_id: command.shard_id, url_ref: command.url_ref, capacity_note: command.capacity_note } }];
     }
@@ -120,19 +125,22 @@ export function evolve(state: ShardState, event: ShardEvent, ctx: EventContext):
 export const shardDecider: Decider<ShardCommand, ShardEvent, ShardState> = { initialState: NO_SHARD, decide, evolve };
 
 /**
- * The shard roster: the consistency boundary between placements and a shard's availability.
- * Every placement change and every drain or retirement records ShardRosterChanged on one platform
+ * The shard roster: the consistency boundary between placements and a shard's availability, and
+ * of one database per shard. Every registration, placement change, drain and retirement records ShardRosterChanged on one platform
  * stream with that stream's expected revision, in the transaction of its own events, so a tenant
  * can never be placed on a shard that a concurrent command drains or retires (nor a shard retired
- * while a placement onto it commits): the second of two such commands is decided again.
+ * while a placement onto it commits, nor two shards registered on one reference): the second of
+ * two such commands is decided again.
  */
-export type ShardRosterChanged = DomainEvent<'ShardRosterChanged', { shard_id: string; change: 'tenant_placed' | 'draining' | 'retired'; tenant_id: string | null }>;
+export type ShardRosterChanged = DomainEvent<'ShardRosterChanged', { shard_id: string; change: 'registered' | 'tenant_placed' | 'draining' | 'retired'; tenant_id: string | null }>;
 export const SHARD_ROSTER_EVENT_TYPES: readonly ShardRosterChanged['type'][] = ['ShardRosterChanged'];
 
-/** Pure: what a decided shard command records on the roster (a drain or retirement that happened). */
+/** Pure: what a decided shard command records on the roster (every registration, drain and retirement). */
 export function shardRosterRecord(_command: ShardCommand, _state: ShardState, events: readonly ShardEvent[]): ShardRosterChanged[] {
   return events.flatMap((e): ShardRosterChanged[] =>
-    e.type === 'ShardDrainStarted'
+    e.type === 'ShardRegistered'
+      ? [{ type: 'ShardRosterChanged', data: { shard_id: e.data.shard_id, change: 'registered', tenant_id: null } }]
+      : e.type === 'ShardDrainStarted'
       ? [{ type: 'ShardRosterChanged', data: { shard_id: e.data.shard_id, change: 'draining', tenant_id: null } }]
       : e.type === 'ShardRetired'
         ? [{ type: 'ShardRosterChanged', data: { shard_id: e.data.shard_id, change: 'retired', tenant_id: null } }]

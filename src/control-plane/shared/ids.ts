@@ -25,6 +25,8 @@ export const apiKeyStreamId = (keyId: string): string => `apikey-${keyId}`;
 
 /** A dedicated shard (docs/adr/0006); the shared shard has no stream. */
 export const shardStreamId = (shardId: string): string => `shard-${shardId}`;
+/** Every shard stream id starts with this (`shards-roster` does not: the `s` follows `shard`). */
+export const SHARD_STREAM_PREFIX = shardStreamId('');
 /** A tenant's placement: its own stream, so placement changes never contend with tenant edits. */
 export const placementStreamId = (tenantId: string): string => `placement-${tenantId}`;
 /** Every placement stream id starts with this. */

@@ -40,6 +40,7 @@ export const ERROR_CODES = [
   'shard_not_found',
   'shard_already_exists',
   'shard_ref_not_configured',
+  'shard_ref_in_use',
   'shard_unreachable',
   'shards_not_supported',
   'shard_in_use',
