@@ -1,3 +1,4 @@
+import { resourceOf } from '../../projections/audit.projection';
 import { tenantPlacementsProjection } from '../../projections/tenant-placements.projection';
 import { shardsProjection } from '../../projections/shards.projection';
 import { type ChangeTenantPlacement, placementDecider, type PlacementCommand, type PlacementEvent, placementOf, placementRosterRecord, type PlacementState } from '../../src/control-plane/shards/placement.domain';
@@ -125,5 +126,13 @@ describe('read models', () => {
     expect(() => tenantPlacementsProjection.evolve(null, bad)).toThrow(/generation/);
     const row = tenantPlacementsProjection.evolve(null, ev('placement-acme', 1, moved(2, 'dedicated-1', { shard_id: 'shared', generation: 1 })));
     expect(row).toMatchObject({ tenant_id: 'acme', shard_id: 'dedicated-1', generation: 2, previous: { shard_id: 'shared', generation: 1 }, revision: 1 });
+  });
+});
+
+describe('audit resources of the shard streams', () => {
+  it('shard-<id> is a shard, placement-<tenant> a tenant placement, shards-roster the roster', () => {
+    expect(resourceOf('shard-dedicated-1')).toEqual({ type: 'shard', id: 'dedicated-1' });
+    expect(resourceOf('placement-acme')).toEqual({ type: 'tenant_placement', id: 'acme' });
+    expect(resourceOf('shards-roster')).toEqual({ type: 'shard_roster', id: '' });
   });
 });
