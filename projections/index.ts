@@ -6,10 +6,12 @@ import { auditProjection } from './audit.projection';
 import { operatorsProjection } from './operators.projection';
 import { projectsProjection } from './projects.projection';
 import { quotasProjection } from './quotas.projection';
+import { shardsProjection } from './shards.projection';
+import { tenantPlacementsProjection } from './tenant-placements.projection';
 import { tenantSlosProjection } from './tenant-slos.projection';
 import { tenantsProjection } from './tenants.projection';
 
 /** Every read model the service maintains. The projector runs each; rebuilds and gates iterate this list. */
-export const PROJECTIONS: readonly AnyProjection[] = [tenantsProjection, operatorsProjection, projectsProjection, apiKeysProjection, auditProjection, quotasProjection, tenantSlosProjection, alertsProjection, alertRoutesProjection];
+export const PROJECTIONS: readonly AnyProjection[] = [tenantsProjection, operatorsProjection, projectsProjection, apiKeysProjection, auditProjection, quotasProjection, tenantSlosProjection, alertsProjection, alertRoutesProjection, shardsProjection, tenantPlacementsProjection];
 
-export { alertRoutesProjection, alertsProjection, tenantSlosProjection, apiKeysProjection, auditProjection, operatorsProjection, projectsProjection, tenantsProjection };
+export { shardsProjection, tenantPlacementsProjection, alertRoutesProjection, alertsProjection, tenantSlosProjection, apiKeysProjection, auditProjection, operatorsProjection, projectsProjection, tenantsProjection };

@@ -164,3 +164,28 @@ describe('the S3 evidence archive configuration', () => {
     expect(s3).toMatchObject({ endpoint: 'http://minio:9000', region: 'x-1', credentials: { accessKeyId: 'ASIA', secretAccessKey: 'secret', sessionToken: 'tok' } });
   });
 });
+
+describe('SHARD_URLS', () => {
+  const base = { KEY_PEPPER: 'p'.repeat(32) };
+  it('maps reference names to URLs', () => {
+    const c = loadConfig({ ...base, SHARD_URLS: 'dedicated-1=postgres://u:secret@db1/aionis, eu_2=postgresql://db2/aionis' });
+    expect([...c.shardUrls.keys()]).toEqual(['dedicated-1', 'eu_2']);
+    expect(c.shardUrls.get('dedicated-1')).toBe('postgres://u:secret@db1/aionis');
+    expect(loadConfig(base).shardUrls.size).toBe(0);
+  });
+  it('lists every bad entry by position and name, never with its URL', () => {
+    let err: unknown;
+    try {
+      loadConfig({ ...base, SHARD_URLS: 'shared=postgres://u:pw1@x/a,Bad=postgres://u:pw2@x/a,ok=mysql://u:pw3@x/a,ok2=postgres://u:pw4@x/a,ok2=postgres://u:pw5@x/a' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const problems = (err as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems.every((p) => p.startsWith('SHARD_URLS: '))).toBe(true);
+    expect(problems.join('\n')).not.toMatch(/pw\d/);
+    expect(problems.join('\n')).toMatch(/entry 1 \(shared\).*primary/);
+    expect(problems.join('\n')).toMatch(/entry 5 \(ok2\).*twice/);
+  });
+});

@@ -22,3 +22,14 @@ export const OWNER_ROSTER_STREAM_ID = 'owner-roster';
 export const PROJECT_ID_PATTERN = TENANT_ID_PATTERN;
 export const projectStreamId = (projectId: string): string => `project-${projectId}`;
 export const apiKeyStreamId = (keyId: string): string => `apikey-${keyId}`;
+
+/** A dedicated shard (docs/adr/0006); the shared shard has no stream. */
+export const shardStreamId = (shardId: string): string => `shard-${shardId}`;
+/** Every shard stream id starts with this (`shards-roster` does not: the `s` follows `shard`). */
+export const SHARD_STREAM_PREFIX = shardStreamId('');
+/** A tenant's placement: its own stream, so placement changes never contend with tenant edits. */
+export const placementStreamId = (tenantId: string): string => `placement-${tenantId}`;
+/** Every placement stream id starts with this. */
+export const PLACEMENT_STREAM_PREFIX = placementStreamId('');
+/** The shard roster: the consistency boundary of placements against drain and retire (shard.domain.ts). */
+export const SHARD_ROSTER_STREAM_ID = 'shards-roster';

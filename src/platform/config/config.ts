@@ -17,6 +17,11 @@ export interface AppConfig {
   /** Absent means the embedded PGlite database in `dataDir`. */
   readonly databaseUrl: string | undefined;
   readonly databasePoolSize: number;
+  /**
+   * Dedicated shards' connection URLs by reference name (SHARD_URLS). Only references ever leave
+   * this map (events, logs, API answers name the reference, never the URL).
+   */
+  readonly shardUrls: ReadonlyMap<string, string>;
   readonly adminBootstrapToken: string | undefined;
   /** Absent means: read or create `dataDir/key-pepper` (see docs/configuration.md). */
   readonly keyPepper: string | undefined;
@@ -187,6 +192,36 @@ const roleList = z
     return new Set(raw as ProcessRole[]);
   });
 
+/** A SHARD_URLS reference name: the shard-id rule (src/control-plane/shards/shard.domain.ts), `shared` reserved. */
+const SHARD_REF = /^[a-z][a-z0-9_-]{1,62}$/;
+
+/**
+ * SHARD_URLS: `name=postgres://…,name2=postgres://…` (a comma inside a URL is written %2C).
+ * Problems name the entry by position and reference, never its URL (which may hold a password).
+ */
+const shardUrls = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const map = new Map<string, string>();
+    const entries = (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    entries.forEach((entry, i) => {
+      const eq = entry.indexOf('=');
+      const name = eq > 0 ? entry.slice(0, eq).trim() : '';
+      const url = eq > 0 ? entry.slice(eq + 1).trim() : '';
+      const where = `entry ${i + 1}${name ? ` (${name})` : ''}`;
+      if (!SHARD_REF.test(name)) ctx.addIssue({ code: 'custom', message: `${where}: must be name=postgres://… with a name of a lowercase letter then lowercase letters, digits, "-" or "_" (2 to 63 characters)` });
+      else if (name === 'shared') ctx.addIssue({ code: 'custom', message: `${where}: "shared" is the primary database (DATABASE_URL) and cannot be configured here` });
+      else if (map.has(name)) ctx.addIssue({ code: 'custom', message: `${where}: the name ${name} is given twice` });
+      else if (!/^postgres(ql)?:\/\/[^\s]+$/.test(url)) ctx.addIssue({ code: 'custom', message: `${where}: the URL must be a postgres:// or postgresql:// URL` });
+      else map.set(name, url);
+    });
+    return map as ReadonlyMap<string, string>;
+  });
+
 const envSchema = z.object({
   PORT: intIn(0, 65535, 3000),
   HOST: optionalNonEmpty.transform((v) => v ?? '127.0.0.1'),
@@ -195,6 +230,7 @@ const envSchema = z.object({
     message: 'must be a postgres:// or postgresql:// URL (leave unset for the embedded database)',
   }),
   DATABASE_POOL_SIZE: intIn(2, 200, 20),
+  SHARD_URLS: shardUrls,
   ADMIN_BOOTSTRAP_TOKEN: optionalNonEmpty.refine((v) => v === undefined || v.length >= 32, {
     message: 'must be at least 32 characters (or unset to generate one)',
   }),
@@ -378,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
+    shardUrls: e.SHARD_URLS,
     adminBootstrapToken: e.ADMIN_BOOTSTRAP_TOKEN,
     keyPepper: e.KEY_PEPPER,
     logLevel: e.LOG_LEVEL,

@@ -504,6 +504,21 @@ const migrations: Record<string, Migration> = {
         WHERE status IN ('pending', 'processing', 'dead_letter')`.execute(db);
     },
   },
+  '0014_tenant_fences': {
+    async up(db: Kysely<unknown>) {
+      // Fenced routing (docs/adr/0006-tenant-shards-and-placement.md): every shard, the primary
+      // (the shared shard) included, holds one row per tenant it has served or is receiving, with
+      // the placement generation it serves. Every data-plane write checks it in its own transaction.
+      // No row = the tenant has never moved: served here at generation 1 on the shared shard only.
+      await sql`
+        CREATE TABLE tenant_fences (
+          tenant_id text PRIMARY KEY,
+          generation bigint NOT NULL CHECK (generation >= 1),
+          state text NOT NULL CHECK (state IN ('serving', 'fenced', 'moved')),
+          updated_at timestamptz NOT NULL DEFAULT now()
+        )`.execute(db);
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {
