@@ -1,4 +1,5 @@
-import { auditProjection, type AuditRow, redact, resourceOf } from '../../projections/audit.projection';
+import { AUDIT_RESOURCE_TYPES, auditProjection, type AuditRow, redact, resourceOf } from '../../projections/audit.projection';
+import { AUDIT_RESOURCE_TYPES as CONSOLE_RESOURCE_TYPES } from '../../src/console/web/audit-resources';
 import type { RecordedEvent } from '../../src/platform/event-store/event-store';
 import { metadataFor, recorded } from './support/recorded-events';
 
@@ -172,5 +173,13 @@ describe('audit projection', () => {
       expect(auditProjection.columns.transaction_id).toBe('int');
       expect(auditProjection.columns.data).toBe('jsonb');
     });
+  });
+});
+
+describe('audit resource types', () => {
+  it("the console's audit filter offers exactly the projection's resource types, slo_statements and rules included", () => {
+    expect([...CONSOLE_RESOURCE_TYPES].sort()).toEqual([...AUDIT_RESOURCE_TYPES].sort());
+    expect(AUDIT_RESOURCE_TYPES).toEqual(expect.arrayContaining(['alert', 'alert_route', 'slo', 'rules', 'slo_statements', 'operator_session', 'other']));
+    expect(resourceOf('slostatements-acme')).toEqual({ type: 'slo_statements', id: 'acme' });
   });
 });
