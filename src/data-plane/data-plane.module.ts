@@ -62,7 +62,7 @@ import { VectorSupport } from './vector-support';
       inject: [APP_CONFIG, { token: EMBEDDING_PROVIDER_OVERRIDE, optional: true }],
     },
   ],
-  exports: [OutboxWorker, OutboxHandlers, OutboxRepository, TelemetryRepository, EMBEDDING_PROVIDER, TelemetryRecorder, TenantDataRepository],
+  exports: [OutboxWorker, OutboxHandlers, OutboxRepository, TelemetryRepository, EMBEDDING_PROVIDER, TelemetryRecorder, TenantDataRepository, QuotaEnforcer],
 })
 export class DataPlaneModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
