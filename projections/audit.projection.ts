@@ -43,10 +43,14 @@ const RESOURCE_PREFIXES: readonly [string, string][] = [
   ['rules-', 'rules'],
   ['alert-route-', 'alert_route'],
   ['alert-', 'alert'],
+  ['slo-close-', 'slo_statement_close'],
   ['slo-', 'slo'],
   ['slostatements-', 'slo_statements'],
   ['session-', 'operator_session'],
 ];
+
+/** Every resource type of the audit trail, for the API's filter (the console keeps its own copy, checked equal by test/unit/audit.projection.spec.ts). */
+export const AUDIT_RESOURCE_TYPES: [string, ...string[]] = ['other', ...new Set(RESOURCE_PREFIXES.map(([, type]) => type))];
 
 /** The resource a stream is about: `apikey-k123` -> api_key / k123. */
 export function resourceOf(streamId: string): { type: string; id: string } {

@@ -7,6 +7,7 @@ import { TelemetryRepository } from '../data-plane/telemetry/telemetry.repositor
 import { isTier } from '../control-plane/quotas/tiers';
 import { isoWeekOf, previousIsoWeek } from '../governance/reports/iso-week';
 import { governanceScheduleStreamId } from '../governance/reports/weekly-report.scheduler';
+import { monthBounds, monthClosedBy, SLO_CLOSE_LOOKBACK_DAYS, sloCloseStreamId } from '../governance/slo-statements/month-close';
 import { AlertRecorder } from './alert-recorder';
 import { AlertsRepository } from './alerts.repository';
 import { alertKey, burnRateObservations, type Decision, evaluate, type Observation, slowRequests, WINDOW_MINUTES, type WindowAggregates, type WindowName } from './burn-rate';
@@ -110,16 +111,17 @@ export class AlertEvaluator implements OnModuleInit, OnApplicationShutdown {
   /** Gathers the platform signals; the conditions are pure (platform-rules.ts). */
   private async platform(): Promise<Observation[]> {
     const a = this.config.alerting;
-    const [projections, oldestWriteTransaction, overdue, deadLetters, oldestUnsealedEventMs, governance] = await Promise.all([
+    const [projections, oldestWriteTransaction, overdue, deadLetters, oldestUnsealedEventMs, governance, sloClose] = await Promise.all([
       this.projections.health(),
       this.signals.oldestWriteTransactionMs(),
       this.outbox.overdue(a.outboxMaxAgeMs, 0),
       this.outbox.deadLettersByTenantAndType(),
       this.signals.oldestUnsealedEventMs(),
       this.governance(),
+      this.sloClose(),
     ]);
     return platformObservations(
-      { projections, oldestWriteTransaction, outbox: { overdueJobs: overdue.count, oldestOpenJobMs: overdue.oldestMs }, deadLetters, oldestUnsealedEventMs, governance },
+      { projections, oldestWriteTransaction, outbox: { overdueJobs: overdue.count, oldestOpenJobMs: overdue.oldestMs }, deadLetters, oldestUnsealedEventMs, governance, sloClose },
       { projectionLagMs: a.projectionLagMs, openTransactionMs: a.openTransactionMs, outboxMaxAgeMs: a.outboxMaxAgeMs, sealLimitMs: 3 * this.config.audit.sealIntervalMs },
     );
   }
@@ -140,5 +142,23 @@ export class AlertEvaluator implements OnModuleInit, OnApplicationShutdown {
     const week = this.config.governance.weeklyReportWeek === 'current' ? isoWeekOf(fire) : previousIsoWeek(fire);
     const p = await this.signals.governancePeriod({ streamId: governanceScheduleStreamId(period), fireAt: period, week: week.label, weekEnd: week.end });
     return { schedule: cron, lastFire: period, week: week.label, due: p.tenantsBefore, scheduledRun: p.scheduledRun, weekArchivedSinceFire: p.weekArchivedSinceFire };
+  }
+
+  /**
+   * The SLO statement close's last fire more than an hour ago (and after the month it closes is
+   * final): was a close due (a tenant existed during the month), and is it done (the scheduled
+   * run completed, or every tenant of the month has a final statement, as after the runbook's
+   * run by hand)?
+   */
+  private async sloClose(): Promise<PlatformSignals['sloClose']> {
+    const cron = this.config.governance.sloStatementCron;
+    const none = { lastFire: null, month: null, due: false, scheduledRun: 'none', tenantsWithoutStatement: 0 } as const;
+    if (cron === 'off') return { schedule: 'off', ...none };
+    const grace = 3_600_000;
+    const fire = lastFireAtOrBefore(parseCron(cron), new Date(Date.now() - grace), SLO_CLOSE_LOOKBACK_DAYS);
+    if (!fire) return { schedule: cron, ...none };
+    const month = monthClosedBy(fire);
+    const p = await this.signals.sloClosePeriod({ streamId: sloCloseStreamId(month), month, monthEnd: new Date(monthBounds(month).end).toISOString() });
+    return { schedule: cron, lastFire: fire.toISOString(), month, due: p.tenants > 0, scheduledRun: p.scheduledRun, tenantsWithoutStatement: p.tenantsWithoutStatement };
   }
 }

@@ -3,7 +3,8 @@ import { PLATFORM_RULES } from './rules';
 
 /**
  * The platform alerts' conditions, pure: given the signals the evaluator gathered (projection
- * health, the oldest write transaction, the outbox, the seals, the governance schedule) and the
+ * health, the oldest write transaction, the outbox, the seals, the governance schedule, the SLO
+ * statement close) and the
  * thresholds, what each platform rule observes. burn-rate.ts's evaluate() turns observations into
  * fire/resolve decisions the same way for every rule.
  */
@@ -28,6 +29,21 @@ export interface PlatformSignals {
     readonly scheduledRun: GovernanceRunOutcome;
     readonly weekArchivedSinceFire: boolean;
   };
+  /**
+   * The monthly SLO statement close's last fire before the grace period: the month it closes,
+   * whether a close was due (a tenant existed during the month), how the scheduled run of that
+   * month ended (its claim stream's last event), and how many of the month's tenants still have
+   * no final (non-provisional) statement of the month issued by any trigger (the runbook's run by
+   * hand: `slo:statement --all-tenants`, or one tenant at a time, or the API).
+   */
+  readonly sloClose: {
+    readonly schedule: string;
+    readonly lastFire: string | null;
+    readonly month: string | null;
+    readonly due: boolean;
+    readonly scheduledRun: GovernanceRunOutcome;
+    readonly tenantsWithoutStatement: number;
+  };
 }
 
 /** The last event of a scheduled period's claim stream: none (never claimed), claimed (running, or its instance died), completed, failed. */
@@ -35,6 +51,9 @@ export type GovernanceRunOutcome = 'none' | 'claimed' | 'completed' | 'failed';
 
 /** A period is done when its scheduled run completed or a report of its week was archived after the fire (run by hand). */
 export const governancePeriodDone = (g: PlatformSignals['governance']): boolean => g.scheduledRun === 'completed' || g.weekArchivedSinceFire;
+
+/** A month is closed when its scheduled run completed or every tenant of the month has a final statement of it (issued by hand). */
+export const sloClosePeriodDone = (c: PlatformSignals['sloClose']): boolean => c.scheduledRun === 'completed' || c.tenantsWithoutStatement === 0;
 
 export interface PlatformThresholds {
   readonly projectionLagMs: number;
@@ -76,6 +95,13 @@ export function platformObservations(s: PlatformSignals, t: PlatformThresholds):
       week: s.governance.week,
       scheduled_run: s.governance.scheduledRun,
       completed: governancePeriodDone(s.governance) ? 'yes' : 'no',
+    }),
+    observation('slo-statement-close-missed', s.sloClose.due && !sloClosePeriodDone(s.sloClose), {
+      schedule: s.sloClose.schedule,
+      last_fire: s.sloClose.lastFire,
+      month: s.sloClose.month,
+      scheduled_run: s.sloClose.scheduledRun,
+      tenants_without_statement: s.sloClose.tenantsWithoutStatement,
     }),
   ];
 }

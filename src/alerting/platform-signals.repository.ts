@@ -6,7 +6,8 @@ import type { GovernanceRunOutcome } from './platform-rules';
 /**
  * The platform facts the platform alerts read that no other repository owns: pg_stat_activity
  * (open write transactions), es_seals with es_events (unsealed events), and es_events for the
- * governance schedule's claim streams and the archived weekly reports. SQL only, read-only.
+ * governance schedule's claim streams and the archived weekly reports, and the SLO statement
+ * close's claim streams and issued statements. SQL only, read-only.
  */
 @Injectable()
 export class PlatformSignalsRepository {
@@ -50,5 +51,24 @@ export class PlatformSignalsRepository {
     const row = r.rows[0];
     const outcomes: Record<string, GovernanceRunOutcome> = { GovernanceReportRunClaimed: 'claimed', GovernanceReportRunCompleted: 'completed', GovernanceReportRunFailed: 'failed' };
     return { tenantsBefore: Boolean(row?.tenants), scheduledRun: (row?.last && outcomes[row.last]) || 'none', weekArchivedSinceFire: Boolean(row?.archived) };
+  }
+
+  /**
+   * One month's SLO statement close (claim stream `streamId`, closing `month`, which ends at
+   * `monthEnd`): how many tenants existed during the month (created before its end), how the
+   * scheduled run ended (the claim stream's last event), and how many of those tenants have no
+   * final (non-provisional) SloStatementIssued of the month, by any trigger.
+   */
+  async sloClosePeriod(p: { streamId: string; month: string; monthEnd: string }): Promise<{ tenants: number; scheduledRun: GovernanceRunOutcome; tenantsWithoutStatement: number }> {
+    const r = await sql<{ last: string | null; tenants: number; without: number }>`
+      WITH scope AS (SELECT tenant_id FROM es_events WHERE type = 'TenantCreated' AND tenant_id IS NOT NULL AND (metadata->>'occurred_at')::timestamptz < ${p.monthEnd}::timestamptz)
+      SELECT (SELECT type FROM es_events WHERE stream_id = ${p.streamId} ORDER BY stream_position DESC LIMIT 1) AS last,
+             (SELECT count(*)::int FROM scope) AS tenants,
+             (SELECT count(*)::int FROM scope s WHERE NOT EXISTS (
+                SELECT 1 FROM es_events i WHERE i.type = 'SloStatementIssued' AND i.tenant_id = s.tenant_id
+                  AND i.data->>'month' = ${p.month} AND (i.data->>'provisional')::boolean = false)) AS without`.execute(this.database.db);
+    const row = r.rows[0];
+    const outcomes: Record<string, GovernanceRunOutcome> = { SloStatementCloseClaimed: 'claimed', SloStatementCloseCompleted: 'completed', SloStatementCloseFailed: 'failed' };
+    return { tenants: Number(row?.tenants ?? 0), scheduledRun: (row?.last && outcomes[row.last]) || 'none', tenantsWithoutStatement: Number(row?.without ?? 0) };
   }
 }

@@ -27,6 +27,7 @@ export const PLATFORM_RULES: readonly AlertRule[] = [
   { rule: 'dead-letters', severity: 'ticket', scope: 'platform', summary: 'outbox jobs have been dead-lettered and wait for an operator' },
   { rule: 'seal-schedule-missed', severity: 'ticket', scope: 'platform', summary: 'no audit seal was made in three seal intervals' },
   { rule: 'governance-schedule-missed', severity: 'ticket', scope: 'platform', summary: 'the weekly governance report of the last fire time was not completed' },
+  { rule: 'slo-statement-close-missed', severity: 'ticket', scope: 'platform', summary: "the monthly SLO statement close of the last SLO_STATEMENT_CRON fire did not issue every tenant's statement" },
 ];
 
 export const ALERT_RULES: readonly AlertRule[] = [...BURN_RATE_RULES, ...PLATFORM_RULES];

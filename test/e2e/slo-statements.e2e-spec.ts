@@ -35,6 +35,8 @@ describe('SLO statements (API, CLI, signed evidence)', () => {
   const curStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1);
   const prevStart = Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() - 1, 1);
   const PREV = monthOf(prevStart);
+  // Two months back: beyond a starter tenant's retention even in the month-close hold (docs/slo.md).
+  const OLD = monthOf(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth() - 2, 1));
   const CUR = monthOf(curStart);
   const A = 'slo-stmt-a';
   const B = 'slo-stmt-b';
@@ -160,12 +162,12 @@ describe('SLO statements (API, CLI, signed evidence)', () => {
   });
 
   it('a month beyond the telemetry retention says it cannot be computed and cannot be issued', async () => {
-    // starter keeps 7 days of rollups; last month began at least 28 days ago.
-    await rollup(C, curStart - MIN, 100, 0);
-    const s = JSON.parse(text(await get(C, PREV).expect(200)));
+    // starter keeps 7 days of rollups (and a closed month's for 7 days after it ends); the month before last began at least 59 days ago.
+    await rollup(C, prevStart - MIN, 100, 0);
+    const s = JSON.parse(text(await get(C, OLD).expect(200)));
     expect(s).toMatchObject({ computable: false, reason: 'beyond_telemetry_retention' });
     expect(s).not.toHaveProperty('availability');
-    const r = await request(t.url).post(`${base}/${C}/slo-statements/${PREV}`).set(t.auth).expect(422);
+    const r = await request(t.url).post(`${base}/${C}/slo-statements/${OLD}`).set(t.auth).expect(422);
     expect(r.body.code).toBe('slo_statement_not_computable');
   });
 
@@ -194,7 +196,7 @@ describe('SLO statements (API, CLI, signed evidence)', () => {
     expect(again.out).toMatchObject({ issued: false, bundle_id: first.out!.bundle_id });
     expect(runCliSync('evidence-verify.ts', [first.out!.bundle_id, '--archive', archiveDir]).status).toBe(0);
 
-    const beyond = await runCli('slo-statement.ts', ['--tenant', C, '--month', PREV, '--json'], env);
+    const beyond = await runCli('slo-statement.ts', ['--tenant', C, '--month', OLD, '--json'], env);
     expect(beyond.status).toBe(2);
     expect(beyond.out).toMatchObject({ ok: false, refused: 'not_computable' });
     const unknown = await runCli('slo-statement.ts', ['--tenant', 'slo-stmt-nobody', '--month', PREV, '--json'], env);

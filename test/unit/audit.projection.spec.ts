@@ -1,4 +1,5 @@
-import { auditProjection, type AuditRow, redact, resourceOf } from '../../projections/audit.projection';
+import { AUDIT_RESOURCE_TYPES, auditProjection, type AuditRow, redact, resourceOf } from '../../projections/audit.projection';
+import { AUDIT_RESOURCE_TYPES as CONSOLE_RESOURCE_TYPES } from '../../src/console/web/audit-resources';
 import type { RecordedEvent } from '../../src/platform/event-store/event-store';
 import { metadataFor, recorded } from './support/recorded-events';
 
@@ -67,6 +68,9 @@ describe('audit projection', () => {
       ['session-0123456789abcdef0123456789abcdef', 'operator_session', '0123456789abcdef0123456789abcdef'],
       ['slo-acme', 'slo', 'acme'],
       ['slostatements-acme', 'slo_statements', 'acme'],
+      ['slo-close-202611', 'slo_statement_close', '202611'],
+      ['shard-dedicated-1', 'shard', 'dedicated-1'],
+      ['placement-acme', 'tenant_placement', 'acme'],
     ])('%s -> %s / %s', (streamId, type, id) => {
       expect(resourceOf(streamId)).toStrictEqual({ type, id });
     });
@@ -172,5 +176,13 @@ describe('audit projection', () => {
       expect(auditProjection.columns.transaction_id).toBe('int');
       expect(auditProjection.columns.data).toBe('jsonb');
     });
+  });
+});
+
+describe('audit resource types', () => {
+  it("the console's audit filter offers exactly the projection's resource types, slo_statements and rules included", () => {
+    expect([...CONSOLE_RESOURCE_TYPES].sort()).toEqual([...AUDIT_RESOURCE_TYPES].sort());
+    expect(AUDIT_RESOURCE_TYPES).toEqual(expect.arrayContaining(['alert', 'alert_route', 'slo', 'rules', 'slo_statements', 'operator_session', 'other']));
+    expect(resourceOf('slostatements-acme')).toEqual({ type: 'slo_statements', id: 'acme' });
   });
 });

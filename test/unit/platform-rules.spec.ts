@@ -12,6 +12,7 @@ const HEALTHY: PlatformSignals = {
   deadLetters: [],
   oldestUnsealedEventMs: 5_000,
   governance: { schedule: '0 4 * * 1', lastFire: '2026-11-30T04:00:00.000Z', week: '2026-W48', due: true, scheduledRun: 'completed', weekArchivedSinceFire: true },
+  sloClose: { schedule: '15 0 1 * *', lastFire: '2026-12-01T00:15:00.000Z', month: '2026-11', due: true, scheduledRun: 'completed', tenantsWithoutStatement: 0 },
 };
 const T: PlatformThresholds = { projectionLagMs: 300_000, openTransactionMs: 120_000, outboxMaxAgeMs: 900_000, sealLimitMs: 180_000 };
 const given = (changes: Partial<PlatformSignals>) => ({
@@ -72,5 +73,24 @@ describe('platform alert conditions', () => {
     expect(given({ governance: byHand }).breaching()).toEqual([]);
     expect(given({ governance: byHand }).numbers('governance-schedule-missed')).toMatchObject({ scheduled_run: 'failed', completed: 'yes' });
     expect(given({ governance: { ...failed, scheduledRun: 'completed' } }).breaching()).toEqual([]);
+  });
+  it('slo-statement-close-missed: a due close that did not complete; a month without tenants is not missed', () => {
+    const notDone = { ...HEALTHY.sloClose, scheduledRun: 'none', tenantsWithoutStatement: 2 } as const;
+    expect(given({ sloClose: notDone }).breaching()).toEqual(['slo-statement-close-missed']);
+    expect(given({ sloClose: { ...notDone, scheduledRun: 'claimed' } }).breaching()).toEqual(['slo-statement-close-missed']);
+    expect(given({ sloClose: { ...notDone, due: false } }).breaching()).toEqual([]);
+  });
+  it('slo-statement-close-missed: the close failed for a tenant, then every statement issued by hand clears it', () => {
+    const failed = { ...HEALTHY.sloClose, scheduledRun: 'failed', tenantsWithoutStatement: 1 } as const;
+    expect(given({ sloClose: failed }).breaching()).toEqual(['slo-statement-close-missed']);
+    expect(given({ sloClose: failed }).numbers('slo-statement-close-missed')).toEqual({
+      schedule: '15 0 1 * *',
+      last_fire: '2026-12-01T00:15:00.000Z',
+      month: '2026-11',
+      scheduled_run: 'failed',
+      tenants_without_statement: 1,
+    });
+    expect(given({ sloClose: { ...failed, tenantsWithoutStatement: 0 } }).breaching()).toEqual([]);
+    expect(given({ sloClose: { ...failed, scheduledRun: 'completed' } }).breaching()).toEqual([]);
   });
 });

@@ -187,7 +187,13 @@ describe('SLO statement: data completeness, retention, migrations, maintenance',
     expect(s.data).toEqual({ minutes_in_period: 40_320, minutes_with_rollups: 100, minutes_without_rollups: 40_220, coverage: 0.00248 });
   });
   it('a month beyond the telemetry retention cannot be computed (no numbers at all)', () => {
-    const s = given({ telemetry: traffic({ total: 100 }), retention_days: 7 }).when('2026-02', CLOSED);
+    const s = given({ telemetry: traffic({ total: 100 }), retention_days: 7 }).when('2026-02', '2026-03-08T00:00:00.000Z');
+    expect(s.computable).toBe(false);
+  });
+  it('a closed month stays computable for MONTH_CLOSE_HOLD_DAYS days whatever the retention (its rollups are held for its statement)', () => {
+    expect(given({ telemetry: traffic({ total: 100 }), retention_days: 1 }).when('2026-02', '2026-03-01T00:10:00.000Z').computable).toBe(true);
+    expect(given({ telemetry: traffic({ total: 100 }), retention_days: 7 }).when('2026-02', '2026-03-07T23:59:00.000Z').computable).toBe(true);
+    const s = given({ telemetry: traffic({ total: 100 }), retention_days: 7 }).when('2026-02', '2026-03-08T00:00:00.000Z');
     expect(s.computable).toBe(false);
     expect(s).toMatchObject({ reason: 'beyond_telemetry_retention' });
     expect(s).not.toHaveProperty('availability');

@@ -1,4 +1,5 @@
 import { call, get } from './api.js';
+import { AUDIT_RESOURCE_TYPES } from './audit-resources.js';
 import { lineChart } from './chart.js';
 import { type Child, empty, errorBox, fmtInt, fmtMs, fmtPct, fmtTime, h, replace, table } from './dom.js';
 import { renderMarkdown } from './markdown.js';
@@ -407,7 +408,7 @@ export async function auditPage(main: HTMLElement): Promise<void> {
   const page = await get<{ items: AuditEntry[]; next_cursor: string | null }>(`${A}/audit-events`, { ...query(), limit: '50', cursor: auditCursor || undefined });
   const inputs = Object.keys(auditFilter).map((k) =>
     k === 'resource_type'
-      ? h('select', { name: k }, ['', 'tenant', 'project', 'api_key', 'operator', 'operator_session', 'quota', 'security', 'dead_letters', 'other'].map((o) => h('option', { value: o, selected: o === auditFilter[k] }, o || 'any')))
+      ? h('select', { name: k }, ['', ...AUDIT_RESOURCE_TYPES].map((o) => h('option', { value: o, selected: o === auditFilter[k] }, o || 'any')))
       : h('input', { name: k, value: auditFilter[k] ?? '', placeholder: k === 'from' || k === 'to' ? '2026-01-01T00:00:00Z' : k === 'type' ? 'TenantCreated,…' : '' }),
   );
   const reload = () => void auditPage(main).catch((e: unknown) => replace(main, errorBox(e)));

@@ -2,7 +2,7 @@ import { Controller, Get, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import type { AuditRow } from '../../../projections/audit.projection';
+import { AUDIT_RESOURCE_TYPES, type AuditRow } from '../../../projections/audit.projection';
 import { parseInput, queryText } from '../../platform/http/validation';
 import { AdminAuthGuard } from '../operators/admin-auth.guard';
 import { TENANT_ID_PATTERN } from '../shared/ids';
@@ -32,7 +32,7 @@ const AuditQuery = z.strictObject({
   tenant_id: z.string().regex(TENANT_ID_PATTERN).optional(),
   actor_id: queryText().optional(),
   type: z.string().regex(/^[A-Za-z]{1,80}(,[A-Za-z]{1,80}){0,19}$/, 'one or more event types, comma-separated').optional(),
-  resource_type: z.enum(['tenant', 'project', 'api_key', 'operator', 'quota', 'security', 'dead_letters', 'alert', 'alert_route', 'slo', 'operator_session', 'shard', 'shard_roster', 'tenant_placement', 'other']).optional(),
+  resource_type: z.enum(AUDIT_RESOURCE_TYPES).optional(),
   resource_id: queryText().optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),

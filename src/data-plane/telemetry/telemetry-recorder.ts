@@ -4,7 +4,7 @@ import type { KeyRequest } from '../../control-plane/api-keys/api-key-auth.guard
 import { EffectiveQuotaService } from '../../control-plane/quotas/effective-quota.service';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config';
 import { contextOf } from '../../platform/http/request-context';
-import { emptyRollup, record, type Rollup } from './telemetry';
+import { emptyRollup, record, type Rollup, telemetryPruneHorizon } from './telemetry';
 import { TelemetryRepository } from './telemetry.repository';
 
 const FLUSH_MS = 5000;
@@ -113,12 +113,17 @@ export class TelemetryRecorder implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Delete rollups older than each tenant's telemetry retention (tier default or override). */
+  /**
+   * Delete rollups older than each tenant's telemetry retention (tier default or override), except
+   * the current month and, in a month's first days, the previous one (telemetryPruneHorizon: kept
+   * until the month's SLO statement is issued).
+   */
   async prune(retentionDaysOf: (tenantId: string) => Promise<number | undefined> = async (t) => (await this.quotas.get(t))?.values.telemetry_retention_days): Promise<number> {
     let deleted = 0;
+    const now = await this.repo.now();
     for (const tenantId of await this.repo.tenantsWithRollups()) {
-      // A tenant that no longer exists keeps nothing beyond a day.
-      deleted += await this.repo.pruneOlderThan(tenantId, (await retentionDaysOf(tenantId)) ?? 1);
+      // A tenant that no longer exists keeps nothing beyond a day (and the month-close hold).
+      deleted += await this.repo.pruneBefore(tenantId, new Date(telemetryPruneHorizon(now, (await retentionDaysOf(tenantId)) ?? 1)).toISOString());
     }
     return deleted;
   }

@@ -41,11 +41,18 @@ export class TelemetryRepository {
     return r.rows.map((x) => x.tenant_id);
   }
 
-  async pruneOlderThan(tenantId: string, days: number): Promise<number> {
+  /** Delete the tenant's rollups of minutes before `horizon` (an ISO instant). */
+  async pruneBefore(tenantId: string, horizon: string): Promise<number> {
     const r = await sql<{ n: number }>`
-      WITH gone AS (DELETE FROM telemetry_rollups WHERE tenant_id = ${tenantId} AND minute < clock_timestamp() - make_interval(days => ${days}) RETURNING 1)
+      WITH gone AS (DELETE FROM telemetry_rollups WHERE tenant_id = ${tenantId} AND minute < ${horizon}::timestamptz RETURNING 1)
       SELECT count(*)::int AS n FROM gone`.execute(this.database.db);
     return Number(r.rows[0]?.n ?? 0);
+  }
+
+  /** The database clock (the clock the rollups' minutes and the SLO statements use). */
+  async now(): Promise<number> {
+    const r = await sql<{ now: Date | string }>`SELECT clock_timestamp() AS now`.execute(this.database.db);
+    return new Date(r.rows[0]?.now ?? Date.now()).getTime();
   }
 
   async rollups(tenantId: string, seconds: number, endpoint?: string): Promise<RollupRow[]> {

@@ -120,3 +120,25 @@ export function bucketRollups(rows: readonly RollupLike[], bucket: SeriesBucket)
   }
   return [...byBucket.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([t, rollup]) => ({ t, rollup }));
 }
+
+/**
+ * Rollups of a month are kept this many days into the next month whatever the tenant's retention,
+ * so the month's SLO statement can be issued when it closes (docs/slo.md: the statements are
+ * issued automatically a few minutes after the month ends; this is the margin for a missed run).
+ */
+export const MONTH_CLOSE_HOLD_DAYS = 7;
+
+const DAY_MS = 86_400_000;
+const monthStartOf = (ms: number): number => {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+};
+
+/**
+ * The instant before which a tenant's rollups may be pruned (the pruner's rule, and the SLO
+ * statement's computability rule): `now − retention`, but never inside the current month, nor
+ * inside the previous month during the first MONTH_CLOSE_HOLD_DAYS days of a month. Pure.
+ */
+export function telemetryPruneHorizon(now: number, retentionDays: number): number {
+  return Math.min(now - retentionDays * DAY_MS, monthStartOf(now - MONTH_CLOSE_HOLD_DAYS * DAY_MS));
+}

@@ -5,6 +5,7 @@ import { eventMetadata, naturalCommandId, systemCommandContext } from '../../pla
 import { WrongExpectedRevisionError } from '../../platform/event-store/errors';
 import type { PostgresEventStore } from '../../platform/event-store/postgres-event-store';
 import { type Cron, lastFireAtOrBefore, parseCron } from '../../platform/config/cron';
+import { PeriodicCheck } from '../../platform/config/periodic-check';
 import { type IsoWeek, isoWeekOf, previousIsoWeek } from './iso-week';
 
 const SYSTEM = { type: 'system' as const, id: 'governance-scheduler' };
@@ -23,9 +24,7 @@ export const governanceScheduleStreamId = (period: string): string => `governanc
  * a claim another instance already made gets `duplicate` (or a wrong expected revision) back, and
  * stands down either way.
  */
-export class WeeklyReportScheduler {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+export class WeeklyReportScheduler extends PeriodicCheck<void> {
   private readonly cron: Cron;
 
   constructor(
@@ -39,34 +38,13 @@ export class WeeklyReportScheduler {
       instanceId: string;
     },
     expression: string,
-    private readonly tickMs = 30_000,
+    tickMs = 30_000,
   ) {
+    super(tickMs);
     this.cron = parseCron(expression);
   }
 
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => void this.tick(), this.tickMs);
-    this.timer.unref();
-    void this.tick();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.running;
-  }
-
-  /** One check; resolves when any run it started has finished. Exposed for tests. */
-  tick(now = new Date()): Promise<void> {
-    if (this.running) return this.running;
-    this.running = this.check(now).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async check(now: Date): Promise<void> {
+  protected async check(now: Date): Promise<void> {
     const fire = lastFireAtOrBefore(this.cron, now, 8);
     if (!fire) return;
     const period = fire.toISOString();

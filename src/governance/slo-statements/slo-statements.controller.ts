@@ -1,12 +1,10 @@
-import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AdminAuthGuard, AdminWrite } from '../../control-plane/operators/admin-auth.guard';
 import { commandContext } from '../../control-plane/shared/http';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../../control-plane/shared/ids';
-import { buildInfo } from '../../platform/build-info';
-import { SECRETS, type Secrets } from '../../platform/config/secrets';
 import { ApiContract, objectResponse } from '../../platform/http/openapi';
 import { parseInput } from '../../platform/http/validation';
 import { GovernanceService } from '../governance.service';
@@ -43,10 +41,7 @@ const IssueResponse = z.object({
 @Controller('v1/admin/control/tenants')
 @UseGuards(AdminAuthGuard)
 export class SloStatementsController {
-  constructor(
-    private readonly governance: GovernanceService,
-    @Inject(SECRETS) private readonly secrets: Secrets,
-  ) {}
+  constructor(private readonly governance: GovernanceService) {}
 
   @Get(':tenant_id/slo-statements')
   @ApiContract({ summary: "The tenant's issued SLO statements, newest first (from its SloStatementIssued events)", auth: 'operator', params: TenantParams, response: { status: 200, description: 'Issued statements', schema: z.object({ items: z.array(IssuedSchema) }) }, example: { params: { tenant_id: 'initech' } } })
@@ -90,7 +85,6 @@ export class SloStatementsController {
   })
   async issue(@Req() req: Request, @Param() params: unknown) {
     const { tenant_id, month } = parseInput(MonthParams, params, 'params');
-    const g = this.governance;
-    return issueStatement({ database: g.database, eventStore: g.eventStore, archive: g.archive, key: this.secrets.sealKey, version: buildInfo().version }, tenant_id, month, commandContext(req), 'api');
+    return issueStatement(this.governance.sloIssueDeps(), tenant_id, month, commandContext(req), 'api');
   }
 }

@@ -1,6 +1,6 @@
 import { type Tier, TIERS } from '../../control-plane/tenants/tenant.domain';
 import { effectiveSlo, SLO_FIELDS, type SloField, type SloOverrides, type SloTargets } from '../../control-plane/quotas/tiers';
-import { BUCKETS, percentile, slowRequests, TELEMETRY_BOUNDS_MS } from '../../data-plane/telemetry/telemetry';
+import { BUCKETS, percentile, slowRequests, TELEMETRY_BOUNDS_MS, telemetryPruneHorizon } from '../../data-plane/telemetry/telemetry';
 import { canonicalJson } from '../../platform/event-store/canonical-json';
 
 /**
@@ -14,7 +14,6 @@ export const STATEMENT_SCHEMA = 'aionis-slo-statement/1';
 /** A month stays provisional until this long after it ends (the last minute's rollups are flushed within seconds). */
 export const FINALIZE_GRACE_MS = 10 * 60_000;
 const MINUTE = 60_000;
-const DAY = 86_400_000;
 
 export interface StatementPeriod {
   readonly month: string;
@@ -283,13 +282,14 @@ export function computeSloStatement(input: StatementInput): SloStatement {
   const p = input.period;
   const minutes = Math.max(0, (Date.parse(p.as_of) - Date.parse(p.start)) / MINUTE);
   const base: StatementBase = { schema: STATEMENT_SCHEMA, tenant_id: input.tenant_id, period: { ...p, minutes } };
-  const horizon = Date.parse(input.now) - input.retention_days * DAY;
+  // The pruner's rule: rollups before the horizon may be gone (the month being closed is held).
+  const horizon = telemetryPruneHorizon(Date.parse(input.now), input.retention_days);
   if (Date.parse(p.start) < horizon) {
     return {
       ...base,
       computable: false,
       reason: 'beyond_telemetry_retention',
-      detail: `the tenant's telemetry rollups are kept ${input.retention_days} day(s); rollups before ${iso(horizon)} may already be pruned, and ${p.month} starts ${p.start}: its availability and latency cannot be computed`,
+      detail: `the tenant's telemetry rollups are kept ${input.retention_days} day(s) (a closed month's until its statement is due); rollups before ${iso(horizon)} may already be pruned, and ${p.month} starts ${p.start}: its availability and latency cannot be computed`,
     };
   }
   const t = targetsInEffect(input.events, p);

@@ -1,6 +1,9 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { cronProblem } from './cron';
+
+/** The monthly SLO statement close: 00:15 UTC on the 1st (the month is final at 00:10). */
+export const SLO_STATEMENT_CRON_DEFAULT = '15 0 1 * *';
 import { parseSealPrivateKey } from './seal-key';
 import { loadTlsMaterial, type PrivateEndpointConfig, privateEndpointSchema, type TlsClientAuth, type TlsFiles, TlsMaterialError } from './tls';
 
@@ -98,6 +101,8 @@ export interface AppConfig {
     readonly weeklyReportWeek: 'previous' | 'current';
     /** How often the scheduler checks whether the cron has fired. */
     readonly schedulerTickMs: number;
+    /** Five-field cron (UTC) of the monthly SLO statement close (docs/slo.md); 'off' disables it. Checked with GOVERNANCE_SCHEDULER_TICK_MS. */
+    readonly sloStatementCron: string | 'off';
   };
   /** Where this deployment is reached by people (console links in alerts); PUBLIC_URL. */
   readonly publicUrl: string;
@@ -332,6 +337,9 @@ const envSchema = z.object({
   GOVERNANCE_WEEKLY_REPORT_CRON: optionalNonEmpty.refine((v) => v === undefined || v === 'off' || cronProblem(v) === null, {
     message: 'must be a five-field cron expression in UTC (minute hour day-of-month month day-of-week), e.g. "0 4 * * 1", or off',
   }),
+  SLO_STATEMENT_CRON: optionalNonEmpty.refine((v) => v === undefined || v === 'off' || cronProblem(v) === null, {
+    message: 'must be a five-field cron expression in UTC (minute hour day-of-month month day-of-week), e.g. "15 0 1 * *", or off',
+  }),
   KEY_ROTATION_POLICY_DAYS: intIn(1, 3650, 90),
   GOVERNANCE_SCHEDULER_TICK_MS: intIn(1000, 3_600_000, 30_000),
   PUBLIC_URL: optionalNonEmpty.refine((v) => v === undefined || /^https?:\/\/[^\s?#]+$/.test(v), { message: 'must be an http(s) URL without query or fragment, e.g. https://aionis.example.com' }),
@@ -487,6 +495,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       keyRotationPolicyDays: e.KEY_ROTATION_POLICY_DAYS,
       schedulerTickMs: e.GOVERNANCE_SCHEDULER_TICK_MS,
       weeklyReportWeek: e.GOVERNANCE_WEEKLY_REPORT_WEEK,
+      sloStatementCron: e.SLO_STATEMENT_CRON ?? SLO_STATEMENT_CRON_DEFAULT,
     },
     network,
     publicUrl: (e.PUBLIC_URL ?? `${network.tls ? 'https' : 'http'}://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`).replace(/\/+$/, ''),
